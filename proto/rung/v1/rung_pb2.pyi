@@ -1,0 +1,414 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Mode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    MODE_UNSPECIFIED: _ClassVar[Mode]
+    MIN: _ClassVar[Mode]
+    MAX: _ClassVar[Mode]
+
+class StudyState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    STUDY_STATE_UNSPECIFIED: _ClassVar[StudyState]
+    STUDY_RUNNING: _ClassVar[StudyState]
+    STUDY_DONE: _ClassVar[StudyState]
+    STUDY_STOPPED: _ClassVar[StudyState]
+
+class TrialStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TRIAL_STATUS_UNSPECIFIED: _ClassVar[TrialStatus]
+    RUNNING: _ClassVar[TrialStatus]
+    PAUSED: _ClassVar[TrialStatus]
+    COMPLETED: _ClassVar[TrialStatus]
+    STOPPED: _ClassVar[TrialStatus]
+    FAILED: _ClassVar[TrialStatus]
+
+class JobKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    JOB_KIND_UNSPECIFIED: _ClassVar[JobKind]
+    START: _ClassVar[JobKind]
+    RESUME: _ClassVar[JobKind]
+    WAIT: _ClassVar[JobKind]
+    DONE: _ClassVar[JobKind]
+
+class Decision(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DECISION_UNSPECIFIED: _ClassVar[Decision]
+    CONTINUE: _ClassVar[Decision]
+    PAUSE: _ClassVar[Decision]
+    STOP: _ClassVar[Decision]
+MODE_UNSPECIFIED: Mode
+MIN: Mode
+MAX: Mode
+STUDY_STATE_UNSPECIFIED: StudyState
+STUDY_RUNNING: StudyState
+STUDY_DONE: StudyState
+STUDY_STOPPED: StudyState
+TRIAL_STATUS_UNSPECIFIED: TrialStatus
+RUNNING: TrialStatus
+PAUSED: TrialStatus
+COMPLETED: TrialStatus
+STOPPED: TrialStatus
+FAILED: TrialStatus
+JOB_KIND_UNSPECIFIED: JobKind
+START: JobKind
+RESUME: JobKind
+WAIT: JobKind
+DONE: JobKind
+DECISION_UNSPECIFIED: Decision
+CONTINUE: Decision
+PAUSE: Decision
+STOP: Decision
+
+class Value(_message.Message):
+    __slots__ = ("float_value", "int_value", "string_value", "bool_value")
+    FLOAT_VALUE_FIELD_NUMBER: _ClassVar[int]
+    INT_VALUE_FIELD_NUMBER: _ClassVar[int]
+    STRING_VALUE_FIELD_NUMBER: _ClassVar[int]
+    BOOL_VALUE_FIELD_NUMBER: _ClassVar[int]
+    float_value: float
+    int_value: int
+    string_value: str
+    bool_value: bool
+    def __init__(self, float_value: _Optional[float] = ..., int_value: _Optional[int] = ..., string_value: _Optional[str] = ..., bool_value: _Optional[bool] = ...) -> None: ...
+
+class Config(_message.Message):
+    __slots__ = ("values",)
+    class ValuesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: Value
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[Value, _Mapping]] = ...) -> None: ...
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.MessageMap[str, Value]
+    def __init__(self, values: _Optional[_Mapping[str, Value]] = ...) -> None: ...
+
+class FloatDomain(_message.Message):
+    __slots__ = ("low", "high", "log")
+    LOW_FIELD_NUMBER: _ClassVar[int]
+    HIGH_FIELD_NUMBER: _ClassVar[int]
+    LOG_FIELD_NUMBER: _ClassVar[int]
+    low: float
+    high: float
+    log: bool
+    def __init__(self, low: _Optional[float] = ..., high: _Optional[float] = ..., log: _Optional[bool] = ...) -> None: ...
+
+class IntDomain(_message.Message):
+    __slots__ = ("low", "high", "log")
+    LOW_FIELD_NUMBER: _ClassVar[int]
+    HIGH_FIELD_NUMBER: _ClassVar[int]
+    LOG_FIELD_NUMBER: _ClassVar[int]
+    low: int
+    high: int
+    log: bool
+    def __init__(self, low: _Optional[int] = ..., high: _Optional[int] = ..., log: _Optional[bool] = ...) -> None: ...
+
+class CategoricalDomain(_message.Message):
+    __slots__ = ("choices",)
+    CHOICES_FIELD_NUMBER: _ClassVar[int]
+    choices: _containers.RepeatedCompositeFieldContainer[Value]
+    def __init__(self, choices: _Optional[_Iterable[_Union[Value, _Mapping]]] = ...) -> None: ...
+
+class FiniteRangeDomain(_message.Message):
+    __slots__ = ("low", "high", "size", "log", "cast_int")
+    LOW_FIELD_NUMBER: _ClassVar[int]
+    HIGH_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    LOG_FIELD_NUMBER: _ClassVar[int]
+    CAST_INT_FIELD_NUMBER: _ClassVar[int]
+    low: float
+    high: float
+    size: int
+    log: bool
+    cast_int: bool
+    def __init__(self, low: _Optional[float] = ..., high: _Optional[float] = ..., size: _Optional[int] = ..., log: _Optional[bool] = ..., cast_int: _Optional[bool] = ...) -> None: ...
+
+class Parameter(_message.Message):
+    __slots__ = ("name", "float_domain", "int_domain", "categorical", "finite_range")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    FLOAT_DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    INT_DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    CATEGORICAL_FIELD_NUMBER: _ClassVar[int]
+    FINITE_RANGE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    float_domain: FloatDomain
+    int_domain: IntDomain
+    categorical: CategoricalDomain
+    finite_range: FiniteRangeDomain
+    def __init__(self, name: _Optional[str] = ..., float_domain: _Optional[_Union[FloatDomain, _Mapping]] = ..., int_domain: _Optional[_Union[IntDomain, _Mapping]] = ..., categorical: _Optional[_Union[CategoricalDomain, _Mapping]] = ..., finite_range: _Optional[_Union[FiniteRangeDomain, _Mapping]] = ...) -> None: ...
+
+class Metric(_message.Message):
+    __slots__ = ("name", "mode")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    mode: Mode
+    def __init__(self, name: _Optional[str] = ..., mode: _Optional[_Union[Mode, str]] = ...) -> None: ...
+
+class SchedulerSpec(_message.Message):
+    __slots__ = ("kind", "r_min", "r_max", "eta", "brackets")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    R_MIN_FIELD_NUMBER: _ClassVar[int]
+    R_MAX_FIELD_NUMBER: _ClassVar[int]
+    ETA_FIELD_NUMBER: _ClassVar[int]
+    BRACKETS_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    r_min: int
+    r_max: int
+    eta: int
+    brackets: int
+    def __init__(self, kind: _Optional[str] = ..., r_min: _Optional[int] = ..., r_max: _Optional[int] = ..., eta: _Optional[int] = ..., brackets: _Optional[int] = ...) -> None: ...
+
+class SearcherSpec(_message.Message):
+    __slots__ = ("kind", "initial_configs")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    INITIAL_CONFIGS_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    initial_configs: _containers.RepeatedCompositeFieldContainer[Config]
+    def __init__(self, kind: _Optional[str] = ..., initial_configs: _Optional[_Iterable[_Union[Config, _Mapping]]] = ...) -> None: ...
+
+class Budget(_message.Message):
+    __slots__ = ("max_trials", "max_resource", "max_wall_seconds")
+    MAX_TRIALS_FIELD_NUMBER: _ClassVar[int]
+    MAX_RESOURCE_FIELD_NUMBER: _ClassVar[int]
+    MAX_WALL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    max_trials: int
+    max_resource: int
+    max_wall_seconds: float
+    def __init__(self, max_trials: _Optional[int] = ..., max_resource: _Optional[int] = ..., max_wall_seconds: _Optional[float] = ...) -> None: ...
+
+class StudySpec(_message.Message):
+    __slots__ = ("name", "space", "metric", "scheduler", "searcher", "budget", "seed")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SPACE_FIELD_NUMBER: _ClassVar[int]
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULER_FIELD_NUMBER: _ClassVar[int]
+    SEARCHER_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    space: _containers.RepeatedCompositeFieldContainer[Parameter]
+    metric: Metric
+    scheduler: SchedulerSpec
+    searcher: SearcherSpec
+    budget: Budget
+    seed: int
+    def __init__(self, name: _Optional[str] = ..., space: _Optional[_Iterable[_Union[Parameter, _Mapping]]] = ..., metric: _Optional[_Union[Metric, _Mapping]] = ..., scheduler: _Optional[_Union[SchedulerSpec, _Mapping]] = ..., searcher: _Optional[_Union[SearcherSpec, _Mapping]] = ..., budget: _Optional[_Union[Budget, _Mapping]] = ..., seed: _Optional[int] = ...) -> None: ...
+
+class Incumbent(_message.Message):
+    __slots__ = ("trial_id", "config", "resource", "value")
+    TRIAL_ID_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    trial_id: int
+    config: Config
+    resource: int
+    value: float
+    def __init__(self, trial_id: _Optional[int] = ..., config: _Optional[_Union[Config, _Mapping]] = ..., resource: _Optional[int] = ..., value: _Optional[float] = ...) -> None: ...
+
+class Study(_message.Message):
+    __slots__ = ("spec", "state", "trials_started", "trials_running", "promotions", "resource_spent", "has_incumbent", "incumbent", "created_at")
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    TRIALS_STARTED_FIELD_NUMBER: _ClassVar[int]
+    TRIALS_RUNNING_FIELD_NUMBER: _ClassVar[int]
+    PROMOTIONS_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_SPENT_FIELD_NUMBER: _ClassVar[int]
+    HAS_INCUMBENT_FIELD_NUMBER: _ClassVar[int]
+    INCUMBENT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    spec: StudySpec
+    state: StudyState
+    trials_started: int
+    trials_running: int
+    promotions: int
+    resource_spent: int
+    has_incumbent: bool
+    incumbent: Incumbent
+    created_at: float
+    def __init__(self, spec: _Optional[_Union[StudySpec, _Mapping]] = ..., state: _Optional[_Union[StudyState, str]] = ..., trials_started: _Optional[int] = ..., trials_running: _Optional[int] = ..., promotions: _Optional[int] = ..., resource_spent: _Optional[int] = ..., has_incumbent: _Optional[bool] = ..., incumbent: _Optional[_Union[Incumbent, _Mapping]] = ..., created_at: _Optional[float] = ...) -> None: ...
+
+class Segment(_message.Message):
+    __slots__ = ("seq", "resume_from", "milestone", "worker_id", "lease_id", "lost")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    RESUME_FROM_FIELD_NUMBER: _ClassVar[int]
+    MILESTONE_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    LEASE_ID_FIELD_NUMBER: _ClassVar[int]
+    LOST_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    resume_from: int
+    milestone: int
+    worker_id: str
+    lease_id: str
+    lost: bool
+    def __init__(self, seq: _Optional[int] = ..., resume_from: _Optional[int] = ..., milestone: _Optional[int] = ..., worker_id: _Optional[str] = ..., lease_id: _Optional[str] = ..., lost: _Optional[bool] = ...) -> None: ...
+
+class Observation(_message.Message):
+    __slots__ = ("seq", "resource", "value")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    resource: int
+    value: float
+    def __init__(self, seq: _Optional[int] = ..., resource: _Optional[int] = ..., value: _Optional[float] = ...) -> None: ...
+
+class Trial(_message.Message):
+    __slots__ = ("id", "config", "status", "bracket", "segments", "observations", "checkpoint", "checkpoint_resource", "failures")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    BRACKET_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    OBSERVATIONS_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_RESOURCE_FIELD_NUMBER: _ClassVar[int]
+    FAILURES_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    config: Config
+    status: TrialStatus
+    bracket: int
+    segments: _containers.RepeatedCompositeFieldContainer[Segment]
+    observations: _containers.RepeatedCompositeFieldContainer[Observation]
+    checkpoint: str
+    checkpoint_resource: int
+    failures: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[int] = ..., config: _Optional[_Union[Config, _Mapping]] = ..., status: _Optional[_Union[TrialStatus, str]] = ..., bracket: _Optional[int] = ..., segments: _Optional[_Iterable[_Union[Segment, _Mapping]]] = ..., observations: _Optional[_Iterable[_Union[Observation, _Mapping]]] = ..., checkpoint: _Optional[str] = ..., checkpoint_resource: _Optional[int] = ..., failures: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class CreateStudyRequest(_message.Message):
+    __slots__ = ("spec",)
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    spec: StudySpec
+    def __init__(self, spec: _Optional[_Union[StudySpec, _Mapping]] = ...) -> None: ...
+
+class GetStudyRequest(_message.Message):
+    __slots__ = ("study",)
+    STUDY_FIELD_NUMBER: _ClassVar[int]
+    study: str
+    def __init__(self, study: _Optional[str] = ...) -> None: ...
+
+class ListStudiesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListStudiesResponse(_message.Message):
+    __slots__ = ("studies",)
+    STUDIES_FIELD_NUMBER: _ClassVar[int]
+    studies: _containers.RepeatedCompositeFieldContainer[Study]
+    def __init__(self, studies: _Optional[_Iterable[_Union[Study, _Mapping]]] = ...) -> None: ...
+
+class StopStudyRequest(_message.Message):
+    __slots__ = ("study",)
+    STUDY_FIELD_NUMBER: _ClassVar[int]
+    study: str
+    def __init__(self, study: _Optional[str] = ...) -> None: ...
+
+class ListTrialsRequest(_message.Message):
+    __slots__ = ("study",)
+    STUDY_FIELD_NUMBER: _ClassVar[int]
+    study: str
+    def __init__(self, study: _Optional[str] = ...) -> None: ...
+
+class ListTrialsResponse(_message.Message):
+    __slots__ = ("trials",)
+    TRIALS_FIELD_NUMBER: _ClassVar[int]
+    trials: _containers.RepeatedCompositeFieldContainer[Trial]
+    def __init__(self, trials: _Optional[_Iterable[_Union[Trial, _Mapping]]] = ...) -> None: ...
+
+class SuggestRequest(_message.Message):
+    __slots__ = ("study", "worker_id", "request_id")
+    STUDY_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    study: str
+    worker_id: str
+    request_id: str
+    def __init__(self, study: _Optional[str] = ..., worker_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class Job(_message.Message):
+    __slots__ = ("kind", "trial_id", "config", "resume_from", "milestone", "checkpoint", "lease_id", "lease_deadline", "retry_after_ms", "lease_seconds")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    TRIAL_ID_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    RESUME_FROM_FIELD_NUMBER: _ClassVar[int]
+    MILESTONE_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    LEASE_ID_FIELD_NUMBER: _ClassVar[int]
+    LEASE_DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    RETRY_AFTER_MS_FIELD_NUMBER: _ClassVar[int]
+    LEASE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    kind: JobKind
+    trial_id: int
+    config: Config
+    resume_from: int
+    milestone: int
+    checkpoint: str
+    lease_id: str
+    lease_deadline: float
+    retry_after_ms: int
+    lease_seconds: float
+    def __init__(self, kind: _Optional[_Union[JobKind, str]] = ..., trial_id: _Optional[int] = ..., config: _Optional[_Union[Config, _Mapping]] = ..., resume_from: _Optional[int] = ..., milestone: _Optional[int] = ..., checkpoint: _Optional[str] = ..., lease_id: _Optional[str] = ..., lease_deadline: _Optional[float] = ..., retry_after_ms: _Optional[int] = ..., lease_seconds: _Optional[float] = ...) -> None: ...
+
+class ReportRequest(_message.Message):
+    __slots__ = ("study", "trial_id", "lease_id", "resource", "value", "checkpoint")
+    STUDY_FIELD_NUMBER: _ClassVar[int]
+    TRIAL_ID_FIELD_NUMBER: _ClassVar[int]
+    LEASE_ID_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    study: str
+    trial_id: int
+    lease_id: str
+    resource: int
+    value: float
+    checkpoint: str
+    def __init__(self, study: _Optional[str] = ..., trial_id: _Optional[int] = ..., lease_id: _Optional[str] = ..., resource: _Optional[int] = ..., value: _Optional[float] = ..., checkpoint: _Optional[str] = ...) -> None: ...
+
+class ReportResponse(_message.Message):
+    __slots__ = ("decision", "status")
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    decision: Decision
+    status: TrialStatus
+    def __init__(self, decision: _Optional[_Union[Decision, str]] = ..., status: _Optional[_Union[TrialStatus, str]] = ...) -> None: ...
+
+class HeartbeatRequest(_message.Message):
+    __slots__ = ("study", "lease_id")
+    STUDY_FIELD_NUMBER: _ClassVar[int]
+    LEASE_ID_FIELD_NUMBER: _ClassVar[int]
+    study: str
+    lease_id: str
+    def __init__(self, study: _Optional[str] = ..., lease_id: _Optional[str] = ...) -> None: ...
+
+class HeartbeatResponse(_message.Message):
+    __slots__ = ("lease_deadline",)
+    LEASE_DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    lease_deadline: float
+    def __init__(self, lease_deadline: _Optional[float] = ...) -> None: ...
+
+class FailRequest(_message.Message):
+    __slots__ = ("study", "trial_id", "lease_id", "reason")
+    STUDY_FIELD_NUMBER: _ClassVar[int]
+    TRIAL_ID_FIELD_NUMBER: _ClassVar[int]
+    LEASE_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    study: str
+    trial_id: int
+    lease_id: str
+    reason: str
+    def __init__(self, study: _Optional[str] = ..., trial_id: _Optional[int] = ..., lease_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class FailResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

@@ -1,0 +1,73 @@
+"""Rung levels and the per-rung bookkeeping shared by the successive-halving family."""
+
+from __future__ import annotations
+
+import bisect
+from typing import Callable, Iterator
+
+from .errors import InvalidArgument
+
+
+def rung_levels(r_min: int, r_max: int, eta: int, bracket: int = 0) -> list[int]:
+    """Levels of a bracket starting at r_min * eta**bracket: r0, r0*eta, ... below r_max, then r_max."""
+    if not (isinstance(r_min, int) and isinstance(r_max, int) and isinstance(eta, int)):
+        raise InvalidArgument("r_min, r_max and eta must be integers")
+    if r_min < 1 or r_max < r_min:
+        raise InvalidArgument(f"need 1 <= r_min <= r_max, got r_min={r_min}, r_max={r_max}")
+    if eta < 2:
+        raise InvalidArgument(f"eta must be >= 2, got {eta}")
+    level = r_min * eta**bracket
+    if level > r_max:
+        raise InvalidArgument(f"bracket {bracket} starts above r_max")
+    levels = []
+    while level < r_max:
+        levels.append(level)
+        level *= eta
+    levels.append(r_max)
+    return levels
+
+
+def max_bracket(r_min: int, r_max: int, eta: int) -> int:
+    """Index of the last bracket whose first level still lies at or below r_max."""
+    return len(rung_levels(r_min, r_max, eta)) - 1
+
+
+class Rung:
+    """Results recorded at one rung level, kept sorted best first.
+
+    Each entry is (key, seq, trial_id): key is the metric with lower = better,
+    seq the order of reports, so ties go to the earlier report.
+    """
+
+    def __init__(self, level: int):
+        self.level = level
+        self._entries: list[tuple[float, int, int]] = []
+        self.promoted: set[int] = set()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def record(self, trial_id: int, key: float, seq: int) -> None:
+        bisect.insort(self._entries, (key, seq, trial_id))
+
+    def candidates(self, eta: int) -> Iterator[int]:
+        """The trials in the top floor(n / eta) of this rung, best first."""
+        for _, _, trial_id in self._entries[: len(self._entries) // eta]:
+            yield trial_id
+
+    def promotable(self, eta: int, eligible: Callable[[int], bool]) -> int | None:
+        """The best candidate not yet promoted out of this rung, if any."""
+        for trial_id in self.candidates(eta):
+            if trial_id not in self.promoted and eligible(trial_id):
+                return trial_id
+        return None
+
+    def to_json(self) -> dict:
+        return {"level": self.level, "entries": self._entries, "promoted": sorted(self.promoted)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Rung":
+        rung = cls(data["level"])
+        rung._entries = [tuple(e) for e in data["entries"]]  # type: ignore[misc]
+        rung.promoted = set(data["promoted"])
+        return rung

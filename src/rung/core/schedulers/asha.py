@@ -1,0 +1,135 @@
+"""Asynchronous successive halving with promotion (ASHA) and asynchronous Hyperband.
+
+ASHA (Li et al., MLSys 2020, Algorithm 2): when a worker is free, look at the
+rungs from the highest below r_max down to the lowest; in a rung with n
+results the candidates are the best floor(n / eta) (ties: earlier report
+first); the best candidate not yet promoted out of that rung resumes from its
+checkpoint and trains to the next level. If no rung has one, a new trial starts
+and trains to the first level.
+
+Asynchronous Hyperband runs one ASHA per bracket (bracket s starts at
+r_min * eta**s). Each new trial draws its bracket with probability proportional
+to the number of trials synchronous Hyperband starts in that bracket.
+Promotions are looked for in every bracket before a new trial is started, so
+drawing a bracket only happens when a trial really starts (WAIT stays pure).
+ASHA is asynchronous Hyperband with one bracket.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..errors import InvalidArgument
+from ..rungs import Rung, max_bracket, rung_levels
+from ..searchers.base import Searcher
+from ..types import Budget, Decision, Job, Mode, TrialStatus
+from .base import Scheduler, TrialState
+
+
+def hyperband_bracket_sizes(r_min: int, r_max: int, eta: int, n_brackets: int) -> list[int]:
+    """Trials synchronous Hyperband starts in brackets 0..n_brackets-1 (Li et al. 2018).
+
+    With s_max = n_brackets - 1, bracket s (first level r_min * eta**s) starts
+    ceil((s_max + 1) / (s_max - s + 1) * eta**(s_max - s)) trials.
+    """
+    s_max = n_brackets - 1
+    return [
+        math.ceil((s_max + 1) / (s_max - s + 1) * eta ** (s_max - s)) for s in range(n_brackets)
+    ]
+
+
+class AsyncHyperband(Scheduler):
+    def __init__(
+        self,
+        searcher: Searcher,
+        mode: Mode,
+        r_min: int,
+        r_max: int,
+        eta: int,
+        budget: Budget,
+        seed: int,
+        brackets: int = 0,
+    ):
+        super().__init__(searcher, mode, r_min, r_max, eta, budget, seed)
+        most = max_bracket(r_min, r_max, eta) + 1
+        n_brackets = brackets or most
+        if not 1 <= n_brackets <= most:
+            raise InvalidArgument(
+                f"brackets must be between 1 and {most} for r_min={r_min}, r_max={r_max}, eta={eta}"
+            )
+        self.levels = [rung_levels(r_min, r_max, eta, s) for s in range(n_brackets)]
+        self.rungs = [[Rung(level) for level in levels] for levels in self.levels]
+        sizes = np.array(hyperband_bracket_sizes(r_min, r_max, eta, n_brackets), dtype=float)
+        self.bracket_probabilities = sizes / sizes.sum()
+        self._rng = np.random.default_rng([seed, 0x5EED])
+
+    def _next_job(self, now: float) -> Job:
+        for bracket, rungs in enumerate(self.rungs):
+            for k in range(len(rungs) - 2, -1, -1):
+                trial_id = rungs[k].promotable(self.eta, self._is_paused)
+                if trial_id is None:
+                    continue
+                milestone = self.levels[bracket][k + 1]
+                trial = self.trials[trial_id]
+                if not self._may_spend(milestone - trial.checkpoint_resource):
+                    continue
+                rungs[k].promoted.add(trial_id)
+                return self._promote(trial, milestone)
+        smallest_first_level = self.levels[0][0]
+        if not self._may_start_trial(smallest_first_level):
+            return self._idle_job()
+        bracket = self._draw_bracket()
+        if not self._may_start_trial(self.levels[bracket][0]):
+            bracket = 0
+        return self._start_trial(bracket, self.levels[bracket][0], now)
+
+    def _draw_bracket(self) -> int:
+        if len(self.levels) == 1:
+            return 0
+        return int(self._rng.choice(len(self.levels), p=self.bracket_probabilities))
+
+    def _is_paused(self, trial_id: int) -> bool:
+        return self.trials[trial_id].status is TrialStatus.PAUSED
+
+    def _on_milestone(self, trial: TrialState, key: float, seq: int) -> Decision:
+        levels = self.levels[trial.bracket]
+        k = levels.index(trial.milestone)
+        self.rungs[trial.bracket][k].record(trial.trial_id, key, seq)
+        trial.rung_index = k
+        if trial.milestone == self.r_max:
+            trial.status = TrialStatus.COMPLETED
+            return Decision.STOP
+        trial.status = TrialStatus.PAUSED
+        return Decision.PAUSE
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {
+            "rungs": [[r.to_json() for r in rungs] for rungs in self.rungs],
+            "bracket_rng": self._rng.bit_generator.state,
+        }
+
+    def _load_extra_state(self, state: dict[str, Any]) -> None:
+        self.rungs = [[Rung.from_json(r) for r in rungs] for rungs in state["rungs"]]
+        self._rng.bit_generator.state = state["bracket_rng"]
+
+
+class ASHA(AsyncHyperband):
+    """ASHA with promotion: asynchronous Hyperband with a single bracket."""
+
+    def __init__(
+        self,
+        searcher: Searcher,
+        mode: Mode,
+        r_min: int,
+        r_max: int,
+        eta: int,
+        budget: Budget,
+        seed: int,
+        brackets: int = 1,
+    ):
+        if brackets not in (0, 1):
+            raise InvalidArgument("ASHA has one bracket; use the 'hyperband' scheduler for more")
+        super().__init__(searcher, mode, r_min, r_max, eta, budget, seed, brackets=1)

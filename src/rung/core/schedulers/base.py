@@ -1,0 +1,276 @@
+"""The scheduler contract and the bookkeeping every scheduler shares.
+
+A scheduler answers two questions as values: `suggest(now)` (what should a
+free worker run next?) and `report(trial_id, resource, value)` (what happens to
+this trial now?). It never performs I/O and never reads a clock: `now` is passed
+in and only used for the wall-time budget.
+
+Contract (checked by tests/core/test_scheduler_contract.py for every scheduler):
+- the same construction arguments and the same sequence of calls give the same
+  results, bit for bit, so a journal of calls can be replayed after a restart;
+- a WAIT or DONE job changes no state, so it need not be journaled;
+- `state_dict()` / `load_state_dict()` restore a scheduler exactly.
+"""
+
+from __future__ import annotations
+
+import copy
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ..errors import FailedPrecondition, InvalidArgument, NotFound
+from ..searchers.base import Searcher
+from ..types import Budget, Decision, Job, JobKind, Mode, TrialStatus, check_metric
+
+
+@dataclass
+class TrialState:
+    """What a scheduler knows about one trial."""
+
+    trial_id: int
+    config: dict[str, Any]
+    bracket: int
+    status: TrialStatus
+    resume_from: int  # start of the current (or last) segment
+    milestone: int  # end of the current (or last) segment
+    reported: int = 0  # highest resource reported in the current segment
+    checkpoint_resource: int = 0  # last milestone reached; 0 = no checkpoint yet
+    rung_index: int = -1  # index of the highest rung level reached in its bracket
+    times_lost: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = self.status.value
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "TrialState":
+        return cls(**{**data, "status": TrialStatus(data["status"])})
+
+
+@dataclass(frozen=True)
+class Incumbent:
+    """The best result at the highest resource any trial has reached."""
+
+    trial_id: int
+    resource: int
+    value: float
+
+
+class Scheduler(ABC):
+    """Shared trial bookkeeping, budget accounting and recovery of lost trials."""
+
+    def __init__(
+        self,
+        searcher: Searcher,
+        mode: Mode,
+        r_min: int,
+        r_max: int,
+        eta: int,
+        budget: Budget,
+        seed: int,
+    ):
+        self.searcher = searcher
+        self.mode = Mode(mode)
+        self.r_min, self.r_max, self.eta = r_min, r_max, eta
+        self.budget = budget
+        self.seed = seed
+        self.trials: dict[int, TrialState] = {}
+        self.resource_spent = 0  # resource handed out in segments, retraining included
+        self.promotions = 0
+        self.started_at: float | None = None
+        self.stopped = False
+        self._lost: list[int] = []  # trials whose lease expired, resumed first
+        self._seq = 0  # order of milestone results, for ties
+        self._incumbent: tuple[int, float, int] | None = None  # (-resource, key, trial_id)
+
+    # ------------------------------------------------------------------ asking
+
+    def suggest(self, now: float) -> Job:
+        if self.stopped or self._wall_time_spent(now):
+            return Job.done()
+        if self._lost:
+            return self._resume_lost(self._lost.pop(0))
+        return self._next_job(now)
+
+    @abstractmethod
+    def _next_job(self, now: float) -> Job:
+        """The scheduler's own choice once lost trials have been resumed."""
+
+    # ------------------------------------------------------------------ telling
+
+    def report(self, trial_id: int, resource: int, value: float) -> Decision:
+        trial = self.running_trial(trial_id)
+        if isinstance(resource, bool) or not isinstance(resource, int):
+            raise InvalidArgument(f"resource must be an integer, got {resource!r}")
+        if not trial.reported < resource <= trial.milestone:
+            raise InvalidArgument(
+                f"trial {trial_id} was assigned resources {trial.resume_from}..{trial.milestone} "
+                f"and last reported {trial.reported}; {resource} is out of order or out of range"
+            )
+        key = self._key(check_metric(value))
+        trial.reported = resource
+        self.searcher.on_report(trial_id, trial.config, resource, key)
+        if self.stopped:
+            trial.status = TrialStatus.STOPPED
+            return Decision.STOP
+        if resource < trial.milestone:
+            return self._on_progress(trial, resource, key)
+        trial.checkpoint_resource = resource
+        self._seq += 1
+        self._update_incumbent(trial_id, resource, key)
+        return self._on_milestone(trial, key, self._seq)
+
+    def _on_progress(self, trial: TrialState, resource: int, key: float) -> Decision:
+        """A result below the milestone; promotion-type schedulers just continue."""
+        return Decision.CONTINUE
+
+    @abstractmethod
+    def _on_milestone(self, trial: TrialState, key: float, seq: int) -> Decision:
+        """The trial reached its milestone with result `key` (lower is better)."""
+
+    def lose(self, trial_id: int) -> None:
+        """The trial's lease expired: it is resumed from its last checkpoint before anything else."""
+        trial = self.running_trial(trial_id)
+        trial.times_lost += 1
+        trial.reported = trial.checkpoint_resource
+        self._lost.append(trial_id)
+
+    def fail(self, trial_id: int) -> None:
+        trial = self.trial(trial_id)
+        if trial.status in (TrialStatus.COMPLETED, TrialStatus.STOPPED, TrialStatus.FAILED):
+            raise FailedPrecondition(f"trial {trial_id} already ended ({trial.status.value})")
+        trial.status = TrialStatus.FAILED
+        if trial_id in self._lost:
+            self._lost.remove(trial_id)
+
+    def stop(self) -> None:
+        """No new work: Suggest answers DONE, running trials get STOP at their next report."""
+        self.stopped = True
+
+    # ------------------------------------------------------------------ queries
+
+    def trial(self, trial_id: int) -> TrialState:
+        try:
+            return self.trials[trial_id]
+        except (KeyError, TypeError):
+            raise NotFound(f"no trial {trial_id!r}") from None
+
+    def running_trial(self, trial_id: int) -> TrialState:
+        trial = self.trial(trial_id)
+        if trial.status is not TrialStatus.RUNNING or trial_id in self._lost:
+            raise FailedPrecondition(
+                f"trial {trial_id} is not running ({trial.status.value}); no report expected"
+            )
+        return trial
+
+    @property
+    def n_running(self) -> int:
+        return sum(1 for t in self.trials.values() if t.status is TrialStatus.RUNNING)
+
+    def finished(self, now: float) -> bool:
+        """True when nothing runs and a free worker would be told DONE."""
+        if self.n_running or self._lost:
+            return False
+        # WAIT and DONE change no state, but a START or RESUME would: ask a copy.
+        return copy.deepcopy(self).suggest(now).kind is JobKind.DONE
+
+    def incumbent(self) -> Incumbent | None:
+        if self._incumbent is None:
+            return None
+        neg_resource, key, trial_id = self._incumbent
+        return Incumbent(trial_id, -neg_resource, key if self.mode is Mode.MIN else -key)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _key(self, value: float) -> float:
+        """Orients a metric so that lower is better."""
+        return value if self.mode is Mode.MIN else -value
+
+    def _update_incumbent(self, trial_id: int, resource: int, key: float) -> None:
+        candidate = (-resource, key, trial_id)
+        if self._incumbent is None or candidate < self._incumbent:
+            self._incumbent = candidate
+
+    def _wall_time_spent(self, now: float) -> bool:
+        limit = self.budget.max_wall_seconds
+        return bool(limit) and self.started_at is not None and now - self.started_at >= limit
+
+    def _may_spend(self, amount: int) -> bool:
+        limit = self.budget.max_resource
+        return not limit or self.resource_spent + amount <= limit
+
+    def _may_start_trial(self, first_milestone: int) -> bool:
+        limit = self.budget.max_trials
+        return (not limit or len(self.trials) < limit) and self._may_spend(first_milestone)
+
+    def _idle_job(self) -> Job:
+        """WAIT while something runs (it may unlock work), DONE otherwise."""
+        if self.n_running or self._lost:
+            return Job.wait()
+        return Job.done()
+
+    def _start_trial(self, bracket: int, milestone: int, now: float) -> Job:
+        config = self.searcher.suggest()
+        if config is None:
+            return self._idle_job()
+        if self.started_at is None:
+            self.started_at = now  # the wall-time budget counts from the first trial
+        trial_id = len(self.trials)
+        self.trials[trial_id] = TrialState(
+            trial_id, dict(config), bracket, TrialStatus.RUNNING, 0, milestone
+        )
+        self.resource_spent += milestone
+        return Job(JobKind.START, trial_id, dict(config), 0, milestone)
+
+    def _promote(self, trial: TrialState, milestone: int) -> Job:
+        trial.status = TrialStatus.RUNNING
+        trial.resume_from = trial.checkpoint_resource
+        trial.milestone = milestone
+        trial.reported = trial.resume_from
+        self.resource_spent += milestone - trial.resume_from
+        self.promotions += 1
+        return Job(JobKind.RESUME, trial.trial_id, dict(trial.config), trial.resume_from, milestone)
+
+    def _resume_lost(self, trial_id: int) -> Job:
+        trial = self.trials[trial_id]
+        trial.resume_from = trial.checkpoint_resource
+        self.resource_spent += trial.milestone - trial.resume_from
+        kind = JobKind.RESUME if trial.resume_from else JobKind.START
+        return Job(kind, trial_id, dict(trial.config), trial.resume_from, trial.milestone)
+
+    # ------------------------------------------------------------------ state
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "trials": [t.to_json() for t in self.trials.values()],
+            "resource_spent": self.resource_spent,
+            "promotions": self.promotions,
+            "started_at": self.started_at,
+            "stopped": self.stopped,
+            "lost": list(self._lost),
+            "seq": self._seq,
+            "incumbent": list(self._incumbent) if self._incumbent else None,
+            "searcher": self.searcher.state_dict(),
+            **self._extra_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.trials = {t["trial_id"]: TrialState.from_json(t) for t in state["trials"]}
+        self.resource_spent = state["resource_spent"]
+        self.promotions = state["promotions"]
+        self.started_at = state["started_at"]
+        self.stopped = state["stopped"]
+        self._lost = list(state["lost"])
+        self._seq = state["seq"]
+        inc = state["incumbent"]
+        self._incumbent = (inc[0], inc[1], inc[2]) if inc else None
+        self.searcher.load_state_dict(state["searcher"])
+        self._load_extra_state(state)
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {}
+
+    def _load_extra_state(self, state: dict[str, Any]) -> None:
+        pass

@@ -1,0 +1,31 @@
+"""The searcher contract: propose configurations, learn from reported results."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+from ..space import SearchSpace
+from ..types import Config
+
+
+class Searcher(ABC):
+    """Proposes configurations. Must be deterministic given its seed and the calls made."""
+
+    def __init__(self, space: SearchSpace, seed: int):
+        self.space = space
+        self.seed = seed
+
+    @abstractmethod
+    def suggest(self) -> dict[str, Any] | None:
+        """The next configuration, or None when the searcher has nothing left to propose."""
+
+    def on_report(self, trial_id: int, config: Config, resource: int, value: float) -> None:
+        """A result (value already oriented so that lower is better) at `resource`."""
+
+    @abstractmethod
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-serializable state from which `load_state_dict` restores the searcher exactly."""
+
+    @abstractmethod
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...

@@ -1,0 +1,263 @@
+"""Search spaces: typed domains, sampling, validation and a JSON form.
+
+Users may write domains as rung objects (`Float(1e-3, 1, log=True)`), as
+scipy.stats frozen distributions the way the seeds do (`stats.loguniform(1e-2, 1)`,
+`stats.randint(32, 256)`, `stats.uniform(0, 1)`), or as a list of choices.
+Every domain maps to and from the unit interval, which model-based searchers use.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping, Union
+
+import numpy as np
+
+from .errors import InvalidArgument
+from .types import Config, ConfigValue
+
+
+def _check_bounds(low: float, high: float, log: bool, what: str) -> None:
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise InvalidArgument(f"{what}: bounds must be finite, got [{low}, {high}]")
+    if low > high:
+        raise InvalidArgument(f"{what}: low {low} is above high {high}")
+    if log and low <= 0:
+        raise InvalidArgument(f"{what}: a log-scale domain needs low > 0, got {low}")
+
+
+@dataclass(frozen=True)
+class Float:
+    low: float
+    high: float
+    log: bool = False
+
+    def __post_init__(self) -> None:
+        _check_bounds(self.low, self.high, self.log, "float domain")
+
+    def from_unit(self, u: float) -> float:
+        if self.log:
+            lo, hi = math.log(self.low), math.log(self.high)
+            return float(min(self.high, max(self.low, math.exp(lo + u * (hi - lo)))))
+        return float(self.low + u * (self.high - self.low))
+
+    def to_unit(self, value: ConfigValue) -> float:
+        if self.high == self.low:
+            return 0.5
+        if self.log:
+            lo, hi = math.log(self.low), math.log(self.high)
+            return (math.log(float(value)) - lo) / (hi - lo)
+        return (float(value) - self.low) / (self.high - self.low)
+
+    def validate(self, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidArgument(f"expected a number, got {value!r}")
+        if not self.low <= value <= self.high:
+            raise InvalidArgument(f"{value} is outside [{self.low}, {self.high}]")
+        return float(value)
+
+
+@dataclass(frozen=True)
+class Int:
+    low: int  # inclusive
+    high: int  # inclusive
+    log: bool = False
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.low, (int, np.integer)) and isinstance(self.high, (int, np.integer))):
+            raise InvalidArgument("int domain: bounds must be integers")
+        _check_bounds(self.low, self.high, self.log, "int domain")
+
+    def from_unit(self, u: float) -> int:
+        # Widen by half a step on each side so the end points are as likely as the rest.
+        if self.log:
+            lo, hi = math.log(self.low - 0.4999), math.log(self.high + 0.4999)
+            value = math.exp(lo + u * (hi - lo))
+        else:
+            value = (self.low - 0.4999) + u * (self.high - self.low + 0.9998)
+        return int(min(self.high, max(self.low, round(value))))
+
+    def to_unit(self, value: ConfigValue) -> float:
+        if self.log:
+            lo, hi = math.log(self.low - 0.4999), math.log(self.high + 0.4999)
+            return (math.log(float(value)) - lo) / (hi - lo)
+        return (float(value) - (self.low - 0.4999)) / (self.high - self.low + 0.9998)
+
+    def validate(self, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            else:
+                raise InvalidArgument(f"expected an integer, got {value!r}")
+        if not self.low <= value <= self.high:
+            raise InvalidArgument(f"{value} is outside [{self.low}, {self.high}]")
+        return int(value)
+
+
+@dataclass(frozen=True)
+class Categorical:
+    choices: tuple[ConfigValue, ...]
+
+    def __post_init__(self) -> None:
+        if not self.choices:
+            raise InvalidArgument("categorical domain: needs at least one choice")
+        for c in self.choices:
+            if not isinstance(c, (str, int, float, bool)):
+                raise InvalidArgument(f"categorical domain: unsupported choice {c!r}")
+        if len(set(self.choices)) != len(self.choices):
+            raise InvalidArgument("categorical domain: choices must be distinct")
+
+    def from_unit(self, u: float) -> ConfigValue:
+        return self.choices[min(len(self.choices) - 1, int(u * len(self.choices)))]
+
+    def to_unit(self, value: ConfigValue) -> float:
+        return (self.choices.index(value) + 0.5) / len(self.choices)
+
+    def validate(self, value: Any) -> ConfigValue:
+        for c in self.choices:
+            if type(c) is type(value) and c == value:
+                return c
+        raise InvalidArgument(f"{value!r} is not one of {list(self.choices)}")
+
+
+@dataclass(frozen=True)
+class FiniteRange:
+    """`size` evenly spaced values from low to high (log-spaced if `log`)."""
+
+    low: float
+    high: float
+    size: int
+    log: bool = False
+    cast_int: bool = False
+
+    def __post_init__(self) -> None:
+        _check_bounds(self.low, self.high, self.log, "finite range")
+        if not isinstance(self.size, int) or self.size < 1:
+            raise InvalidArgument("finite range: size must be a positive integer")
+
+    def values(self) -> list[ConfigValue]:
+        if self.log:
+            grid = np.geomspace(self.low, self.high, self.size)
+        else:
+            grid = np.linspace(self.low, self.high, self.size)
+        return [int(round(v)) if self.cast_int else float(v) for v in grid]
+
+    def from_unit(self, u: float) -> ConfigValue:
+        return self.values()[min(self.size - 1, int(u * self.size))]
+
+    def to_unit(self, value: ConfigValue) -> float:
+        return (self.values().index(value) + 0.5) / self.size
+
+    def validate(self, value: Any) -> ConfigValue:
+        for v in self.values():
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isclose(
+                v, value, rel_tol=1e-9, abs_tol=1e-12
+            ):
+                return v
+        raise InvalidArgument(f"{value!r} is not one of {self.values()}")
+
+
+Domain = Union[Float, Int, Categorical, FiniteRange]
+_DOMAIN_TYPES = (Float, Int, Categorical, FiniteRange)
+
+
+def _from_scipy(dist: Any) -> Domain:
+    """Reads a scipy.stats frozen distribution as the seeds write them."""
+    name = dist.dist.name
+    low, high = (float(x) for x in dist.support())
+    if name in ("loguniform", "reciprocal"):
+        return Float(low, high, log=True)
+    if name == "uniform":
+        return Float(low, high)
+    if name == "randint":
+        return Int(int(low), int(high))
+    raise InvalidArgument(
+        f"unsupported scipy distribution {name!r}: use uniform, loguniform or randint"
+    )
+
+
+def to_domain(value: Any) -> Domain:
+    """Accepts a rung domain, a scipy frozen distribution, or a list/tuple of choices."""
+    if isinstance(value, _DOMAIN_TYPES):
+        return value
+    if hasattr(value, "dist") and hasattr(value, "support"):
+        return _from_scipy(value)
+    if isinstance(value, (list, tuple)):
+        return Categorical(tuple(value))
+    raise InvalidArgument(
+        f"cannot read {value!r} as a domain: use Float, Int, Categorical, FiniteRange, "
+        "a scipy.stats distribution or a list of choices"
+    )
+
+
+class SearchSpace:
+    """An ordered mapping from parameter names to domains."""
+
+    def __init__(self, params: Mapping[str, Any]):
+        if not params:
+            raise InvalidArgument("the search space is empty")
+        self.params: dict[str, Domain] = {}
+        for name, dom in params.items():
+            if not isinstance(name, str) or not name:
+                raise InvalidArgument(f"parameter names must be non-empty strings, got {name!r}")
+            try:
+                self.params[name] = to_domain(dom)
+            except InvalidArgument as exc:
+                raise InvalidArgument(f"parameter {name!r}: {exc}") from None
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SearchSpace) and self.params == other.params
+
+    def __repr__(self) -> str:
+        return f"SearchSpace({self.params!r})"
+
+    def sample(self, rng: np.random.Generator) -> dict[str, ConfigValue]:
+        return self.from_unit(rng.random(len(self.params)))
+
+    def from_unit(self, u: "np.ndarray | list[float]") -> dict[str, ConfigValue]:
+        return {name: dom.from_unit(float(x)) for (name, dom), x in zip(self.params.items(), u)}
+
+    def to_unit(self, config: Config) -> np.ndarray:
+        return np.array([dom.to_unit(config[name]) for name, dom in self.params.items()])
+
+    def validate(self, config: Mapping[str, Any]) -> dict[str, ConfigValue]:
+        """Returns the config with canonical types, or raises InvalidArgument."""
+        missing = set(self.params) - set(config)
+        extra = set(config) - set(self.params)
+        if missing or extra:
+            raise InvalidArgument(
+                f"config does not match the search space (missing {sorted(missing)}, "
+                f"unknown {sorted(extra)})"
+            )
+        out = {}
+        for name, dom in self.params.items():
+            try:
+                out[name] = dom.validate(config[name])
+            except InvalidArgument as exc:
+                raise InvalidArgument(f"parameter {name!r}: {exc}") from None
+        return out
+
+    def to_json(self) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for name, dom in self.params.items():
+            body = {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(dom).items()}
+            out[name] = {"type": type(dom).__name__, **body}
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Mapping[str, Any]]) -> "SearchSpace":
+        types = {t.__name__: t for t in _DOMAIN_TYPES}
+        params: dict[str, Domain] = {}
+        for name, body in data.items():
+            kwargs = dict(body)
+            kind = types.get(kwargs.pop("type", None))
+            if kind is None:
+                raise InvalidArgument(f"parameter {name!r}: unknown domain type {body.get('type')!r}")
+            if "choices" in kwargs:
+                kwargs["choices"] = tuple(kwargs["choices"])
+            try:
+                params[name] = kind(**kwargs)
+            except TypeError as exc:
+                raise InvalidArgument(f"parameter {name!r}: {exc}") from None
+        return cls(params)

@@ -1,0 +1,100 @@
+"""A study's definition, validated, with a JSON form for the journal."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from .errors import InvalidArgument
+from .schedulers import SCHEDULERS, Scheduler
+from .searchers import SEARCHERS, make_searcher
+from .space import SearchSpace
+from .types import Budget, Mode
+
+# Study names end up in file paths (checkpoint folders): keep them boring.
+STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+def check_study_name(name: Any) -> str:
+    if not isinstance(name, str) or not STUDY_NAME.match(name) or ".." in name:
+        raise InvalidArgument(
+            f"invalid study name {name!r}: use 1-128 letters, digits, '_', '-' or '.', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    kind: str = "asha"
+    r_min: int = 1
+    r_max: int = 9
+    eta: int = 3
+    brackets: int = 0  # Hyperband: 0 = every bracket the levels allow
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    name: str
+    space: SearchSpace
+    metric: str = "error"
+    mode: Mode = Mode.MIN
+    scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
+    searcher: str = "random"
+    initial_configs: tuple[Mapping[str, Any], ...] = ()
+    budget: Budget = field(default_factory=lambda: Budget(max_trials=20))
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_study_name(self.name)
+        if not isinstance(self.metric, str) or not self.metric:
+            raise InvalidArgument("metric name must be a non-empty string")
+        if self.scheduler.kind not in SCHEDULERS:
+            raise InvalidArgument(
+                f"unknown scheduler {self.scheduler.kind!r}; known: {', '.join(sorted(SCHEDULERS))}"
+            )
+        if self.searcher not in SEARCHERS:
+            raise InvalidArgument(
+                f"unknown searcher {self.searcher!r}; known: {', '.join(sorted(SEARCHERS))}"
+            )
+        if not isinstance(self.seed, int) or not 0 <= self.seed < 2**63:
+            raise InvalidArgument("seed must be an integer in [0, 2**63)")
+        object.__setattr__(
+            self, "initial_configs", tuple(self.space.validate(c) for c in self.initial_configs)
+        )
+        self.build_scheduler()  # validates r_min, r_max, eta and brackets
+
+    def build_scheduler(self) -> Scheduler:
+        """A fresh scheduler; the same spec always builds the same one."""
+        s = self.scheduler
+        searcher = make_searcher(self.searcher, self.space, self.seed, self.initial_configs)
+        cls = SCHEDULERS[s.kind]
+        return cls(searcher, self.mode, s.r_min, s.r_max, s.eta, self.budget, self.seed, s.brackets)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "space": self.space.to_json(),
+            "metric": self.metric,
+            "mode": self.mode.value,
+            "scheduler": vars(self.scheduler).copy(),
+            "searcher": self.searcher,
+            "initial_configs": [dict(c) for c in self.initial_configs],
+            "budget": vars(self.budget).copy(),
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "StudySpec":
+        return cls(
+            name=data["name"],
+            space=SearchSpace.from_json(data["space"]),
+            metric=data["metric"],
+            mode=Mode(data["mode"]),
+            scheduler=SchedulerSettings(**data["scheduler"]),
+            searcher=data["searcher"],
+            initial_configs=tuple(data["initial_configs"]),
+            budget=Budget(**data["budget"]),
+            seed=data["seed"],
+        )
