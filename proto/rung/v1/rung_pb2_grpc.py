@@ -79,6 +79,11 @@ class RungStub:
                 request_serializer=rung_dot_v1_dot_rung__pb2.FailRequest.SerializeToString,
                 response_deserializer=rung_dot_v1_dot_rung__pb2.FailResponse.FromString,
                 _registered_method=True)
+        self.Release = channel.unary_unary(
+                '/rung.v1.Rung/Release',
+                request_serializer=rung_dot_v1_dot_rung__pb2.ReleaseRequest.SerializeToString,
+                response_deserializer=rung_dot_v1_dot_rung__pb2.ReleaseResponse.FromString,
+                _registered_method=True)
 
 
 class RungServicer:
@@ -145,6 +150,14 @@ class RungServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Release(self, request, context):
+        """The worker gives its job back (e.g. it is shutting down): the trial is resumed
+        from its last checkpoint by the next worker that asks, and no failure is counted.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RungServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -192,6 +205,11 @@ def add_RungServicer_to_server(servicer, server):
                     servicer.Fail,
                     request_deserializer=rung_dot_v1_dot_rung__pb2.FailRequest.FromString,
                     response_serializer=rung_dot_v1_dot_rung__pb2.FailResponse.SerializeToString,
+            ),
+            'Release': grpc.unary_unary_rpc_method_handler(
+                    servicer.Release,
+                    request_deserializer=rung_dot_v1_dot_rung__pb2.ReleaseRequest.FromString,
+                    response_serializer=rung_dot_v1_dot_rung__pb2.ReleaseResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -437,6 +455,33 @@ class Rung:
             '/rung.v1.Rung/Fail',
             rung_dot_v1_dot_rung__pb2.FailRequest.SerializeToString,
             rung_dot_v1_dot_rung__pb2.FailResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Release(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rung.v1.Rung/Release',
+            rung_dot_v1_dot_rung__pb2.ReleaseRequest.SerializeToString,
+            rung_dot_v1_dot_rung__pb2.ReleaseResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -27,6 +27,15 @@ def rung_levels(r_min: int, r_max: int, eta: int, bracket: int = 0) -> list[int]
     return levels
 
 
+def report_points(levels: list[int], resume_from: int, milestone: int) -> list[int]:
+    """Where a segment resume_from -> milestone reports: the rung levels inside it, then the milestone.
+
+    Promotion-type schedulers only act at the milestone, but stopping-type ones
+    decide at every level, so simulated and in-process workers report at all of them.
+    """
+    return [r for r in levels if resume_from < r < milestone] + [milestone]
+
+
 def max_bracket(r_min: int, r_max: int, eta: int) -> int:
     """Index of the last bracket whose first level still lies at or below r_max."""
     return len(rung_levels(r_min, r_max, eta)) - 1
@@ -47,8 +56,12 @@ class Rung:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def record(self, trial_id: int, key: float, seq: int) -> None:
-        bisect.insort(self._entries, (key, seq, trial_id))
+    def record(self, trial_id: int, key: float, seq: int) -> int:
+        """Inserts a result and returns its rank in this rung (0 = best)."""
+        entry = (key, seq, trial_id)
+        rank = bisect.bisect_left(self._entries, entry)
+        self._entries.insert(rank, entry)
+        return rank
 
     def candidates(self, eta: int) -> Iterator[int]:
         """The trials in the top floor(n / eta) of this rung, best first."""

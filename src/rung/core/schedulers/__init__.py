@@ -4,10 +4,28 @@ from __future__ import annotations
 
 from .asha import ASHA, AsyncHyperband
 from .base import Incumbent, Scheduler, TrialState
+from .fifo import FIFO
+from .stopping import StoppingASHA
+from .sync import SyncHyperband, SyncSuccessiveHalving
 
 SCHEDULERS: dict[str, type[Scheduler]] = {
     "asha": ASHA,
     "hyperband": AsyncHyperband,
+    "fifo": FIFO,
+    "sh": SyncSuccessiveHalving,
+    "sync_hyperband": SyncHyperband,
+    "asha_stopping": StoppingASHA,
 }
 
-__all__ = ["ASHA", "AsyncHyperband", "Incumbent", "SCHEDULERS", "Scheduler", "TrialState"]
+__all__ = [
+    "ASHA",
+    "AsyncHyperband",
+    "FIFO",
+    "Incumbent",
+    "SCHEDULERS",
+    "Scheduler",
+    "StoppingASHA",
+    "SyncHyperband",
+    "SyncSuccessiveHalving",
+    "TrialState",
+]

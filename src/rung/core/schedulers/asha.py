@@ -25,8 +25,8 @@ import numpy as np
 from ..errors import InvalidArgument
 from ..rungs import Rung, max_bracket, rung_levels
 from ..searchers.base import Searcher
-from ..types import Budget, Decision, Job, Mode, TrialStatus
-from .base import Scheduler, TrialState
+from ..types import Budget, Decision, Job, Mode
+from .base import Scheduler, TrialState, check_one_bracket
 
 
 def hyperband_bracket_sizes(r_min: int, r_max: int, eta: int, n_brackets: int) -> list[int]:
@@ -91,19 +91,12 @@ class AsyncHyperband(Scheduler):
             return 0
         return int(self._rng.choice(len(self.levels), p=self.bracket_probabilities))
 
-    def _is_paused(self, trial_id: int) -> bool:
-        return self.trials[trial_id].status is TrialStatus.PAUSED
-
     def _on_milestone(self, trial: TrialState, key: float, seq: int) -> Decision:
         levels = self.levels[trial.bracket]
         k = levels.index(trial.milestone)
         self.rungs[trial.bracket][k].record(trial.trial_id, key, seq)
         trial.rung_index = k
-        if trial.milestone == self.r_max:
-            trial.status = TrialStatus.COMPLETED
-            return Decision.STOP
-        trial.status = TrialStatus.PAUSED
-        return Decision.PAUSE
+        return self._end_segment(trial)
 
     def _extra_state(self) -> dict[str, Any]:
         return {
@@ -130,6 +123,5 @@ class ASHA(AsyncHyperband):
         seed: int,
         brackets: int = 1,
     ):
-        if brackets not in (0, 1):
-            raise InvalidArgument("ASHA has one bracket; use the 'hyperband' scheduler for more")
+        check_one_bracket(brackets, "ASHA")
         super().__init__(searcher, mode, r_min, r_max, eta, budget, seed, brackets=1)

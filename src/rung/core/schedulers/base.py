@@ -58,6 +58,12 @@ class Incumbent:
     value: float
 
 
+def check_one_bracket(brackets: int, kind: str) -> None:
+    """Schedulers without brackets accept 0 (the default) or 1, so one StudySpec fits all."""
+    if brackets not in (0, 1):
+        raise InvalidArgument(f"{kind} has one bracket; use a Hyperband scheduler for more")
+
+
 class Scheduler(ABC):
     """Shared trial bookkeeping, budget accounting and recovery of lost trials."""
 
@@ -130,10 +136,13 @@ class Scheduler(ABC):
     def _on_milestone(self, trial: TrialState, key: float, seq: int) -> Decision:
         """The trial reached its milestone with result `key` (lower is better)."""
 
-    def lose(self, trial_id: int) -> None:
-        """The trial's lease expired: it is resumed from its last checkpoint before anything else."""
+    def lose(self, trial_id: int, counted: bool = True) -> None:
+        """The trial's job was lost (lease expired) or handed back (`counted=False`).
+
+        It is resumed from its last checkpoint before anything else.
+        """
         trial = self.running_trial(trial_id)
-        trial.times_lost += 1
+        trial.times_lost += int(counted)
         trial.reported = trial.checkpoint_resource
         self._lost.append(trial_id)
 
@@ -223,6 +232,17 @@ class Scheduler(ABC):
         )
         self.resource_spent += milestone
         return Job(JobKind.START, trial_id, dict(config), 0, milestone)
+
+    def _is_paused(self, trial_id: int) -> bool:
+        return self.trials[trial_id].status is TrialStatus.PAUSED
+
+    def _end_segment(self, trial: TrialState) -> Decision:
+        """At its milestone a trial completes (at r_max) or pauses in its rung until promoted."""
+        if trial.milestone == self.r_max:
+            trial.status = TrialStatus.COMPLETED
+            return Decision.STOP
+        trial.status = TrialStatus.PAUSED
+        return Decision.PAUSE
 
     def _promote(self, trial: TrialState, milestone: int) -> Job:
         trial.status = TrialStatus.RUNNING

@@ -1,0 +1,308 @@
+"""Client, Study and Trial: thin wrappers over the rung.v1 stubs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
+
+import grpc
+
+from rung import wire
+from rung.core.space import SearchSpace
+from rung.core.study import SchedulerSettings, StudySpec
+from rung.core.types import Budget, Decision, Mode
+from rung.v1 import rung_pb2 as pb
+from rung.v1 import rung_pb2_grpc
+
+log = logging.getLogger("rung.client")
+
+T = TypeVar("T")
+RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+DECISIONS = {v: k for k, v in wire.DECISIONS.items()}
+
+
+class TrialLost(Exception):
+    """The trial's lease is gone (expired or taken over); stop training it."""
+
+
+class Client:
+    """A connection to a rung server.
+
+    `retry_seconds` bounds how long a call keeps retrying while the server is
+    unreachable (for example while it restarts).
+    """
+
+    def __init__(
+        self,
+        address: str,
+        retry_seconds: float = 120.0,
+        call_timeout: float = 30.0,
+        channel: grpc.Channel | None = None,
+    ):
+        self.address = address
+        self.retry_seconds = retry_seconds
+        self.call_timeout = call_timeout
+        self._channel = channel or grpc.insecure_channel(address)
+        self._stub = rung_pb2_grpc.RungStub(self._channel)
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def call(self, method: str, request: Any) -> Any:
+        """Calls an RPC, retrying with backoff while the server is unavailable."""
+        rpc: Callable[..., Any] = getattr(self._stub, method)
+        give_up = time.monotonic() + self.retry_seconds
+        delay = 0.05
+        while True:
+            try:
+                return rpc(request, timeout=self.call_timeout, wait_for_ready=True)
+            except grpc.RpcError as exc:
+                if exc.code() not in RETRYABLE or time.monotonic() + delay > give_up:
+                    raise
+                log.info("%s: server unavailable, retrying in %.2fs", method, delay)
+                time.sleep(delay)
+                delay = min(2.0, delay * 2)
+
+    # ------------------------------------------------------------------ studies
+
+    def create_study(
+        self,
+        name: str,
+        space: Mapping[str, Any],
+        *,
+        metric: str = "error",
+        mode: str = "min",
+        scheduler: str = "asha",
+        r_min: int = 1,
+        r_max: int = 9,
+        eta: int = 3,
+        brackets: int = 0,
+        searcher: str = "random",
+        initial_configs: Sequence[Mapping[str, Any]] = (),
+        max_trials: int = 0,
+        max_resource: int = 0,
+        max_wall_seconds: float = 0.0,
+        seed: int = 0,
+    ) -> "Study":
+        """Creates a study, or opens it if one with the same definition exists.
+
+        `space` values may be rung domains, scipy.stats distributions
+        (`stats.loguniform(1e-3, 1)`, `stats.randint(16, 256)`) or lists of choices.
+        """
+        spec = StudySpec(
+            name=name,
+            space=SearchSpace(space),
+            metric=metric,
+            mode=Mode(mode),
+            scheduler=SchedulerSettings(scheduler, r_min, r_max, eta, brackets),
+            searcher=searcher,
+            initial_configs=tuple(initial_configs),
+            budget=Budget(max_trials, max_resource, max_wall_seconds),
+            seed=seed,
+        )
+        self.call("CreateStudy", pb.CreateStudyRequest(spec=wire.spec_to_pb(spec)))
+        return Study(self, name)
+
+    def study(self, name: str) -> "Study":
+        """Opens an existing study (NOT_FOUND if there is none)."""
+        self.get_study(name)
+        return Study(self, name)
+
+    def get_study(self, name: str) -> pb.Study:
+        return self.call("GetStudy", pb.GetStudyRequest(study=name))
+
+    def list_studies(self) -> list[pb.Study]:
+        return list(self.call("ListStudies", pb.ListStudiesRequest()).studies)
+
+    def list_trials(self, name: str) -> list[pb.Trial]:
+        return list(self.call("ListTrials", pb.ListTrialsRequest(study=name)).trials)
+
+    def stop_study(self, name: str) -> pb.Study:
+        return self.call("StopStudy", pb.StopStudyRequest(study=name))
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class Study:
+    def __init__(self, client: Client, name: str):
+        self.client = client
+        self.name = name
+
+    def info(self) -> pb.Study:
+        return self.client.get_study(self.name)
+
+    def list_trials(self) -> list[pb.Trial]:
+        return self.client.list_trials(self.name)
+
+    def suggest(self, worker_id: str | None = None) -> pb.Job:
+        """One Suggest call; the request id makes a retried call return the same job."""
+        request = pb.SuggestRequest(
+            study=self.name,
+            worker_id=worker_id or default_worker_id(),
+            request_id=uuid.uuid4().hex,
+        )
+        return self.client.call("Suggest", request)
+
+    def trials(
+        self,
+        worker_id: str | None = None,
+        checkpoint_dir: str | Path | None = None,
+        max_wait: float = 5.0,
+    ) -> Iterator["Trial"]:
+        """Yields trials to train until the study is done, waiting as the server says."""
+        worker_id = worker_id or default_worker_id()
+        while True:
+            job = self.suggest(worker_id)
+            if job.kind == pb.DONE:
+                return
+            if job.kind == pb.WAIT:
+                time.sleep(min(max_wait, max(0.01, job.retry_after_ms / 1000)))
+                continue
+            yield Trial(self, job, checkpoint_dir)
+
+
+class Trial:
+    """One job: train `config` from `resume_from` to `milestone` and report.
+
+    Used as a context manager it heartbeats in the background, and an exception
+    inside marks the trial failed on the server (with the exception as reason).
+    """
+
+    def __init__(self, study: Study, job: pb.Job, checkpoint_dir: str | Path | None = None):
+        self.study = study
+        self.trial_id: int = job.trial_id
+        self.config: dict[str, Any] = wire.config_from_pb(job.config)
+        self.resume_from: int = job.resume_from
+        self.milestone: int = job.milestone
+        self.lease_id: str = job.lease_id
+        self.lease_seconds: float = job.lease_seconds
+        self.checkpoint_in: str = job.checkpoint
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+        self.lost = False
+        self.finished = False
+        self._stop_heartbeat = threading.Event()
+        self._heartbeat: threading.Thread | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"Trial({self.study.name}#{self.trial_id}, {self.resume_from}->{self.milestone}, "
+            f"{self.config})"
+        )
+
+    def epochs(self) -> range:
+        """The resource levels to train and report: resume_from+1 .. milestone."""
+        return range(self.resume_from + 1, self.milestone + 1)
+
+    @property
+    def checkpoint_out(self) -> Path:
+        """Where to save the checkpoint at the milestone (needs checkpoint_dir)."""
+        if self.checkpoint_dir is None:
+            raise ValueError("no checkpoint_dir was given to Study.trials()")
+        return self.checkpoint_dir / self.study.name / f"trial-{self.trial_id}" / f"r{self.milestone}.pt"
+
+    def report(self, resource: int, value: float, checkpoint: bool | str = False) -> Decision:
+        """Reports the metric at `resource`; `checkpoint=True` names `checkpoint_out`."""
+        ref = str(self.checkpoint_out) if checkpoint is True else (checkpoint or "")
+        request = pb.ReportRequest(
+            study=self.study.name,
+            trial_id=self.trial_id,
+            lease_id=self.lease_id,
+            resource=resource,
+            value=value,
+            checkpoint=ref,
+        )
+        try:
+            response = self.study.client.call("Report", request)
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
+                self._end(lost=True)
+                raise TrialLost(exc.details()) from exc
+            raise
+        decision = DECISIONS[response.decision]
+        if decision is not Decision.CONTINUE:
+            self._end()
+        return decision
+
+    def fail(self, reason: str) -> None:
+        """The training code failed: the trial ends as failed and is never resumed."""
+        self._give_up(
+            "Fail",
+            pb.FailRequest(
+                study=self.study.name, trial_id=self.trial_id, lease_id=self.lease_id, reason=reason
+            ),
+        )
+
+    def release(self) -> None:
+        """Hands the job back (e.g. on shutdown): another worker resumes it from its checkpoint."""
+        self._give_up(
+            "Release",
+            pb.ReleaseRequest(study=self.study.name, trial_id=self.trial_id, lease_id=self.lease_id),
+        )
+
+    def _give_up(self, method: str, request: Any) -> None:
+        try:
+            self.study.client.call(method, request)
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.FAILED_PRECONDITION:  # already ended: fine
+                raise
+        finally:
+            self._end()
+
+    # ------------------------------------------------------------------ leases
+
+    def __enter__(self) -> "Trial":
+        if self.lease_seconds > 0:
+            self._heartbeat = threading.Thread(
+                target=self._heartbeat_loop, name=f"rung-heartbeat-{self.trial_id}", daemon=True
+            )
+            self._heartbeat.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        """Fails the trial on an error, releases it on Ctrl-C or SystemExit."""
+        if exc is not None and not self.finished:
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                self.release()
+            elif not isinstance(exc, TrialLost):
+                self.fail(f"{type(exc).__name__}: {exc}"[:4000])
+        self._end(lost=self.lost)
+        return isinstance(exc, TrialLost)  # a lost trial is someone else's now: move on
+
+    def _heartbeat_loop(self) -> None:
+        interval = max(0.05, self.lease_seconds / 3)
+        request = pb.HeartbeatRequest(study=self.study.name, lease_id=self.lease_id)
+        while not self._stop_heartbeat.wait(interval):
+            try:
+                self.study.client.call("Heartbeat", request)
+            except grpc.RpcError as exc:
+                if exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
+                    self.lost = True
+                    return
+                log.warning("heartbeat failed: %s", exc.details())
+
+    def _end(self, lost: bool = False) -> None:
+        self.finished = True
+        self.lost = self.lost or lost
+        self._stop_heartbeat.set()
+        if self._heartbeat is not None and self._heartbeat is not threading.current_thread():
+            self._heartbeat.join(timeout=5)

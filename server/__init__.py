@@ -1,0 +1,1 @@
+"""The rung server: rpc servicer -> study service -> durable journal."""

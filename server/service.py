@@ -1,0 +1,438 @@
+"""The study service: studies, leases, idempotency and journaling of core decisions.
+
+Every change to a study is an event in the journal, written before the call
+that caused it returns. After a restart each study is rebuilt by replaying its
+events through a fresh scheduler: the core is deterministic, so replay makes
+the same decisions, and the service checks that it does (a mismatch means a
+corrupt journal or a nondeterminism bug, and is refused loudly).
+
+Events: created, suggest (a START or RESUME job was issued), report, lost (a
+lease expired), fail, stop. WAIT and DONE answers change nothing and are not
+journaled; heartbeats are not journaled either: after a restart every open
+lease gets a fresh deadline.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from rung.core.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from rung.core.schedulers import Incumbent, Scheduler
+from rung.core.study import StudySpec, check_study_name
+from rung.core.types import Decision, Job, JobKind, TrialStatus
+
+from .storage import Event, Journal
+
+log = logging.getLogger("rung.server")
+
+MAX_ID_LENGTH = 128
+MAX_TEXT_LENGTH = 4096
+
+
+class JournalMismatch(RuntimeError):
+    """Replaying the journal made a different decision than the one recorded."""
+
+
+@dataclass
+class Lease:
+    lease_id: str
+    trial_id: int
+    worker_id: str
+    deadline: float
+
+
+@dataclass
+class Segment:
+    seq: int
+    resume_from: int
+    milestone: int
+    worker_id: str
+    lease_id: str
+    lost: bool = False
+
+
+@dataclass
+class TrialRecord:
+    """What the service keeps about a trial beyond the scheduler's state."""
+
+    segments: list[Segment] = field(default_factory=list)
+    observations: list[tuple[int, int, float]] = field(default_factory=list)  # seq, resource, value
+    checkpoint: str = ""
+    checkpoint_resource: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class IssuedJob:
+    job: Job
+    lease_id: str = ""
+    lease_deadline: float = 0.0
+    checkpoint: str = ""
+
+
+@dataclass(frozen=True)
+class StudyView:
+    """A consistent snapshot of a study for GetStudy/ListStudies."""
+
+    spec: StudySpec
+    state: str  # running | done | stopped
+    created_at: float
+    trials_started: int
+    trials_running: int
+    promotions: int
+    resource_spent: int
+    incumbent: Incumbent | None
+    incumbent_config: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class TrialView:
+    trial_id: int
+    config: dict[str, Any]
+    status: TrialStatus
+    bracket: int
+    record: TrialRecord
+
+
+class _Study:
+    """One study in memory; all access under its lock."""
+
+    def __init__(self, spec: StudySpec, created_at: float):
+        self.spec = spec
+        self.created_at = created_at
+        self.scheduler: Scheduler = spec.build_scheduler()
+        self.lock = threading.Lock()
+        self.seq = 1  # the 'created' event
+        self.leases: dict[str, Lease] = {}
+        self.records: dict[int, TrialRecord] = {}
+        self.jobs_by_request: dict[str, IssuedJob] = {}
+        self.reports: dict[tuple[int, int], Decision] = {}
+
+
+class StudyService:
+    def __init__(
+        self,
+        journal: Journal,
+        clock: Callable[[], float] = time.time,
+        lease_seconds: float = 60.0,
+        max_lost: int = 3,
+    ):
+        if lease_seconds <= 0:
+            raise ValueError("lease_seconds must be positive")
+        self.journal = journal
+        self.clock = clock
+        self.lease_seconds = lease_seconds
+        self.max_lost = max_lost
+        self._studies: dict[str, _Study] = {}
+        self._lock = threading.Lock()
+        for name in journal.studies():
+            self._studies[name] = self._replay(name)
+
+    # ------------------------------------------------------------------ studies
+
+    def create_study(self, spec: StudySpec) -> StudyView:
+        with self._lock:
+            existing = self._studies.get(spec.name)
+            if existing is not None:
+                if existing.spec != spec:
+                    raise AlreadyExists(
+                        f"study {spec.name!r} exists with a different definition"
+                    )
+                return self._view(existing)
+            now = self.clock()
+            self.journal.append(
+                Event(spec.name, 1, "created", {"spec": spec.to_json(), "at": now})
+            )
+            study = _Study(spec, now)
+            self._studies[spec.name] = study
+            log.info("study created", extra={"study": spec.name})
+            return self._view(study)
+
+    def get_study(self, name: str) -> StudyView:
+        return self._view(self._study(name))
+
+    def list_studies(self) -> list[StudyView]:
+        with self._lock:
+            studies = list(self._studies.values())
+        return [self._view(s) for s in studies]
+
+    def stop_study(self, name: str) -> StudyView:
+        study = self._study(name)
+        with study.lock:
+            if not study.scheduler.stopped:
+                self._append(study, "stop", {})
+                study.scheduler.stop()
+        return self._view(study)
+
+    def list_trials(self, name: str) -> list[TrialView]:
+        study = self._study(name)
+        with study.lock:
+            self._expire_leases(study)
+            return [
+                TrialView(
+                    t.trial_id, dict(t.config), t.status, t.bracket, study.records[t.trial_id]
+                )
+                for t in study.scheduler.trials.values()
+            ]
+
+    # ------------------------------------------------------------------ ask
+
+    def suggest(self, name: str, worker_id: str, request_id: str) -> IssuedJob:
+        _check_text(worker_id, "worker_id", MAX_ID_LENGTH)
+        _check_text(request_id, "request_id", MAX_ID_LENGTH)
+        study = self._study(name)
+        with study.lock:
+            if request_id and request_id in study.jobs_by_request:
+                return study.jobs_by_request[request_id]
+            now = self.clock()
+            self._expire_leases(study)
+            job = study.scheduler.suggest(now)
+            if job.kind in (JobKind.WAIT, JobKind.DONE):
+                return IssuedJob(job)
+            lease_id = uuid.uuid4().hex
+            payload = {
+                "now": now,
+                "worker_id": worker_id,
+                "request_id": request_id,
+                "lease_id": lease_id,
+                "trial_id": job.trial_id,
+                "kind": job.kind.value,
+                "resume_from": job.resume_from,
+                "milestone": job.milestone,
+            }
+            seq = self._append(study, "suggest", payload)
+            return self._record_job(study, seq, payload, job, deadline=now + self.lease_seconds)
+
+    # ------------------------------------------------------------------ tell
+
+    def report(
+        self,
+        name: str,
+        trial_id: int,
+        lease_id: str,
+        resource: int,
+        value: float,
+        checkpoint: str = "",
+    ) -> tuple[Decision, TrialStatus]:
+        _check_text(checkpoint, "checkpoint", MAX_TEXT_LENGTH)
+        study = self._study(name)
+        with study.lock:
+            scheduler = study.scheduler
+            trial = scheduler.trial(trial_id)
+            previous = study.reports.get((trial_id, resource))
+            if previous is not None:  # a retried report: stored once, same answer
+                return previous, trial.status
+            self._expire_leases(study)
+            self._active_lease(study, trial_id, lease_id)
+            decision = scheduler.report(trial_id, resource, value)
+            payload = {
+                "now": self.clock(),
+                "trial_id": trial_id,
+                "lease_id": lease_id,
+                "resource": resource,
+                "value": float(value),
+                "checkpoint": checkpoint,
+                "decision": decision.value,
+            }
+            seq = self._append(study, "report", payload)
+            self._record_report(study, seq, payload, decision)
+            return decision, trial.status
+
+    def heartbeat(self, name: str, lease_id: str) -> float:
+        study = self._study(name)
+        with study.lock:
+            self._expire_leases(study)
+            lease = study.leases.get(lease_id)
+            if lease is None:
+                raise FailedPrecondition(
+                    f"lease {lease_id!r} is not active (expired, finished or unknown)"
+                )
+            lease.deadline = self.clock() + self.lease_seconds
+            return lease.deadline
+
+    def fail(self, name: str, trial_id: int, lease_id: str, reason: str) -> None:
+        _check_text(reason, "reason", MAX_TEXT_LENGTH)
+        study = self._study(name)
+        with study.lock:
+            study.scheduler.trial(trial_id)
+            self._expire_leases(study)
+            self._active_lease(study, trial_id, lease_id)
+            payload = {"trial_id": trial_id, "lease_id": lease_id, "reason": reason or "failed"}
+            self._append(study, "fail", payload)
+            self._record_fail(study, payload)
+
+    def release(self, name: str, trial_id: int, lease_id: str) -> None:
+        """The worker hands its job back: resumable at once, and not counted as lost."""
+        study = self._study(name)
+        with study.lock:
+            study.scheduler.trial(trial_id)
+            self._expire_leases(study)
+            self._active_lease(study, trial_id, lease_id)
+            payload = {"trial_id": trial_id, "lease_id": lease_id, "fail": False, "released": True}
+            self._append(study, "lost", payload)
+            self._record_lost(study, payload)
+
+    # ------------------------------------------------------------------ leases
+
+    def _active_lease(self, study: _Study, trial_id: int, lease_id: str) -> Lease:
+        lease = study.leases.get(lease_id)
+        if lease is None or lease.trial_id != trial_id:
+            raise FailedPrecondition(
+                f"lease {lease_id!r} does not hold trial {trial_id} (it expired, ended, "
+                "or belongs to another trial); this result is not accepted"
+            )
+        return lease
+
+    def _expire_leases(self, study: _Study) -> None:
+        now = self.clock()
+        for lease in [le for le in study.leases.values() if le.deadline < now]:
+            trial = study.scheduler.trials[lease.trial_id]
+            give_up = trial.times_lost + 1 >= self.max_lost
+            payload = {"trial_id": lease.trial_id, "lease_id": lease.lease_id, "fail": give_up}
+            self._append(study, "lost", payload)
+            self._record_lost(study, payload)
+            log.warning(
+                "lease expired",
+                extra={"study": study.spec.name, "trial": lease.trial_id, "failed": give_up},
+            )
+
+    # ------------------------------------------------------------------ events
+
+    def _append(self, study: _Study, kind: str, payload: dict[str, Any]) -> int:
+        """Journals an event; on a storage failure rebuilds the study from what is on disk."""
+        seq = study.seq + 1
+        try:
+            self.journal.append(Event(study.spec.name, seq, kind, payload))
+        except Exception:
+            log.exception("journal write failed; reloading study %s", study.spec.name)
+            self._reload(study)
+            raise
+        study.seq = seq
+        return seq
+
+    def _reload(self, study: _Study) -> None:
+        fresh = self._replay(study.spec.name)
+        for attr in ("scheduler", "seq", "leases", "records", "jobs_by_request", "reports"):
+            setattr(study, attr, getattr(fresh, attr))
+
+    def _record_job(
+        self, study: _Study, seq: int, p: dict[str, Any], job: Job, deadline: float
+    ) -> IssuedJob:
+        record = study.records.setdefault(job.trial_id, TrialRecord())
+        record.segments.append(
+            Segment(seq, job.resume_from, job.milestone, p["worker_id"], p["lease_id"])
+        )
+        study.leases[p["lease_id"]] = Lease(p["lease_id"], job.trial_id, p["worker_id"], deadline)
+        checkpoint = record.checkpoint if job.kind is JobKind.RESUME else ""
+        issued = IssuedJob(job, p["lease_id"], deadline, checkpoint)
+        if p["request_id"]:
+            study.jobs_by_request[p["request_id"]] = issued
+        return issued
+
+    def _record_report(
+        self, study: _Study, seq: int, p: dict[str, Any], decision: Decision
+    ) -> None:
+        trial_id, resource = p["trial_id"], p["resource"]
+        record = study.records[trial_id]
+        record.observations.append((seq, resource, p["value"]))
+        study.reports[(trial_id, resource)] = decision
+        if decision is not Decision.CONTINUE:
+            study.leases.pop(p["lease_id"], None)
+            if p["checkpoint"] and resource == study.scheduler.trials[trial_id].checkpoint_resource:
+                record.checkpoint, record.checkpoint_resource = p["checkpoint"], resource
+
+    def _record_lost(self, study: _Study, p: dict[str, Any]) -> None:
+        trial_id = p["trial_id"]
+        study.leases.pop(p["lease_id"], None)
+        record = study.records[trial_id]
+        record.segments[-1].lost = True
+        if p.get("released"):
+            record.failures.append("released by its worker; resumed from the last checkpoint")
+            study.scheduler.lose(trial_id, counted=False)
+        elif p["fail"]:
+            record.failures.append(f"lease expired {self.max_lost} times")
+            study.scheduler.fail(trial_id)
+        else:
+            record.failures.append("lease expired; resumed from the last checkpoint")
+            study.scheduler.lose(trial_id)
+
+    def _record_fail(self, study: _Study, p: dict[str, Any]) -> None:
+        study.leases.pop(p["lease_id"], None)
+        study.records[p["trial_id"]].failures.append(p["reason"])
+        study.scheduler.fail(p["trial_id"])
+
+    def _replay(self, name: str) -> _Study:
+        events = iter(self.journal.events(name))
+        first = next(events)
+        study = _Study(StudySpec.from_json(first.payload["spec"]), first.payload["at"])
+        restart_deadline = self.clock() + self.lease_seconds
+        for event in events:
+            p = event.payload
+            if event.kind == "suggest":
+                job = study.scheduler.suggest(p["now"])
+                expected = (p["kind"], p["trial_id"], p["resume_from"], p["milestone"])
+                if (job.kind.value, job.trial_id, job.resume_from, job.milestone) != expected:
+                    raise JournalMismatch(f"{name} seq {event.seq}: replay issued {job}")
+                self._record_job(study, event.seq, p, job, restart_deadline)
+            elif event.kind == "report":
+                decision = study.scheduler.report(p["trial_id"], p["resource"], p["value"])
+                if decision.value != p["decision"]:
+                    raise JournalMismatch(f"{name} seq {event.seq}: replay decided {decision}")
+                self._record_report(study, event.seq, p, decision)
+            elif event.kind == "lost":
+                self._record_lost(study, p)
+            elif event.kind == "fail":
+                self._record_fail(study, p)
+            elif event.kind == "stop":
+                study.scheduler.stop()
+            else:
+                raise JournalMismatch(f"{name} seq {event.seq}: unknown event {event.kind!r}")
+            study.seq = event.seq
+        return study
+
+    # ------------------------------------------------------------------ views
+
+    def _study(self, name: str) -> _Study:
+        check_study_name(name)
+        with self._lock:
+            study = self._studies.get(name)
+        if study is None:
+            raise NotFound(f"no study named {name!r}")
+        return study
+
+    def _view(self, study: _Study) -> StudyView:
+        with study.lock:
+            self._expire_leases(study)
+            scheduler = study.scheduler
+            if scheduler.stopped:
+                state = "stopped"
+            elif scheduler.finished(self.clock()):
+                state = "done"
+            else:
+                state = "running"
+            incumbent = scheduler.incumbent()
+            return StudyView(
+                spec=study.spec,
+                state=state,
+                created_at=study.created_at,
+                trials_started=len(scheduler.trials),
+                trials_running=scheduler.n_running,
+                promotions=scheduler.promotions,
+                resource_spent=scheduler.resource_spent,
+                incumbent=incumbent,
+                incumbent_config=(
+                    dict(scheduler.trials[incumbent.trial_id].config) if incumbent else None
+                ),
+            )
+
+
+def _check_text(value: Any, what: str, limit: int) -> None:
+    if not isinstance(value, str):
+        raise InvalidArgument(f"{what} must be a string")
+    if len(value) > limit:
+        raise InvalidArgument(f"{what} is longer than {limit} characters")

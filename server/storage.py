@@ -1,0 +1,111 @@
+"""Durable storage: an append-only journal of study events.
+
+The service rebuilds every study after a restart by replaying its events
+through the deterministic core, so the journal is the only state on disk.
+`SqliteJournal` commits each event (WAL mode, synchronous=FULL) before
+`append` returns: an acknowledged RPC is on disk. `MemoryJournal` has the same
+contract for unit tests of the layers above.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Protocol
+
+
+@dataclass(frozen=True)
+class Event:
+    study: str
+    seq: int  # 1, 2, 3, ... within a study
+    kind: str
+    payload: dict[str, Any]
+
+
+class Journal(Protocol):
+    def append(self, event: Event) -> None:
+        """Stores the event durably; raises if (study, seq) is already taken."""
+
+    def studies(self) -> list[str]:
+        """Study names in creation order."""
+
+    def events(self, study: str) -> Iterator[Event]:
+        """The study's events in sequence order."""
+
+    def close(self) -> None: ...
+
+
+class DuplicateEvent(Exception):
+    """Two writers claimed the same (study, seq): a bug or a second server on one file."""
+
+
+class MemoryJournal:
+    def __init__(self) -> None:
+        self._events: dict[str, list[Event]] = {}
+
+    def append(self, event: Event) -> None:
+        log = self._events.setdefault(event.study, [])
+        if event.seq != len(log) + 1:
+            raise DuplicateEvent(f"{event.study}: expected seq {len(log) + 1}, got {event.seq}")
+        # Round-trip through JSON so tests catch payloads the SQLite journal could not store.
+        log.append(Event(event.study, event.seq, event.kind, json.loads(json.dumps(event.payload))))
+
+    def studies(self) -> list[str]:
+        return list(self._events)
+
+    def events(self, study: str) -> Iterator[Event]:
+        return iter(list(self._events.get(study, [])))
+
+    def close(self) -> None:
+        pass
+
+
+class SqliteJournal:
+    """The journal in one SQLite file (stdlib sqlite3, WAL mode)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS events ("
+            " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+            " study TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL,"
+            " payload TEXT NOT NULL, UNIQUE (study, seq))"
+        )
+
+    def append(self, event: Event) -> None:
+        body = json.dumps(event.payload, allow_nan=False, separators=(",", ":"))
+        with self._lock:
+            try:
+                self._db.execute(
+                    "INSERT INTO events (study, seq, kind, payload) VALUES (?, ?, ?, ?)",
+                    (event.study, event.seq, event.kind, body),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise DuplicateEvent(f"{event.study}: seq {event.seq} already stored") from exc
+
+    def studies(self) -> list[str]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT study FROM events WHERE seq = 1 ORDER BY id"
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def events(self, study: str) -> Iterator[Event]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, kind, payload FROM events WHERE study = ? ORDER BY seq", (study,)
+            ).fetchall()
+        return (Event(study, seq, kind, json.loads(body)) for seq, kind, body in rows)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,66 @@
+"""Stopping-type ASHA, for training code that cannot checkpoint (Li et al., MLSys 2020).
+
+Every trial gets one job, 0 -> r_max. When it reports at a rung level below
+r_max it continues if its result ranks among the best ceil(n / eta) of the n
+results recorded at that level so far, itself included (ties: earlier report
+first), and is stopped otherwise. Rounding up lets the first trials through
+rather than stopping them for want of company. Since nothing can be resumed,
+a trial stopped early never runs again and gives back the resource it did not use.
+
+A trial whose lease expired retrains from 0 (it has no checkpoint); the
+levels it already passed are not judged a second time.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..rungs import Rung
+from ..searchers.base import Searcher
+from ..types import Budget, Decision, Mode, TrialStatus
+from .base import TrialState
+from .fifo import FIFO
+
+
+class StoppingASHA(FIFO):
+    def __init__(
+        self,
+        searcher: Searcher,
+        mode: Mode,
+        r_min: int,
+        r_max: int,
+        eta: int,
+        budget: Budget,
+        seed: int,
+        brackets: int = 0,
+    ):
+        super().__init__(searcher, mode, r_min, r_max, eta, budget, seed, brackets)
+        self.rungs = [Rung(level) for level in self.levels]
+        self._rung_of = {level: k for k, level in enumerate(self.levels)}
+
+    def _on_progress(self, trial: TrialState, resource: int, key: float) -> Decision:
+        k = self._rung_of.get(resource)
+        if k is None or k <= trial.rung_index:
+            return Decision.CONTINUE
+        trial.rung_index = k
+        self._seq += 1
+        rung = self.rungs[k]
+        rank = rung.record(trial.trial_id, key, self._seq)
+        self._update_incumbent(trial.trial_id, resource, key)
+        if rank < math.ceil(len(rung) / self.eta):
+            return Decision.CONTINUE
+        trial.status = TrialStatus.STOPPED
+        self.resource_spent -= trial.milestone - resource
+        return Decision.STOP
+
+    def _on_milestone(self, trial: TrialState, key: float, seq: int) -> Decision:
+        trial.rung_index = len(self.rungs) - 1
+        self.rungs[-1].record(trial.trial_id, key, seq)
+        return self._end_segment(trial)
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {"rungs": [r.to_json() for r in self.rungs]}
+
+    def _load_extra_state(self, state: dict[str, Any]) -> None:
+        self.rungs = [Rung.from_json(r) for r in state["rungs"]]

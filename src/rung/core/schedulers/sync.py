@@ -1,0 +1,186 @@
+"""Synchronous successive halving and synchronous Hyperband (Li et al., JMLR 2018).
+
+Bracket b starts at r_min * eta**b with n_b trials (the Hyperband paper's n for
+s = s_max - b); its rung i holds floor(n_b / eta**i) trials. A rung is filled
+completely before anything moves up: workers get WAIT while its last results
+are outstanding, then the top floor(n / eta) of the n results recorded there
+are promoted (ties: earlier report first). When a bracket's last rung is done
+the next bracket starts; Hyperband cycles through its brackets from the most
+aggressive (b = 0) on, successive halving repeats bracket 0.
+
+A budget that forbids further starts seals rung 0 at the trials it has, so a
+truncated bracket still promotes the top 1/eta of what ran. Trials that fail
+leave their rung with one result fewer.
+
+WAIT and DONE must change no state: `_next_job` works on a candidate
+`BracketRun` and stores it only when it hands out a START or RESUME.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import InvalidArgument
+from ..rungs import Rung, max_bracket, rung_levels
+from ..searchers.base import Searcher
+from ..types import Budget, Decision, Job, JobKind, Mode
+from .asha import hyperband_bracket_sizes
+from .base import Scheduler, TrialState, check_one_bracket
+
+
+@dataclass
+class BracketRun:
+    """One pass of successive halving through a bracket."""
+
+    number: int  # runs before this one; the bracket is number % n_brackets
+    rungs: list[Rung]
+    rung_index: int = 0  # the rung being filled
+    started: int = 0  # trials started into rung 0
+    pending: set[int] = field(default_factory=set)  # trials running towards the rung being filled
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "rungs": [r.to_json() for r in self.rungs],
+            "rung_index": self.rung_index,
+            "started": self.started,
+            "pending": sorted(self.pending),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "BracketRun":
+        return cls(
+            data["number"],
+            [Rung.from_json(r) for r in data["rungs"]],
+            data["rung_index"],
+            data["started"],
+            set(data["pending"]),
+        )
+
+
+class SyncHyperband(Scheduler):
+    def __init__(
+        self,
+        searcher: Searcher,
+        mode: Mode,
+        r_min: int,
+        r_max: int,
+        eta: int,
+        budget: Budget,
+        seed: int,
+        brackets: int = 0,
+    ):
+        super().__init__(searcher, mode, r_min, r_max, eta, budget, seed)
+        most = max_bracket(r_min, r_max, eta) + 1
+        n_brackets = brackets or most
+        if not 1 <= n_brackets <= most:
+            raise InvalidArgument(
+                f"brackets must be between 1 and {most} for r_min={r_min}, r_max={r_max}, eta={eta}"
+            )
+        self.levels = [rung_levels(r_min, r_max, eta, b) for b in range(n_brackets)]
+        # Sizes of the full Hyperband (s_max from the levels), so every bracket's
+        # last rung holds at least one trial even when only the first few run.
+        self.bracket_sizes = hyperband_bracket_sizes(r_min, r_max, eta, most)[:n_brackets]
+        self._run = self._fresh_run(0)
+
+    def rung_sizes(self, bracket: int) -> list[int]:
+        """Trials per rung of a full bracket: floor(n_b / eta**i)."""
+        n = self.bracket_sizes[bracket]
+        return [n // self.eta**i for i in range(len(self.levels[bracket]))]
+
+    @property
+    def bracket(self) -> int:
+        """The bracket that runs now."""
+        return self._run.number % len(self.levels)
+
+    # ------------------------------------------------------------------ asking
+
+    def _next_job(self, now: float) -> Job:
+        run: BracketRun | None = self._run
+        while run is not None:
+            job = self._issue(run, now)
+            if job is not None:
+                self._run = run
+                return job
+            if run.pending:
+                return Job.wait()
+            run = self._following(run)
+        return self._idle_job()
+
+    def _issue(self, run: BracketRun, now: float) -> Job | None:
+        """A job for the rung being filled, or None; mutates `run` only when it returns a job."""
+        bracket = run.number % len(self.levels)
+        level = self.levels[bracket][run.rung_index]
+        if run.rung_index == 0:
+            if run.started >= self.bracket_sizes[bracket] or not self._may_start_trial(level):
+                return None
+            job = self._start_trial(bracket, level, now)
+            if job.kind is not JobKind.START:
+                return None
+            run.started += 1
+            run.pending.add(job.trial_id)
+            return job
+        below = run.rungs[run.rung_index - 1]
+        trial_id = below.promotable(self.eta, self._is_paused)
+        if trial_id is None:
+            return None
+        trial = self.trials[trial_id]
+        if not self._may_spend(level - trial.checkpoint_resource):
+            return None
+        below.promoted.add(trial_id)
+        run.pending.add(trial_id)
+        return self._promote(trial, level)
+
+    def _following(self, run: BracketRun) -> BracketRun | None:
+        """What comes after a finished rung: the next rung, the next bracket, or None (budget spent)."""
+        i = run.rung_index
+        n_levels = len(self.levels[run.number % len(self.levels)])
+        if i + 1 < n_levels and len(run.rungs[i]) // self.eta > 0:
+            return BracketRun(run.number, run.rungs, i + 1, run.started)
+        if run.started == 0:
+            return None  # a fresh bracket could not start a single trial
+        return self._fresh_run(run.number + 1)
+
+    def _fresh_run(self, number: int) -> BracketRun:
+        bracket = number % len(self.levels)
+        return BracketRun(number, [Rung(level) for level in self.levels[bracket]])
+
+    # ------------------------------------------------------------------ telling
+
+    def _on_milestone(self, trial: TrialState, key: float, seq: int) -> Decision:
+        k = self.levels[trial.bracket].index(trial.milestone)
+        self._run.rungs[k].record(trial.trial_id, key, seq)
+        self._run.pending.discard(trial.trial_id)
+        trial.rung_index = k
+        return self._end_segment(trial)
+
+    def fail(self, trial_id: int) -> None:
+        super().fail(trial_id)
+        self._run.pending.discard(trial_id)  # its rung completes with one result fewer
+
+    # ------------------------------------------------------------------ state
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {"run": self._run.to_json()}
+
+    def _load_extra_state(self, state: dict[str, Any]) -> None:
+        self._run = BracketRun.from_json(state["run"])
+
+
+class SyncSuccessiveHalving(SyncHyperband):
+    """Synchronous successive halving: bracket 0 of Hyperband, run again and again."""
+
+    def __init__(
+        self,
+        searcher: Searcher,
+        mode: Mode,
+        r_min: int,
+        r_max: int,
+        eta: int,
+        budget: Budget,
+        seed: int,
+        brackets: int = 0,
+    ):
+        check_one_bracket(brackets, "synchronous successive halving")
+        super().__init__(searcher, mode, r_min, r_max, eta, budget, seed, brackets=1)

@@ -1,0 +1,127 @@
+"""`rung demo`: the main job on the embedded default.
+
+A `rung serve` subprocess with a SQLite file in the work folder, local
+`rung worker` subprocesses, and an ASHA study tuning LeNet on Fashion-MNIST
+(learning rate and batch size, validation error minimized). Progress is printed
+while it runs; the summary says what resuming from checkpoints saved.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from scipy import stats
+
+from rung.client import Client
+from rung.status import format_config, segment_progress
+from rung.v1 import rung_pb2 as pb
+
+STUDY = "demo"
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    workdir: Path
+    data_dir: Path
+    workers: int = 2
+    trials: int = 24
+    r_max: int = 9
+    eta: int = 3
+    n_train: int = 10000
+    n_val: int = 1000
+    seed: int = 0
+
+
+def start_server(db: Path, lease_seconds: float = 30.0) -> tuple[subprocess.Popen[str], str]:
+    """Starts `rung serve` on a free loopback port and returns it with its address."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rung.cli", "serve", "--host", "127.0.0.1", "--port", "0",
+         "--db", str(db), "--lease-seconds", str(lease_seconds)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline().strip()
+    if not line.startswith("rung serving on "):
+        proc.kill()
+        raise RuntimeError(f"server did not start (said {line!r})")
+    return proc, line.rsplit(" ", 1)[1]
+
+
+def epochs_saved(trials: Sequence[pb.Trial]) -> tuple[int, int]:
+    """(epochs trained, epochs retraining from scratch would have needed) over all jobs."""
+    trained = scratch = 0
+    for t in trials:
+        for seg, reached in segment_progress(t):
+            trained += reached - seg.resume_from
+            scratch += reached
+    return trained, scratch
+
+
+def run_demo(s: DemoSettings) -> int:
+    from rung.workers.data import prepare_fashion_mnist
+
+    shutil.rmtree(s.workdir, ignore_errors=True)
+    s.workdir.mkdir(parents=True)
+    prepare_fashion_mnist(s.data_dir)  # once, before several workers read it
+    server, address = start_server(s.workdir / "rung.db")
+    workers: list[subprocess.Popen[bytes]] = []
+    started = time.monotonic()
+    try:
+        client = Client(address)
+        client.create_study(
+            STUDY,
+            space={"learning_rate": stats.loguniform(1e-2, 1.0), "batch_size": stats.randint(32, 256)},
+            initial_configs=[{"learning_rate": 0.1, "batch_size": 128}],
+            r_min=1, r_max=s.r_max, eta=s.eta, max_trials=s.trials, seed=s.seed,
+        )
+        print(f"rung demo: server {address}, {s.workers} workers, ASHA eta={s.eta} r_max={s.r_max}, "
+              f"{s.trials} trials, LeNet on Fashion-MNIST ({s.n_train} train / {s.n_val} val images)",
+              flush=True)
+        threads = max(1, 2 // s.workers)
+        for i in range(s.workers):
+            workers.append(subprocess.Popen(
+                [sys.executable, "-m", "rung.cli", "worker", "--server", address, "--study", STUDY,
+                 "--max-epochs", str(s.r_max), "--checkpoints", str(s.workdir / "checkpoints"),
+                 "--data-dir", str(s.data_dir), "--n-train", str(s.n_train), "--n-val", str(s.n_val),
+                 "--threads", str(threads), "--worker-id", f"local-{i}", "--device", "auto"],
+            ))
+        while any(w.poll() is None for w in workers):
+            time.sleep(5)
+            study = client.get_study(STUDY)
+            best = f", best error {study.incumbent.value:.4f} at r={study.incumbent.resource}" if study.has_incumbent else ""
+            print(f"[{time.monotonic() - started:5.0f}s] trials {study.trials_started}/{s.trials}, "
+                  f"running {study.trials_running}, promotions {study.promotions}{best}", flush=True)
+        failed = [w.returncode for w in workers if w.returncode != 0]
+        if failed:
+            print(f"rung demo: {len(failed)} worker(s) failed", file=sys.stderr)
+            return 1
+        summarize(client.get_study(STUDY), client.list_trials(STUDY), time.monotonic() - started)
+        client.close()
+        return 0
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.terminate()
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def summarize(study: pb.Study, trials: Sequence[pb.Trial], seconds: float) -> None:
+    resumed = sum(1 for t in trials for seg in t.segments if seg.resume_from > 0)
+    trained, scratch = epochs_saved(trials)
+    print(f"\nrung demo finished in {seconds:.0f}s")
+    if study.has_incumbent:
+        inc = study.incumbent
+        print(f"  best config: {format_config(inc.config)} (trial {inc.trial_id})")
+        print(f"  validation error: {inc.value:.4f} after {inc.resource} epochs")
+    print(f"  trials started: {study.trials_started}, promotions: {study.promotions} "
+          f"({resumed} jobs resumed from a checkpoint)")
+    print(f"  epochs trained: {trained}; retraining promoted trials from scratch would take "
+          f"{scratch}: resuming saved {scratch - trained} epochs ({(scratch - trained) / max(1, scratch):.0%})")

@@ -1,0 +1,159 @@
+"""Conversions between rung.v1 protobuf messages and core values.
+
+Shared by the server and the client SDK so that both sides read and write the
+wire format the same way. Configs travel as typed values; nothing is pickled.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from rung.core.errors import InvalidArgument
+from rung.core.space import Categorical, Domain, FiniteRange, Float, Int, SearchSpace
+from rung.core.study import SchedulerSettings, StudySpec
+from rung.core.types import Budget, ConfigValue, Decision, JobKind, Mode, TrialStatus
+from rung.v1 import rung_pb2 as pb
+
+MODES = {Mode.MIN: pb.MIN, Mode.MAX: pb.MAX}
+JOB_KINDS = {
+    JobKind.START: pb.START,
+    JobKind.RESUME: pb.RESUME,
+    JobKind.WAIT: pb.WAIT,
+    JobKind.DONE: pb.DONE,
+}
+DECISIONS = {Decision.CONTINUE: pb.CONTINUE, Decision.PAUSE: pb.PAUSE, Decision.STOP: pb.STOP}
+TRIAL_STATUSES = {
+    TrialStatus.RUNNING: pb.RUNNING,
+    TrialStatus.PAUSED: pb.PAUSED,
+    TrialStatus.COMPLETED: pb.COMPLETED,
+    TrialStatus.STOPPED: pb.STOPPED,
+    TrialStatus.FAILED: pb.FAILED,
+}
+STUDY_STATES = {"running": pb.STUDY_RUNNING, "done": pb.STUDY_DONE, "stopped": pb.STUDY_STOPPED}
+
+
+def value_to_pb(value: ConfigValue) -> pb.Value:
+    # bool before int: bool is a subclass of int in Python.
+    if isinstance(value, bool):
+        return pb.Value(bool_value=value)
+    if isinstance(value, int):
+        return pb.Value(int_value=value)
+    if isinstance(value, float):
+        return pb.Value(float_value=value)
+    if isinstance(value, str):
+        return pb.Value(string_value=value)
+    if hasattr(value, "item"):  # numpy scalars
+        return value_to_pb(value.item())
+    raise InvalidArgument(f"unsupported config value {value!r} of type {type(value).__name__}")
+
+
+def value_from_pb(msg: pb.Value) -> ConfigValue:
+    kind = msg.WhichOneof("kind")
+    if kind is None:
+        raise InvalidArgument("a config value is empty (no type set)")
+    return getattr(msg, kind)
+
+
+def config_to_pb(config: Mapping[str, ConfigValue]) -> pb.Config:
+    return pb.Config(values={k: value_to_pb(v) for k, v in config.items()})
+
+
+def config_from_pb(msg: pb.Config) -> dict[str, ConfigValue]:
+    return {k: value_from_pb(v) for k, v in sorted(msg.values.items())}
+
+
+def domain_to_pb(name: str, dom: Domain) -> pb.Parameter:
+    if isinstance(dom, Float):
+        return pb.Parameter(name=name, float_domain=pb.FloatDomain(low=dom.low, high=dom.high, log=dom.log))
+    if isinstance(dom, Int):
+        return pb.Parameter(name=name, int_domain=pb.IntDomain(low=dom.low, high=dom.high, log=dom.log))
+    if isinstance(dom, Categorical):
+        return pb.Parameter(
+            name=name, categorical=pb.CategoricalDomain(choices=[value_to_pb(c) for c in dom.choices])
+        )
+    return pb.Parameter(
+        name=name,
+        finite_range=pb.FiniteRangeDomain(
+            low=dom.low, high=dom.high, size=dom.size, log=dom.log, cast_int=dom.cast_int
+        ),
+    )
+
+
+def domain_from_pb(msg: pb.Parameter) -> Domain:
+    kind = msg.WhichOneof("domain")
+    if kind == "float_domain":
+        d = msg.float_domain
+        return Float(d.low, d.high, d.log)
+    if kind == "int_domain":
+        d = msg.int_domain
+        return Int(d.low, d.high, d.log)
+    if kind == "categorical":
+        return Categorical(tuple(value_from_pb(c) for c in msg.categorical.choices))
+    if kind == "finite_range":
+        d = msg.finite_range
+        return FiniteRange(d.low, d.high, d.size, d.log, d.cast_int)
+    raise InvalidArgument(f"parameter {msg.name!r} has no domain")
+
+
+def space_from_pb(params: Any) -> SearchSpace:
+    names = [p.name for p in params]
+    if len(set(names)) != len(names):
+        raise InvalidArgument("parameter names in the search space must be unique")
+    out = {}
+    for p in params:
+        try:
+            out[p.name] = domain_from_pb(p)
+        except InvalidArgument as exc:
+            raise InvalidArgument(f"parameter {p.name!r}: {exc}") from None
+    return SearchSpace(out)
+
+
+def spec_to_pb(spec: StudySpec) -> pb.StudySpec:
+    s = spec.scheduler
+    return pb.StudySpec(
+        name=spec.name,
+        space=[domain_to_pb(n, d) for n, d in spec.space.params.items()],
+        metric=pb.Metric(name=spec.metric, mode=MODES[spec.mode]),
+        scheduler=pb.SchedulerSpec(
+            kind=s.kind, r_min=s.r_min, r_max=s.r_max, eta=s.eta, brackets=s.brackets
+        ),
+        searcher=pb.SearcherSpec(
+            kind=spec.searcher, initial_configs=[config_to_pb(c) for c in spec.initial_configs]
+        ),
+        budget=pb.Budget(
+            max_trials=spec.budget.max_trials,
+            max_resource=spec.budget.max_resource,
+            max_wall_seconds=spec.budget.max_wall_seconds,
+        ),
+        seed=spec.seed,
+    )
+
+
+def spec_from_pb(msg: pb.StudySpec) -> StudySpec:
+    """Reads a spec; unset fields take the documented defaults (ASHA, random, eta 3)."""
+    mode = {pb.MIN: Mode.MIN, pb.MAX: Mode.MAX, pb.MODE_UNSPECIFIED: Mode.MIN}.get(msg.metric.mode)
+    if mode is None:
+        raise InvalidArgument(f"unknown metric mode {msg.metric.mode}")
+    s = msg.scheduler
+    defaults = SchedulerSettings()
+    return StudySpec(
+        name=msg.name,
+        space=space_from_pb(msg.space),
+        metric=msg.metric.name or "error",
+        mode=mode,
+        scheduler=SchedulerSettings(
+            kind=s.kind or defaults.kind,
+            r_min=s.r_min or defaults.r_min,
+            r_max=s.r_max or defaults.r_max,
+            eta=s.eta or defaults.eta,
+            brackets=s.brackets,
+        ),
+        searcher=msg.searcher.kind or "random",
+        initial_configs=tuple(config_from_pb(c) for c in msg.searcher.initial_configs),
+        budget=Budget(
+            max_trials=msg.budget.max_trials,
+            max_resource=msg.budget.max_resource,
+            max_wall_seconds=msg.budget.max_wall_seconds,
+        ),
+        seed=msg.seed,
+    )
