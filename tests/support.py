@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -70,3 +70,48 @@ class ServerProcess:
 def subprocess_env() -> dict[str, str]:
     """Environment for child processes: one torch thread each on this 2-core machine."""
     return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+
+
+def verify_asha_history(trials: Sequence[Any], eta: int, levels: Sequence[int]) -> int:
+    """Checks a finished ASHA study's trial records (rung.v1 Trial messages).
+
+    - every promotion out of rung level L, made at journal position s, picked a
+      trial in the top floor(n / eta) of the n results recorded at L before s
+      (ties: earlier report);
+    - no trial was promoted twice out of the same rung;
+    - every trial's completed segments are contiguous from 0 and never overlap
+      (a segment whose lease was lost is re-issued with the same milestone).
+    Returns the number of promotions checked.
+    """
+    results: dict[int, list[tuple[float, int, int]]] = {level: [] for level in levels}
+    for t in trials:
+        milestones = {s.milestone for s in t.segments}
+        for o in t.observations:
+            if o.resource in results and o.resource in milestones:
+                results[o.resource].append((o.value, o.seq, t.id))
+    promotions = 0
+    for t in trials:
+        kept = [s for s in t.segments if not s.lost]
+        assert kept, f"trial {t.id} has no completed segment"
+        assert kept[0].resume_from == 0, f"trial {t.id} does not start at 0"
+        for before, after in zip(kept, kept[1:]):
+            assert after.resume_from == before.milestone, f"trial {t.id}: gap or overlap {before} {after}"
+        for lost, retry in zip(t.segments, t.segments[1:]):
+            if lost.lost:
+                assert retry.milestone == lost.milestone and retry.resume_from <= lost.resume_from
+        promoted_from = [s.resume_from for s in kept if s.resume_from > 0]
+        assert len(promoted_from) == len(set(promoted_from)), f"trial {t.id} promoted twice"
+        for seg in kept:
+            if seg.resume_from == 0:
+                continue
+            # The first issue of this promotion (a lost attempt may precede the kept one).
+            first_seq = min(s.seq for s in t.segments if s.resume_from == seg.resume_from or
+                            (s.milestone == seg.milestone and s.lost))
+            recorded = sorted(r for r in results[seg.resume_from] if r[1] < first_seq)
+            top = [trial for _, _, trial in recorded[: len(recorded) // eta]]
+            assert t.id in top, (
+                f"trial {t.id} promoted from r={seg.resume_from} at seq {first_seq} "
+                f"but the top {len(top)} were {top}"
+            )
+            promotions += 1
+    return promotions

@@ -62,8 +62,7 @@ def prepare_fashion_mnist(data_dir: Path, source_dir: Path = DEBIAN_FASHION_MNIS
         log.info("unpacked Fashion-MNIST from %s into %s", source_dir, raw)
         return
     try:
-        for train in (True, False):
-            FashionMNIST(str(data_dir), train=train, download=True)
+        FashionMNIST(str(data_dir), download=True)  # fetches both splits
     except Exception as exc:  # torchvision raises several kinds on a failed download
         raise DatasetUnavailableError(
             f"Fashion-MNIST is not in {raw} ({', '.join(missing)} missing), {source_dir} lacks "
