@@ -1,0 +1,40 @@
+# Two entry points (see README): `make demo` and `make test`. Both set up
+# everything they need and can be run again.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+FMNIST := /usr/share/datasets/fashion-mnist
+
+.PHONY: demo test setup data bench proto clean
+
+demo: setup data
+	$(VENV)/bin/rung demo
+
+test: setup data
+	$(PY) -m pytest -q
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+# Fashion-MNIST offline from Debian's package when we can install it; otherwise
+# the workers fall back to torchvision's download.
+data:
+	@if [ -d $(FMNIST) ]; then echo "Fashion-MNIST: $(FMNIST)"; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null; \
+	else echo "Fashion-MNIST: $(FMNIST) missing and apt-get unavailable; torchvision will download it"; fi
+
+bench: setup
+	$(PY) benchmarks/simulator_speed.py
+
+proto: setup
+	$(PY) proto/generate.py
+
+clean:
+	rm -rf $(VENV) runs build *.egg-info
