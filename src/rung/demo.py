@@ -39,13 +39,16 @@ class DemoSettings:
 
 
 def start_server(db: Path, lease_seconds: float = 30.0) -> tuple[subprocess.Popen[str], str]:
-    """Starts `rung serve` on a free loopback port and returns it with its address."""
+    """Starts `rung serve` on a free loopback port (its log next to the database)."""
+    log = open(db.with_suffix(".log"), "a")
     proc = subprocess.Popen(
         [sys.executable, "-m", "rung.cli", "serve", "--host", "127.0.0.1", "--port", "0",
          "--db", str(db), "--lease-seconds", str(lease_seconds)],
         stdout=subprocess.PIPE,
+        stderr=log,
         text=True,
     )
+    log.close()  # the child holds its own descriptor
     assert proc.stdout is not None
     line = proc.stdout.readline().strip()
     if not line.startswith("rung serving on "):

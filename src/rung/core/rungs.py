@@ -27,6 +27,17 @@ def rung_levels(r_min: int, r_max: int, eta: int, bracket: int = 0) -> list[int]
     return levels
 
 
+def bracket_levels(r_min: int, r_max: int, eta: int, brackets: int) -> list[list[int]]:
+    """Rung levels of brackets 0 .. brackets-1 (0 = every bracket the levels allow)."""
+    most = max_bracket(r_min, r_max, eta) + 1
+    n_brackets = brackets or most
+    if not 1 <= n_brackets <= most:
+        raise InvalidArgument(
+            f"brackets must be between 1 and {most} for r_min={r_min}, r_max={r_max}, eta={eta}"
+        )
+    return [rung_levels(r_min, r_max, eta, b) for b in range(n_brackets)]
+
+
 def report_points(levels: list[int], resume_from: int, milestone: int) -> list[int]:
     """Where a segment resume_from -> milestone reports: the rung levels inside it, then the milestone.
 
@@ -46,11 +57,18 @@ class Rung:
 
     Each entry is (key, seq, trial_id): key is the metric with lower = better,
     seq the order of reports, so ties go to the earlier report.
+
+    `_open` holds the entries not yet promoted, in the same order, so finding
+    the next promotion costs a bisection instead of a walk past every trial
+    already promoted (which made long simulations quadratic). It is a cache:
+    entries whose trial joined `promoted` are dropped from it lazily, and it is
+    rebuilt from `_entries` and `promoted` on load.
     """
 
     def __init__(self, level: int):
         self.level = level
         self._entries: list[tuple[float, int, int]] = []
+        self._open: list[tuple[float, int, int]] = []
         self.promoted: set[int] = set()
 
     def __len__(self) -> int:
@@ -61,6 +79,7 @@ class Rung:
         entry = (key, seq, trial_id)
         rank = bisect.bisect_left(self._entries, entry)
         self._entries.insert(rank, entry)
+        bisect.insort(self._open, entry)
         return rank
 
     def candidates(self, eta: int) -> Iterator[int]:
@@ -70,9 +89,18 @@ class Rung:
 
     def promotable(self, eta: int, eligible: Callable[[int], bool]) -> int | None:
         """The best candidate not yet promoted out of this rung, if any."""
-        for trial_id in self.candidates(eta):
-            if trial_id not in self.promoted and eligible(trial_id):
-                return trial_id
+        quota = len(self._entries) // eta
+        i = 0
+        while i < len(self._open):
+            entry = self._open[i]
+            if entry[2] in self.promoted:
+                del self._open[i]
+                continue
+            if bisect.bisect_left(self._entries, entry) >= quota:
+                return None  # every later open entry ranks lower still
+            if eligible(entry[2]):
+                return entry[2]
+            i += 1
         return None
 
     def to_json(self) -> dict:
@@ -83,4 +111,5 @@ class Rung:
         rung = cls(data["level"])
         rung._entries = [tuple(e) for e in data["entries"]]  # type: ignore[misc]
         rung.promoted = set(data["promoted"])
+        rung._open = [e for e in rung._entries if e[2] not in rung.promoted]
         return rung

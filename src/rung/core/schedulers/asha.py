@@ -22,8 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InvalidArgument
-from ..rungs import Rung, max_bracket, rung_levels
+from ..rungs import Rung, bracket_levels
 from ..searchers.base import Searcher
 from ..types import Budget, Decision, Job, Mode
 from .base import Scheduler, TrialState, check_one_bracket
@@ -54,13 +53,8 @@ class AsyncHyperband(Scheduler):
         brackets: int = 0,
     ):
         super().__init__(searcher, mode, r_min, r_max, eta, budget, seed)
-        most = max_bracket(r_min, r_max, eta) + 1
-        n_brackets = brackets or most
-        if not 1 <= n_brackets <= most:
-            raise InvalidArgument(
-                f"brackets must be between 1 and {most} for r_min={r_min}, r_max={r_max}, eta={eta}"
-            )
-        self.levels = [rung_levels(r_min, r_max, eta, s) for s in range(n_brackets)]
+        self.levels = bracket_levels(r_min, r_max, eta, brackets)
+        n_brackets = len(self.levels)
         self.rungs = [[Rung(level) for level in levels] for levels in self.levels]
         sizes = np.array(hyperband_bracket_sizes(r_min, r_max, eta, n_brackets), dtype=float)
         self.bracket_probabilities = sizes / sizes.sum()

@@ -21,8 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import InvalidArgument
-from ..rungs import Rung, max_bracket, rung_levels
+from ..rungs import Rung, bracket_levels, max_bracket
 from ..searchers.base import Searcher
 from ..types import Budget, Decision, Job, JobKind, Mode
 from .asha import hyperband_bracket_sizes
@@ -72,16 +71,11 @@ class SyncHyperband(Scheduler):
         brackets: int = 0,
     ):
         super().__init__(searcher, mode, r_min, r_max, eta, budget, seed)
-        most = max_bracket(r_min, r_max, eta) + 1
-        n_brackets = brackets or most
-        if not 1 <= n_brackets <= most:
-            raise InvalidArgument(
-                f"brackets must be between 1 and {most} for r_min={r_min}, r_max={r_max}, eta={eta}"
-            )
-        self.levels = [rung_levels(r_min, r_max, eta, b) for b in range(n_brackets)]
+        self.levels = bracket_levels(r_min, r_max, eta, brackets)
         # Sizes of the full Hyperband (s_max from the levels), so every bracket's
         # last rung holds at least one trial even when only the first few run.
-        self.bracket_sizes = hyperband_bracket_sizes(r_min, r_max, eta, most)[:n_brackets]
+        most = max_bracket(r_min, r_max, eta) + 1
+        self.bracket_sizes = hyperband_bracket_sizes(r_min, r_max, eta, most)[: len(self.levels)]
         self._run = self._fresh_run(0)
 
     def rung_sizes(self, bracket: int) -> list[int]:

@@ -1,0 +1,32 @@
+"""Builders for the scheduler tests: every scheduler is made through a StudySpec, as the server does."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from rung.core.schedulers import Scheduler
+from rung.core.space import Categorical, Float, Int, SearchSpace
+from rung.core.study import SchedulerSettings, StudySpec
+from rung.core.types import Budget
+
+SPACE = SearchSpace({"x": Float(0.0, 1.0), "n": Int(1, 8), "c": Categorical(("a", "b"))})
+
+Build = Callable[..., Scheduler]
+
+
+def make_spec(
+    kind: str,
+    r_min: int = 1,
+    r_max: int = 9,
+    eta: int = 3,
+    brackets: int = 0,
+    seed: int = 0,
+    **budget: float,
+) -> StudySpec:
+    return StudySpec(
+        name="t",
+        space=SPACE,
+        scheduler=SchedulerSettings(kind, r_min, r_max, eta, brackets),
+        budget=Budget(**budget) if budget else Budget(max_trials=30),
+        seed=seed,
+    )
