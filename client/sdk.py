@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import socket
 import threading
 import time
@@ -18,13 +19,26 @@ from rung import wire
 from rung.core.space import SearchSpace
 from rung.core.study import SchedulerSettings, StudySpec
 from rung.core.types import Budget, Decision, Mode
+from rung.credentials import check_token, resolve_ca_file, resolve_token
 from rung.v1 import rung_pb2 as pb
 from rung.v1 import rung_pb2_grpc
+
+from .channel import open_channel
+from .transfer import file_digest, is_server_ref, save_download, upload_chunks
 
 log = logging.getLogger("rung.client")
 
 T = TypeVar("T")
 RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+# gRPC's default reconnect backoff grows to 120 s, so after a server outage a client
+# could come back later than its leases last and lose trials through no fault of its
+# own. A restarted server is found again within about a second instead.
+RECONNECT_OPTIONS = (
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+)
+TRANSFER_TIMEOUT = 3600.0  # seconds for one checkpoint upload or download
 DECISIONS = {v: k for k, v in wire.DECISIONS.items()}
 
 
@@ -36,7 +50,9 @@ class Client:
     """A connection to a rung server.
 
     `retry_seconds` bounds how long a call keeps retrying while the server is
-    unreachable (for example while it restarts).
+    unreachable (for example while it restarts). `token` (default: $RUNG_TOKEN)
+    is sent with every call; `ca_file` (default: $RUNG_CA_FILE) turns on TLS and
+    is the CA certificate the server's certificate must be signed by.
     """
 
     def __init__(
@@ -45,11 +61,17 @@ class Client:
         retry_seconds: float = 120.0,
         call_timeout: float = 30.0,
         channel: grpc.Channel | None = None,
+        *,
+        token: str | None = None,
+        ca_file: str | None = None,
     ):
         self.address = address
         self.retry_seconds = retry_seconds
         self.call_timeout = call_timeout
-        self._channel = channel or grpc.insecure_channel(address)
+        token = resolve_token(None) if token is None else check_token(token, "the token argument")
+        self._channel = channel or open_channel(
+            address, token, resolve_ca_file(ca_file), options=RECONNECT_OPTIONS
+        )
         self._stub = rung_pb2_grpc.RungStub(self._channel)
 
     def close(self) -> None:
@@ -64,11 +86,17 @@ class Client:
     def call(self, method: str, request: Any) -> Any:
         """Calls an RPC, retrying with backoff while the server is unavailable."""
         rpc: Callable[..., Any] = getattr(self._stub, method)
+        return self.retrying(
+            method, lambda: rpc(request, timeout=self.call_timeout, wait_for_ready=True)
+        )
+
+    def retrying(self, method: str, attempt: Callable[[], T]) -> T:
+        """Runs `attempt` (one whole RPC, streams included) until the server answers."""
         give_up = time.monotonic() + self.retry_seconds
         delay = 0.05
         while True:
             try:
-                return rpc(request, timeout=self.call_timeout, wait_for_ready=True)
+                return attempt()
             except grpc.RpcError as exc:
                 if exc.code() not in RETRYABLE or time.monotonic() + delay > give_up:
                     raise
@@ -133,6 +161,10 @@ class Client:
     def stop_study(self, name: str) -> pb.Study:
         return self.call("StopStudy", pb.StopStudyRequest(study=name))
 
+    def delete_study(self, name: str) -> None:
+        """Deletes the study and all its results on the server (no undo)."""
+        self.call("DeleteStudy", pb.DeleteStudyRequest(study=name))
+
 
 def default_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
@@ -148,6 +180,36 @@ class Study:
 
     def list_trials(self) -> list[pb.Trial]:
         return self.client.list_trials(self.name)
+
+    def download_checkpoint(self, ref: str, path: str | Path) -> Path:
+        """Fetches a checkpoint to `path`: a "server:" reference from the server
+        (size and sha256 verified), any other reference copied from the shared folder."""
+        path = Path(path)
+        if not is_server_ref(ref):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return Path(shutil.copyfile(ref, path))
+        rpc = self.client._stub.DownloadCheckpoint
+        request = pb.CheckpointRequest(ref=ref)
+        return self.client.retrying(
+            "DownloadCheckpoint",
+            lambda: save_download(
+                rpc(request, timeout=TRANSFER_TIMEOUT, wait_for_ready=True), ref, path
+            ),
+        )
+
+    def export_best_checkpoint(self, path: str | Path) -> pb.Trial:
+        """Saves the incumbent's last checkpoint to `path`; returns the incumbent's trial."""
+        info = self.info()
+        if not info.has_incumbent:
+            raise LookupError(f"study {self.name} has no results yet")
+        trial = next(t for t in self.list_trials() if t.id == info.incumbent.trial_id)
+        if not trial.checkpoint:
+            raise LookupError(
+                f"the best trial of {self.name} (#{trial.id}) has no checkpoint: "
+                "its training code reported none"
+            )
+        self.download_checkpoint(trial.checkpoint, path)
+        return trial
 
     def suggest(self, worker_id: str | None = None) -> pb.Job:
         """One Suggest call; the request id makes a retried call return the same job."""
@@ -226,17 +288,49 @@ class Trial:
             value=value,
             checkpoint=ref,
         )
+        response = self._while_leased(lambda: self.study.client.call("Report", request))
+        decision = DECISIONS[response.decision]
+        if decision is not Decision.CONTINUE:
+            self._end()
+            self.lost = False  # this report ended the lease: a heartbeat refused since is no loss
+        return decision
+
+    def upload_checkpoint(self, path: str | Path, resource: int | None = None) -> str:
+        """Stores the checkpoint file on the server; returns the reference to report.
+
+        For workers without a shared filesystem: `report(..., checkpoint=ref)`
+        then lets any other worker resume this trial. `resource` defaults to the
+        milestone. Raises TrialLost when this job's lease is gone.
+        """
+        size, sha256 = file_digest(Path(path))
+        header = pb.CheckpointHeader(
+            study=self.study.name,
+            trial_id=self.trial_id,
+            lease_id=self.lease_id,
+            resource=self.milestone if resource is None else resource,
+            size=size,
+            sha256=sha256,
+        )
+        rpc = self.study.client._stub.UploadCheckpoint
+        answer = self._while_leased(
+            lambda: self.study.client.retrying(
+                "UploadCheckpoint",
+                lambda: rpc(
+                    upload_chunks(Path(path), header), timeout=TRANSFER_TIMEOUT, wait_for_ready=True
+                ),
+            )
+        )
+        return answer.ref
+
+    def _while_leased(self, attempt: Callable[[], T]) -> T:
+        """Runs a call that needs this job's lease; a lease that is gone raises TrialLost."""
         try:
-            response = self.study.client.call("Report", request)
+            return attempt()
         except grpc.RpcError as exc:
             if exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
                 self._end(lost=True)
                 raise TrialLost(exc.details()) from exc
             raise
-        decision = DECISIONS[response.decision]
-        if decision is not Decision.CONTINUE:
-            self._end()
-        return decision
 
     def fail(self, reason: str) -> None:
         """The training code failed: the trial ends as failed and is never resumed."""
@@ -296,7 +390,7 @@ class Trial:
                 self.study.client.call("Heartbeat", request)
             except grpc.RpcError as exc:
                 if exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
-                    self.lost = True
+                    self.lost = self.lost or not self.finished
                     return
                 log.warning("heartbeat failed: %s", exc.details())
 

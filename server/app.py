@@ -15,7 +15,11 @@ from grpc_reflection.v1alpha import reflection
 
 from rung.v1 import rung_pb2, rung_pb2_grpc
 
+from .blobs import BlobStore, CheckpointSettings
+from .metrics import ServerMetrics
+from .retention import Sweeper
 from .rpc import RungServicer
+from .security import ServerSecurity
 from .service import StudyService
 from .storage import SqliteJournal
 
@@ -31,49 +35,104 @@ class RunningServer:
     port: int
     service: StudyService
     health: health.HealthServicer
+    executor: futures.ThreadPoolExecutor
+    metrics: ServerMetrics | None = None
+    metrics_port: int = 0
 
     def stop(self, grace: float = 5.0) -> None:
-        """Refuses new calls, lets in-flight ones finish, then closes the journal."""
+        """Refuses new calls (UNAVAILABLE), lets in-flight ones finish, then closes the journal.
+
+        Handlers still running after `grace` are cancelled for their clients but
+        run to the end here, so no journal write is cut off by the close.
+        """
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
+        self.executor.shutdown(wait=True)
+        if self.metrics is not None:
+            self.metrics.close()
         self.service.journal.close()
 
 
 def start_server(
-    service: StudyService, host: str = "127.0.0.1", port: int = 0, max_workers: int = 16
+    service: StudyService,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    max_workers: int = 16,
+    security: ServerSecurity = ServerSecurity(),
+    metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
+    blobs: BlobStore | None = None,
 ) -> RunningServer:
+    """Starts serving; `metrics_port` (0 picks one) turns on the Prometheus endpoint."""
+    services = (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME)
+    metrics = ServerMetrics(service, services) if metrics_port is not None else None
+    executor = futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="rung-rpc")
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="rung-rpc"),
+        executor,
+        # Metrics first, so calls refused by authentication are counted too.
+        interceptors=[*([metrics] if metrics else []), *security.interceptors()],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
         ],
     )
-    rung_pb2_grpc.add_RungServicer_to_server(RungServicer(service), server)
+    rung_pb2_grpc.add_RungServicer_to_server(RungServicer(service, blobs), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-    )
-    bound = server.add_insecure_port(f"{host}:{port}")
+    reflection.enable_server_reflection(services, server)
+    bound = security.add_port(server, f"{host}:{port}")
     if bound == 0:
         raise OSError(f"could not bind {host}:{port}")
     server.start()
     for name in ("", SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return RunningServer(server, bound, service, health_servicer)
+    running = RunningServer(server, bound, service, health_servicer, executor, metrics)
+    if metrics is not None and metrics_port is not None:
+        running.metrics_port = metrics.serve_http(metrics_host, metrics_port)
+    return running
 
 
-def serve(db: Path, host: str, port: int, lease_seconds: float) -> int:
+def serve(
+    db: Path,
+    host: str,
+    port: int,
+    lease_seconds: float,
+    security: ServerSecurity = ServerSecurity(),
+    insecure: bool = False,
+    metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
+    checkpoints: CheckpointSettings = CheckpointSettings(),
+) -> int:
     """Runs until SIGTERM or SIGINT; prints the bound address first, for scripts."""
-    service = StudyService(SqliteJournal(db), lease_seconds=lease_seconds)
-    running = start_server(service, host, port)
-    print(f"rung serving on {host}:{running.port}", flush=True)
-    log.info("serving", extra={"host": host, "port": running.port, "db": str(db)})
+    security.check_exposure(host, insecure)
+    # Before anything is announced: a signal sent as soon as the address is printed stops gracefully.
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    service = StudyService(SqliteJournal(db), lease_seconds=lease_seconds)
+    blobs = BlobStore(checkpoints.folder(db), checkpoints.max_bytes)
+    running = start_server(
+        service, host, port, security=security, metrics_port=metrics_port, metrics_host=metrics_host,
+        blobs=blobs,
+    )
+    sweeper = Sweeper(service, blobs, checkpoints.sweep_seconds).start()
+    print(f"rung serving on {host}:{running.port}", flush=True)
+    if running.metrics is not None:
+        print(f"rung metrics on http://{metrics_host}:{running.metrics_port}/metrics", flush=True)
+    log.info(
+        "serving",
+        extra={
+            "host": host,
+            "port": running.port,
+            "db": str(db),
+            "tls": security.tls,
+            "auth": bool(security.token),
+            "metrics_port": running.metrics_port or None,
+        },
+    )
     stop.wait()
-    log.info("shutting down")
+    log.info("shutting down: refusing new calls, finishing in-flight ones")
+    sweeper.stop()
     running.stop()
+    log.info("stopped; journal closed")
     return 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Any, Callable, TypeVar
+from typing import Any, BinaryIO, Callable, Iterator, TypeVar
 
 import grpc
 
@@ -23,6 +23,7 @@ from rung.core.errors import (
 from rung.v1 import rung_pb2 as pb
 from rung.v1 import rung_pb2_grpc
 
+from .blobs import CHUNK_BYTES, BlobKey, BlobStore, DataLoss, NoBlobStore, ResourceExhausted
 from .service import IssuedJob, StudyService, StudyView, TrialView
 
 log = logging.getLogger("rung.server.rpc")
@@ -32,9 +33,17 @@ STATUS_BY_ERROR: dict[type[RungError], grpc.StatusCode] = {
     NotFound: grpc.StatusCode.NOT_FOUND,
     AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
     FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
+    ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    DataLoss: grpc.StatusCode.DATA_LOSS,
+    NoBlobStore: grpc.StatusCode.UNIMPLEMENTED,
 }
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+# Messages quote what the caller sent; gRPC carries them in a trailer that clients
+# refuse above 16 KiB (percent-encoded), so a huge id would turn the answer into
+# RESOURCE_EXHAUSTED. 1,000 characters stay below that limit even fully encoded.
+MAX_MESSAGE_CHARS = 1000
 
 
 def _maps_errors(method: Handler) -> Handler:
@@ -47,12 +56,18 @@ def _maps_errors(method: Handler) -> Handler:
                 (c for cls, c in STATUS_BY_ERROR.items() if isinstance(exc, cls)),
                 grpc.StatusCode.INVALID_ARGUMENT,
             )
-            context.abort(code, str(exc))
+            context.abort(code, _clip(str(exc)))
         except Exception:
             log.exception("internal error in %s", method.__name__)
             context.abort(grpc.StatusCode.INTERNAL, "internal server error; see the server log")
 
     return wrapper  # type: ignore[return-value]
+
+
+def _clip(message: str) -> str:
+    if len(message) <= MAX_MESSAGE_CHARS:
+        return message
+    return message[: MAX_MESSAGE_CHARS - 20] + f"... ({len(message)} chars)"
 
 
 def study_to_pb(view: StudyView) -> pb.Study:
@@ -100,6 +115,7 @@ def trial_to_pb(view: TrialView) -> pb.Trial:
         checkpoint=r.checkpoint,
         checkpoint_resource=r.checkpoint_resource,
         failures=r.failures,
+        lease_deadline=view.lease_deadline,
     )
 
 
@@ -119,9 +135,42 @@ def job_to_pb(issued: IssuedJob, lease_seconds: float) -> pb.Job:
     )
 
 
+def _upload_parts(
+    chunks: Iterator[pb.CheckpointChunk],
+) -> tuple[pb.CheckpointHeader, Iterator[bytes]]:
+    """Splits an upload stream into its header and a lazy iterator over the data."""
+    first = next(chunks, None)
+    if first is None or first.WhichOneof("part") != "header":
+        raise InvalidArgument("a checkpoint upload starts with a header chunk")
+
+    def data() -> Iterator[bytes]:
+        for chunk in chunks:
+            if chunk.WhichOneof("part") != "data":
+                raise InvalidArgument("only the first chunk of an upload may be a header")
+            yield chunk.data
+
+    return first.header, data()
+
+
+def _blob_chunks(key: BlobKey, blob: BinaryIO, size: int) -> Iterator[pb.CheckpointChunk]:
+    with blob:
+        yield pb.CheckpointChunk(
+            header=pb.CheckpointHeader(
+                study=key.study,
+                trial_id=key.trial_id,
+                resource=key.resource,
+                size=size,
+                sha256=key.sha256,
+            )
+        )
+        while data := blob.read(CHUNK_BYTES):
+            yield pb.CheckpointChunk(data=data)
+
+
 class RungServicer(rung_pb2_grpc.RungServicer):
-    def __init__(self, service: StudyService):
+    def __init__(self, service: StudyService, blobs: BlobStore | None = None):
         self.service = service
+        self.blobs = blobs
 
     @_maps_errors
     def CreateStudy(self, request: pb.CreateStudyRequest, context: Any) -> pb.Study:
@@ -138,6 +187,11 @@ class RungServicer(rung_pb2_grpc.RungServicer):
     @_maps_errors
     def StopStudy(self, request: pb.StopStudyRequest, context: Any) -> pb.Study:
         return study_to_pb(self.service.stop_study(request.study))
+
+    @_maps_errors
+    def DeleteStudy(self, request: pb.DeleteStudyRequest, context: Any) -> pb.DeleteStudyResponse:
+        self.service.delete_study(request.study)
+        return pb.DeleteStudyResponse()
 
     @_maps_errors
     def ListTrials(self, request: pb.ListTrialsRequest, context: Any) -> pb.ListTrialsResponse:
@@ -179,3 +233,32 @@ class RungServicer(rung_pb2_grpc.RungServicer):
     def Release(self, request: pb.ReleaseRequest, context: Any) -> pb.ReleaseResponse:
         self.service.release(request.study, request.trial_id, request.lease_id)
         return pb.ReleaseResponse()
+
+    @_maps_errors
+    def UploadCheckpoint(
+        self, request_iterator: Iterator[pb.CheckpointChunk], context: Any
+    ) -> pb.CheckpointRef:
+        header, data = _upload_parts(request_iterator)
+        key = BlobKey(header.study, header.trial_id, header.resource, header.sha256)
+
+        def authorize() -> None:
+            self.service.authorize_checkpoint_upload(
+                header.study, header.trial_id, header.lease_id, header.resource
+            )
+
+        authorize()
+        self._blob_store().receive(key, header.size, data, before_commit=authorize)
+        return pb.CheckpointRef(ref=key.ref, size=header.size, sha256=key.sha256)
+
+    @_maps_errors
+    def DownloadCheckpoint(
+        self, request: pb.CheckpointRequest, context: Any
+    ) -> Iterator[pb.CheckpointChunk]:
+        key = BlobKey.parse(request.ref)
+        blob, size = self._blob_store().open(key)  # opened here, so NOT_FOUND is mapped
+        return _blob_chunks(key, blob, size)
+
+    def _blob_store(self) -> BlobStore:
+        if self.blobs is None:
+            raise NoBlobStore("this server keeps no checkpoints; workers must use a directory")
+        return self.blobs

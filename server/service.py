@@ -26,6 +26,8 @@ from rung.core.schedulers import Incumbent, Scheduler
 from rung.core.study import StudySpec, check_study_name
 from rung.core.types import Decision, Job, JobKind, TrialStatus
 
+from .blobs import check_report_ref
+from .retention import TrialCheckpoints
 from .storage import Event, Journal
 
 log = logging.getLogger("rung.server")
@@ -97,6 +99,7 @@ class TrialView:
     status: TrialStatus
     bracket: int
     record: TrialRecord
+    lease_deadline: float = 0.0  # of the running job's lease; 0.0 when none
 
 
 class _Study:
@@ -111,7 +114,8 @@ class _Study:
         self.leases: dict[str, Lease] = {}
         self.records: dict[int, TrialRecord] = {}
         self.jobs_by_request: dict[str, IssuedJob] = {}
-        self.reports: dict[tuple[int, int], Decision] = {}
+        # Keyed by lease too: a resumed segment re-reports resources a lost one reported.
+        self.reports: dict[tuple[int, int, str], Decision] = {}  # (trial, resource, lease)
 
 
 class StudyService:
@@ -169,13 +173,27 @@ class StudyService:
                 study.scheduler.stop()
         return self._view(study)
 
+    def delete_study(self, name: str) -> None:
+        """Forgets the study and removes its journal; calls already waiting on it get NOT_FOUND."""
+        study = self._study(name)
+        with study.lock, self._lock:
+            self.journal.delete(name)
+            del self._studies[name]
+        log.info("study deleted", extra={"study": name})
+
     def list_trials(self, name: str) -> list[TrialView]:
         study = self._study(name)
         with study.lock:
             self._expire_leases(study)
+            deadlines = {le.trial_id: le.deadline for le in study.leases.values()}
             return [
                 TrialView(
-                    t.trial_id, dict(t.config), t.status, t.bracket, study.records[t.trial_id]
+                    t.trial_id,
+                    dict(t.config),
+                    t.status,
+                    t.bracket,
+                    study.records[t.trial_id],
+                    deadlines.get(t.trial_id, 0.0),
                 )
                 for t in study.scheduler.trials.values()
             ]
@@ -220,11 +238,12 @@ class StudyService:
         checkpoint: str = "",
     ) -> tuple[Decision, TrialStatus]:
         _check_text(checkpoint, "checkpoint", MAX_TEXT_LENGTH)
+        check_report_ref(checkpoint, name, trial_id, resource)
         study = self._study(name)
         with study.lock:
             scheduler = study.scheduler
             trial = scheduler.trial(trial_id)
-            previous = study.reports.get((trial_id, resource))
+            previous = study.reports.get((trial_id, resource, lease_id))
             if previous is not None:  # a retried report: stored once, same answer
                 return previous, trial.status
             self._expire_leases(study)
@@ -277,6 +296,39 @@ class StudyService:
             self._append(study, "lost", payload)
             self._record_lost(study, payload)
 
+    # ------------------------------------------------------------------ checkpoints
+
+    def authorize_checkpoint_upload(
+        self, name: str, trial_id: int, lease_id: str, resource: int
+    ) -> None:
+        """Only the holder of the trial's active lease stores checkpoints, within its segment."""
+        study = self._study(name)
+        with study.lock:
+            trial = study.scheduler.trial(trial_id)
+            self._expire_leases(study)
+            self._active_lease(study, trial_id, lease_id)
+            if not trial.resume_from < resource <= trial.milestone:
+                raise InvalidArgument(
+                    f"trial {trial_id} is training {trial.resume_from}->{trial.milestone}; "
+                    f"a checkpoint at resource {resource} is outside that segment"
+                )
+
+    def checkpoint_states(self, name: str) -> dict[int, TrialCheckpoints]:
+        """Per trial: the checkpoint its next segment would load, and whether it still can."""
+        study = self._study(name)
+        with study.lock:
+            self._expire_leases(study)
+            incumbent = study.scheduler.incumbent()
+            return {
+                t.trial_id: TrialCheckpoints(
+                    resumable=t.status in (TrialStatus.RUNNING, TrialStatus.PAUSED),
+                    incumbent=incumbent is not None and incumbent.trial_id == t.trial_id,
+                    checkpoint=study.records[t.trial_id].checkpoint,
+                    checkpoint_resource=study.records[t.trial_id].checkpoint_resource,
+                )
+                for t in study.scheduler.trials.values()
+            }
+
     # ------------------------------------------------------------------ leases
 
     def _active_lease(self, study: _Study, trial_id: int, lease_id: str) -> Lease:
@@ -306,6 +358,9 @@ class StudyService:
     def _append(self, study: _Study, kind: str, payload: dict[str, Any]) -> int:
         """Journals an event; on a storage failure rebuilds the study from what is on disk."""
         seq = study.seq + 1
+        with self._lock:
+            if self._studies.get(study.spec.name) is not study:
+                raise NotFound(f"study {study.spec.name!r} was deleted")
         try:
             self.journal.append(Event(study.spec.name, seq, kind, payload))
         except Exception:
@@ -340,7 +395,7 @@ class StudyService:
         trial_id, resource = p["trial_id"], p["resource"]
         record = study.records[trial_id]
         record.observations.append((seq, resource, p["value"]))
-        study.reports[(trial_id, resource)] = decision
+        study.reports[(trial_id, resource, p["lease_id"])] = decision
         if decision is not Decision.CONTINUE:
             study.leases.pop(p["lease_id"], None)
             if p["checkpoint"] and resource == study.scheduler.trials[trial_id].checkpoint_resource:

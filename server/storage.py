@@ -35,6 +35,9 @@ class Journal(Protocol):
     def events(self, study: str) -> Iterator[Event]:
         """The study's events in sequence order."""
 
+    def delete(self, study: str) -> None:
+        """Removes every event of the study, durably; a later study may reuse the name."""
+
     def close(self) -> None: ...
 
 
@@ -44,20 +47,26 @@ class DuplicateEvent(Exception):
 
 class MemoryJournal:
     def __init__(self) -> None:
-        self._events: dict[str, list[Event]] = {}
+        self._events: dict[str, list[tuple[str, str]]] = {}  # study -> [(kind, JSON payload)]
 
     def append(self, event: Event) -> None:
+        # Stored as JSON, as SQLite stores it, so tests catch payloads it could not hold
+        # (NaN, objects) and nobody can change a stored event through a shared reference.
+        body = json.dumps(event.payload, allow_nan=False)
         log = self._events.setdefault(event.study, [])
         if event.seq != len(log) + 1:
             raise DuplicateEvent(f"{event.study}: expected seq {len(log) + 1}, got {event.seq}")
-        # Round-trip through JSON so tests catch payloads the SQLite journal could not store.
-        log.append(Event(event.study, event.seq, event.kind, json.loads(json.dumps(event.payload))))
+        log.append((event.kind, body))
 
     def studies(self) -> list[str]:
         return list(self._events)
 
     def events(self, study: str) -> Iterator[Event]:
-        return iter(list(self._events.get(study, [])))
+        stored = list(self._events.get(study, []))
+        return (Event(study, seq, kind, json.loads(body)) for seq, (kind, body) in enumerate(stored, 1))
+
+    def delete(self, study: str) -> None:
+        self._events.pop(study, None)
 
     def close(self) -> None:
         pass
@@ -105,6 +114,10 @@ class SqliteJournal:
                 "SELECT seq, kind, payload FROM events WHERE study = ? ORDER BY seq", (study,)
             ).fetchall()
         return (Event(study, seq, kind, json.loads(body)) for seq, kind, body in rows)
+
+    def delete(self, study: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM events WHERE study = ?", (study,))
 
     def close(self) -> None:
         with self._lock:

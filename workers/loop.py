@@ -2,16 +2,24 @@
 
 One process per GPU. On SIGTERM or Ctrl-C the current job is handed back
 (Release) so another worker resumes it from its last checkpoint.
+
+Checkpoints live either in a folder all workers share (`--checkpoints DIR`) or
+on the server (`--checkpoints server`): then each milestone's checkpoint is
+saved to a private temporary folder, uploaded before the report that names it,
+and downloaded by whichever worker resumes the trial.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 import signal
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from rung.client import Client, Decision, Trial
+from rung.client.transfer import is_server_ref
 
 from .training import Objective, TrainingSettings
 
@@ -19,6 +27,7 @@ log = logging.getLogger("rung.worker")
 
 
 MAX_FAILURES_IN_A_ROW = 3
+SERVER_CHECKPOINTS = "server"  # --checkpoints value that keeps checkpoints on the server
 
 
 @dataclass
@@ -32,37 +41,59 @@ def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def run_trial(trial: Trial, objective: Objective) -> int:
-    """Trains one job; returns the number of epochs trained."""
+def run_trial(trial: Trial, objective: Objective, upload: bool = False) -> int:
+    """Trains one job; returns the number of epochs trained.
+
+    With `upload`, the milestone's checkpoint is stored on the server before
+    the report that names it, so no report ever names a checkpoint that is not there.
+    """
     trained = 0
+    trial.checkpoint_out.parent.mkdir(parents=True, exist_ok=True)
 
     def on_epoch(epoch: int, error: float) -> bool:
         nonlocal trained
         trained += 1
         if trial.lost:
             return False
-        decision = trial.report(epoch, error, checkpoint=epoch == trial.milestone)
+        checkpoint: bool | str = epoch == trial.milestone
+        if checkpoint and upload:
+            checkpoint = trial.upload_checkpoint(trial.checkpoint_out)
+        decision = trial.report(epoch, error, checkpoint=checkpoint)
         return decision is Decision.CONTINUE
 
     objective.train(
         trial.config,
         trial.resume_from,
         trial.milestone,
-        Path(trial.checkpoint_in) if trial.resume_from else None,
+        _checkpoint_in(trial),
         trial.checkpoint_out,
         on_epoch,
     )
     return trained
 
 
+def _checkpoint_in(trial: Trial) -> Path | None:
+    """The checkpoint to resume from as a local file, downloaded when the server keeps it."""
+    if not trial.resume_from:
+        return None
+    if not is_server_ref(trial.checkpoint_in):
+        return Path(trial.checkpoint_in)
+    local = trial.checkpoint_out.with_name(f"resume-r{trial.resume_from}.pt")
+    return trial.study.download_checkpoint(trial.checkpoint_in, local)
+
+
 def run_worker(
     server: str,
     study: str,
     settings: TrainingSettings,
-    checkpoint_dir: Path,
+    checkpoints: str | Path,
     worker_id: str | None = None,
 ) -> WorkerSummary:
+    """Runs jobs until the study is done; `checkpoints` is a shared folder or "server"."""
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    upload = str(checkpoints) == SERVER_CHECKPOINTS
+    scratch = tempfile.TemporaryDirectory(prefix="rung-worker-") if upload else None
+    checkpoint_dir = Path(scratch.name) if scratch else Path(checkpoints)
     client = Client(server)
     objective = Objective(settings)
     summary = WorkerSummary()
@@ -72,13 +103,16 @@ def run_worker(
             log.info("job %r", trial)
             try:
                 with trial:  # an exception marks the trial failed on the server
-                    summary.epochs_trained += run_trial(trial, objective)
+                    summary.epochs_trained += run_trial(trial, objective, upload)
             except Exception:
                 failures += 1
                 log.exception("trial %d failed (%d in a row)", trial.trial_id, failures)
                 if failures >= MAX_FAILURES_IN_A_ROW:
                     raise
                 continue
+            finally:
+                if upload:  # the server holds what matters; keep the scratch folder small
+                    shutil.rmtree(trial.checkpoint_out.parent, ignore_errors=True)
             failures = 0
             summary.jobs += 1
             summary.epochs_resumed += trial.resume_from
@@ -86,4 +120,6 @@ def run_worker(
         log.info("worker interrupted; its job was handed back")
     finally:
         client.close()
+        if scratch:
+            scratch.cleanup()
     return summary

@@ -1,20 +1,55 @@
-"""The `rung` command: serve, worker, demo, status."""
+"""The `rung` command: serve, worker, demo, status, and study administration."""
 
 from __future__ import annotations
 
 import argparse
-import logging
+import os
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
+
+from rung.credentials import CA_FILE_ENV, TOKEN_ENV, CredentialsError, read_token_file
+from rung.logs import FORMATS as LOG_FORMATS
+from rung.logs import LEVELS as LOG_LEVELS
+from rung.logs import setup_logging
+
+if TYPE_CHECKING:
+    from rung.client import Client
+    from rung.server.blobs import CheckpointSettings
 
 DEFAULT_DATA = Path("data")
+DEFAULT_SERVER = "127.0.0.1:50051"
 
 
 def _serve(args: argparse.Namespace) -> int:
     from rung.server.app import serve
+    from rung.server.security import ServerSecurity
 
-    return serve(Path(args.db), args.host, args.port, args.lease_seconds)
+    security = ServerSecurity.from_files(args.token_file, args.tls_cert, args.tls_key)
+    return serve(
+        Path(args.db), args.host, args.port, args.lease_seconds, security=security,
+        insecure=args.insecure, metrics_port=args.metrics_port, metrics_host=args.metrics_host,
+        checkpoints=_checkpoint_settings(args),
+    )
+
+
+def _use_connection_flags(args: argparse.Namespace) -> None:
+    """Hands --token-file and --ca-file to every Client this process (or a child) opens.
+
+    They travel as $RUNG_TOKEN and $RUNG_CA_FILE, which Client reads by
+    default, so the worker loop and the admin commands share one path.
+    """
+    if args.token_file:
+        os.environ[TOKEN_ENV] = read_token_file(args.token_file)
+    if args.ca_file:
+        os.environ[CA_FILE_ENV] = args.ca_file
+
+
+def _client(args: argparse.Namespace) -> "Client":
+    from rung.client import Client
+
+    _use_connection_flags(args)
+    return Client(args.server, retry_seconds=10)
 
 
 def _worker(args: argparse.Namespace) -> int:
@@ -23,6 +58,7 @@ def _worker(args: argparse.Namespace) -> int:
     from rung.workers.loop import run_worker
     from rung.workers.training import TrainingSettings
 
+    _use_connection_flags(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     settings = TrainingSettings(
@@ -36,7 +72,7 @@ def _worker(args: argparse.Namespace) -> int:
         amp=args.amp,
         seed=args.data_seed,
     )
-    summary = run_worker(args.server, args.study, settings, Path(args.checkpoints), args.worker_id)
+    summary = run_worker(args.server, args.study, settings, args.checkpoints, args.worker_id)
     print(
         f"worker done: {summary.jobs} jobs, {summary.epochs_trained} epochs trained, "
         f"{summary.epochs_resumed} epochs skipped by resuming from checkpoints"
@@ -47,7 +83,95 @@ def _worker(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     from rung.status import show_status
 
-    return show_status(args.server, args.study, args.watch)
+    return show_status(_client(args), args.study, args.watch)
+
+
+def _studies(args: argparse.Namespace) -> int:
+    from rung.status import format_study_list
+
+    with _client(args) as client:
+        print(format_study_list(client.list_studies()))
+    return 0
+
+
+def _stop(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        client.stop_study(args.study)
+    print(f"study {args.study} stopped: running trials stop at their next report")
+    return 0
+
+
+def _delete(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        info = client.get_study(args.study)  # NOT_FOUND before asking anything
+        if not args.yes:
+            if not sys.stdin.isatty():
+                print("rung delete: pass --yes to delete without a prompt", file=sys.stderr)
+                return 2
+            answer = input(
+                f"delete study {args.study} and its {info.trials_started} trials? "
+                "Type the study name to confirm: "
+            )
+            if answer.strip() != args.study:
+                print("not deleted")
+                return 1
+        client.delete_study(args.study)
+    print(f"study {args.study} deleted")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from rung.export import write_export
+
+    fmt = args.format or ("json" if args.output and args.output.endswith(".json") else "csv")
+    with _client(args) as client:
+        study, trials = client.get_study(args.study), client.list_trials(args.study)
+    if not args.output or args.output == "-":
+        write_export(study, trials, fmt, sys.stdout)
+        return 0
+    with open(args.output, "w", encoding="utf-8", newline="") as out:
+        write_export(study, trials, fmt, out)
+    print(f"{len(trials)} trials of {args.study} written to {args.output}", file=sys.stderr)
+    return 0
+
+
+def _add_checkpoint_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint-dir", default=None,
+                   help="where workers' uploaded checkpoints are kept (default: DB.checkpoints)")
+    p.add_argument("--max-checkpoint-mb", type=float, default=512.0,
+                   help="largest checkpoint a worker may upload, in MiB")
+    p.add_argument("--checkpoint-sweep-seconds", type=float, default=30.0,
+                   help="how often checkpoints no trial can resume from are deleted")
+
+
+def _checkpoint_settings(args: argparse.Namespace) -> "CheckpointSettings":
+    from rung.server.blobs import CheckpointSettings
+
+    if args.max_checkpoint_mb <= 0 or args.checkpoint_sweep_seconds <= 0:
+        raise SystemExit(
+            "rung serve: --max-checkpoint-mb and --checkpoint-sweep-seconds must be > 0"
+        )
+    return CheckpointSettings(
+        directory=Path(args.checkpoint_dir) if args.checkpoint_dir else None,
+        max_bytes=int(args.max_checkpoint_mb * (1 << 20)),
+        sweep_seconds=args.checkpoint_sweep_seconds,
+    )
+
+
+def _export_checkpoint(args: argparse.Namespace) -> int:
+    from rung.client.transfer import ChecksumError
+
+    with _client(args) as client:
+        try:
+            trial = client.study(args.study).export_best_checkpoint(args.output)
+        except (LookupError, OSError, ChecksumError) as exc:
+            print(f"rung export-checkpoint: {exc}", file=sys.stderr)
+            return 1
+    print(
+        f"trial {trial.id} (the incumbent), checkpoint at resource {trial.checkpoint_resource}, "
+        f"written to {args.output}"
+    )
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -74,24 +198,60 @@ def _add_training_flags(p: argparse.ArgumentParser, n_train: int) -> None:
     p.add_argument("--n-val", type=int, default=1000, help="validation images held out of train")
 
 
+def _add_connection_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--server", default=DEFAULT_SERVER, help="HOST:PORT of `rung serve`")
+    p.add_argument("--token-file", default=None,
+                   help=f"file holding the server's token (default: ${TOKEN_ENV})")
+    p.add_argument("--ca-file", default=None,
+                   help=f"CA certificate that signed the server's TLS certificate; turns TLS on "
+                        f"(default: ${CA_FILE_ENV}; neither: plaintext)")
+
+
+def _add_logging_flags(p: argparse.ArgumentParser, with_defaults: bool) -> None:
+    """On the main parser with defaults; on subcommands without, so they never reset them."""
+
+    def default(value: object) -> object:
+        return value if with_defaults else argparse.SUPPRESS
+
+    p.add_argument("-v", "--verbose", action="store_true", default=default(False),
+                   help="debug logging")
+    p.add_argument("--log-level", choices=LOG_LEVELS, default=default(None),
+                   help="default: info for serve, warning otherwise")
+    p.add_argument("--log-format", choices=LOG_FORMATS, default=default("text"),
+                   help="json: one JSON object per line on stderr, for log collectors")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rung", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    _add_logging_flags(parser, with_defaults=True)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("serve", help="run the server daemon")
-    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on; anything but loopback needs a token or --insecure")
     p.add_argument("--port", type=int, default=50051, help="0 picks a free port")
     p.add_argument("--db", default="rung.db", help="SQLite journal file")
     p.add_argument("--lease-seconds", type=float, default=60.0,
                    help="a job whose worker stops heartbeating for this long is resumed elsewhere")
+    p.add_argument("--token-file", default=None,
+                   help=f"require this shared token from every client (default: ${TOKEN_ENV}; "
+                        "neither: no authentication)")
+    p.add_argument("--tls-cert", default=None, help="server certificate (PEM); turns TLS on")
+    p.add_argument("--tls-key", default=None, help="private key of --tls-cert (PEM)")
+    p.add_argument("--insecure", action="store_true",
+                   help="allow a non-loopback --host without a token (trusted networks only)")
+    p.add_argument("--metrics-port", type=int, default=None,
+                   help="serve Prometheus metrics on this port (0 picks one; default: off)")
+    p.add_argument("--metrics-host", default="127.0.0.1", help="address of the metrics endpoint")
+    _add_checkpoint_flags(p)
     p.set_defaults(func=_serve)
 
     p = sub.add_parser("worker", help="train jobs of a study (one process per GPU)")
-    p.add_argument("--server", default="127.0.0.1:50051")
+    _add_connection_flags(p)
     p.add_argument("--study", required=True)
     p.add_argument("--checkpoints", default="checkpoints",
-                   help="checkpoint folder (shared by all workers of a study)")
+                   help="checkpoint folder shared by all workers of a study, or `server` to "
+                        "keep checkpoints on the server (no shared filesystem needed)")
     p.add_argument("--dataset", default="fashion_mnist", choices=["fashion_mnist", "cifar10"])
     p.add_argument("--model", default="lenet", choices=["lenet", "resnet18"])
     p.add_argument("--max-epochs", type=int, required=True,
@@ -104,12 +264,41 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training_flags(p, n_train=6000)
     p.set_defaults(func=_worker)
 
-    p = sub.add_parser("status", help="show studies, trials, rungs and the incumbent")
-    p.add_argument("--server", default="127.0.0.1:50051")
+    p = sub.add_parser("status", help="show studies, running jobs and leases, rungs, incumbent")
+    _add_connection_flags(p)
     p.add_argument("--study", default=None)
     p.add_argument("--watch", type=float, default=0.0, metavar="SECONDS",
                    help="refresh every SECONDS until interrupted")
     p.set_defaults(func=_status)
+
+    p = sub.add_parser("studies", help="list the server's studies")
+    _add_connection_flags(p)
+    p.set_defaults(func=_studies)
+
+    p = sub.add_parser("stop", help="stop a study: no new jobs, running trials stop")
+    _add_connection_flags(p)
+    p.add_argument("study")
+    p.set_defaults(func=_stop)
+
+    p = sub.add_parser("delete", help="delete a study and all its results")
+    _add_connection_flags(p)
+    p.add_argument("study")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.set_defaults(func=_delete)
+
+    p = sub.add_parser("export", help="write a study's trials as CSV or JSON")
+    _add_connection_flags(p)
+    p.add_argument("study")
+    p.add_argument("--format", choices=["csv", "json"], default=None,
+                   help="default: json for an -o ending in .json, else csv")
+    p.add_argument("-o", "--output", default=None, help="file to write (default: stdout)")
+    p.set_defaults(func=_export)
+
+    p = sub.add_parser("export-checkpoint", help="save the best trial's checkpoint to a file")
+    _add_connection_flags(p)
+    p.add_argument("study")
+    p.add_argument("-o", "--output", required=True, help="file to write")
+    p.set_defaults(func=_export_checkpoint)
 
     p = sub.add_parser("demo", help="ASHA tunes LeNet on Fashion-MNIST with local workers")
     p.add_argument("--workdir", default="runs/demo", help="server database and checkpoints")
@@ -120,16 +309,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     _add_training_flags(p, n_train=10000)
     p.set_defaults(func=_demo)
+
+    from rung.sim.cli import add_bench_parser, add_plot_parser
+
+    add_bench_parser(sub)
+    add_plot_parser(sub)  # a secured server: set $RUNG_TOKEN / $RUNG_CA_FILE
+    for command in sub.choices.values():  # `rung serve --log-format json` works too
+        _add_logging_flags(command, with_defaults=False)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
-    return int(args.func(args) or 0)
+    level = "debug" if args.verbose else args.log_level
+    setup_logging(level or ("info" if args.command == "serve" else "warning"), args.log_format)
+    import grpc
+
+    try:
+        return int(args.func(args) or 0)
+    except CredentialsError as exc:
+        print(f"rung {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except grpc.RpcError as exc:  # a refusal from the server, said plainly
+        print(f"rung {args.command}: {exc.code().name}: {exc.details()}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

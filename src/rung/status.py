@@ -1,4 +1,5 @@
-"""`rung status`: studies, running jobs, rungs and the incumbent, as text."""
+"""`rung status` and `rung studies`: studies, running jobs and their leases, rungs
+and the incumbent, as text."""
 
 from __future__ import annotations
 
@@ -29,7 +30,14 @@ def segment_progress(trial: pb.Trial) -> list[tuple[pb.Segment, int]]:
     return out
 
 
-def format_study(study: pb.Study, trials: Sequence[pb.Trial]) -> str:
+def format_lease(trial: pb.Trial, now: float) -> str:
+    if not trial.lease_deadline:
+        return "no lease"
+    left = trial.lease_deadline - now
+    return f"lease expires in {left:.0f}s" if left >= 0 else f"lease expired {-left:.0f}s ago"
+
+
+def format_study(study: pb.Study, trials: Sequence[pb.Trial], now: float) -> str:
     spec = study.spec
     s = spec.scheduler
     lines = [
@@ -51,7 +59,7 @@ def format_study(study: pb.Study, trials: Sequence[pb.Trial]) -> str:
             seg, done = segment_progress(t)[-1]
             lines.append(
                 f"  running: trial {t.id} {seg.resume_from}->{seg.milestone} at {done} "
-                f"on {seg.worker_id} ({format_config(t.config)})"
+                f"on {seg.worker_id}, {format_lease(t, now)} ({format_config(t.config)})"
             )
     if study.has_incumbent:
         inc = study.incumbent
@@ -62,13 +70,28 @@ def format_study(study: pb.Study, trials: Sequence[pb.Trial]) -> str:
     return "\n".join(lines)
 
 
-def show_status(server: str, study: str | None, watch: float) -> int:
-    with Client(server, retry_seconds=10) as client:
+def format_study_list(studies: Sequence[pb.Study]) -> str:
+    """One line per study, for `rung studies`."""
+    lines = []
+    for s in studies:
+        best = f"{s.spec.metric.name}={s.incumbent.value:.4g}" if s.has_incumbent else "-"
+        lines.append(
+            f"{s.spec.name}\t{STATES[s.state]}\t{s.spec.scheduler.kind}\t"
+            f"trials {s.trials_started} (running {s.trials_running})\tbest {best}"
+        )
+    return "\n".join(lines) or "no studies"
+
+
+def show_status(client: Client, study: str | None, watch: float) -> int:
+    with client:
         while True:
             studies = [client.get_study(study)] if study else client.list_studies()
-            text = "\n".join(format_study(s, client.list_trials(s.spec.name)) for s in studies)
+            now = time.time()
+            text = "\n".join(
+                format_study(s, client.list_trials(s.spec.name), now) for s in studies
+            )
             if watch:
-                print("\033[2J\033[H" + time.strftime("%H:%M:%S ") + server, flush=True)
+                print("\033[2J\033[H" + time.strftime("%H:%M:%S ") + client.address, flush=True)
             print(text or "no studies", flush=True)
             if not watch:
                 return 0

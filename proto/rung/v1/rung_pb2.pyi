@@ -264,7 +264,7 @@ class Observation(_message.Message):
     def __init__(self, seq: _Optional[int] = ..., resource: _Optional[int] = ..., value: _Optional[float] = ...) -> None: ...
 
 class Trial(_message.Message):
-    __slots__ = ("id", "config", "status", "bracket", "segments", "observations", "checkpoint", "checkpoint_resource", "failures")
+    __slots__ = ("id", "config", "status", "bracket", "segments", "observations", "checkpoint", "checkpoint_resource", "failures", "lease_deadline")
     ID_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -274,6 +274,7 @@ class Trial(_message.Message):
     CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINT_RESOURCE_FIELD_NUMBER: _ClassVar[int]
     FAILURES_FIELD_NUMBER: _ClassVar[int]
+    LEASE_DEADLINE_FIELD_NUMBER: _ClassVar[int]
     id: int
     config: Config
     status: TrialStatus
@@ -283,7 +284,8 @@ class Trial(_message.Message):
     checkpoint: str
     checkpoint_resource: int
     failures: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, id: _Optional[int] = ..., config: _Optional[_Union[Config, _Mapping]] = ..., status: _Optional[_Union[TrialStatus, str]] = ..., bracket: _Optional[int] = ..., segments: _Optional[_Iterable[_Union[Segment, _Mapping]]] = ..., observations: _Optional[_Iterable[_Union[Observation, _Mapping]]] = ..., checkpoint: _Optional[str] = ..., checkpoint_resource: _Optional[int] = ..., failures: _Optional[_Iterable[str]] = ...) -> None: ...
+    lease_deadline: float
+    def __init__(self, id: _Optional[int] = ..., config: _Optional[_Union[Config, _Mapping]] = ..., status: _Optional[_Union[TrialStatus, str]] = ..., bracket: _Optional[int] = ..., segments: _Optional[_Iterable[_Union[Segment, _Mapping]]] = ..., observations: _Optional[_Iterable[_Union[Observation, _Mapping]]] = ..., checkpoint: _Optional[str] = ..., checkpoint_resource: _Optional[int] = ..., failures: _Optional[_Iterable[str]] = ..., lease_deadline: _Optional[float] = ...) -> None: ...
 
 class CreateStudyRequest(_message.Message):
     __slots__ = ("spec",)
@@ -312,6 +314,16 @@ class StopStudyRequest(_message.Message):
     STUDY_FIELD_NUMBER: _ClassVar[int]
     study: str
     def __init__(self, study: _Optional[str] = ...) -> None: ...
+
+class DeleteStudyRequest(_message.Message):
+    __slots__ = ("study",)
+    STUDY_FIELD_NUMBER: _ClassVar[int]
+    study: str
+    def __init__(self, study: _Optional[str] = ...) -> None: ...
+
+class DeleteStudyResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
 
 class ListTrialsRequest(_message.Message):
     __slots__ = ("study",)
@@ -426,3 +438,43 @@ class ReleaseRequest(_message.Message):
 class ReleaseResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class CheckpointHeader(_message.Message):
+    __slots__ = ("study", "trial_id", "lease_id", "resource", "size", "sha256")
+    STUDY_FIELD_NUMBER: _ClassVar[int]
+    TRIAL_ID_FIELD_NUMBER: _ClassVar[int]
+    LEASE_ID_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    study: str
+    trial_id: int
+    lease_id: str
+    resource: int
+    size: int
+    sha256: str
+    def __init__(self, study: _Optional[str] = ..., trial_id: _Optional[int] = ..., lease_id: _Optional[str] = ..., resource: _Optional[int] = ..., size: _Optional[int] = ..., sha256: _Optional[str] = ...) -> None: ...
+
+class CheckpointChunk(_message.Message):
+    __slots__ = ("header", "data")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    header: CheckpointHeader
+    data: bytes
+    def __init__(self, header: _Optional[_Union[CheckpointHeader, _Mapping]] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class CheckpointRef(_message.Message):
+    __slots__ = ("ref", "size", "sha256")
+    REF_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    ref: str
+    size: int
+    sha256: str
+    def __init__(self, ref: _Optional[str] = ..., size: _Optional[int] = ..., sha256: _Optional[str] = ...) -> None: ...
+
+class CheckpointRequest(_message.Message):
+    __slots__ = ("ref",)
+    REF_FIELD_NUMBER: _ClassVar[int]
+    ref: str
+    def __init__(self, ref: _Optional[str] = ...) -> None: ...

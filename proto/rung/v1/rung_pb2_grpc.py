@@ -54,6 +54,11 @@ class RungStub:
                 request_serializer=rung_dot_v1_dot_rung__pb2.StopStudyRequest.SerializeToString,
                 response_deserializer=rung_dot_v1_dot_rung__pb2.Study.FromString,
                 _registered_method=True)
+        self.DeleteStudy = channel.unary_unary(
+                '/rung.v1.Rung/DeleteStudy',
+                request_serializer=rung_dot_v1_dot_rung__pb2.DeleteStudyRequest.SerializeToString,
+                response_deserializer=rung_dot_v1_dot_rung__pb2.DeleteStudyResponse.FromString,
+                _registered_method=True)
         self.ListTrials = channel.unary_unary(
                 '/rung.v1.Rung/ListTrials',
                 request_serializer=rung_dot_v1_dot_rung__pb2.ListTrialsRequest.SerializeToString,
@@ -84,6 +89,16 @@ class RungStub:
                 request_serializer=rung_dot_v1_dot_rung__pb2.ReleaseRequest.SerializeToString,
                 response_deserializer=rung_dot_v1_dot_rung__pb2.ReleaseResponse.FromString,
                 _registered_method=True)
+        self.UploadCheckpoint = channel.stream_unary(
+                '/rung.v1.Rung/UploadCheckpoint',
+                request_serializer=rung_dot_v1_dot_rung__pb2.CheckpointChunk.SerializeToString,
+                response_deserializer=rung_dot_v1_dot_rung__pb2.CheckpointRef.FromString,
+                _registered_method=True)
+        self.DownloadCheckpoint = channel.unary_stream(
+                '/rung.v1.Rung/DownloadCheckpoint',
+                request_serializer=rung_dot_v1_dot_rung__pb2.CheckpointRequest.SerializeToString,
+                response_deserializer=rung_dot_v1_dot_rung__pb2.CheckpointChunk.FromString,
+                _registered_method=True)
 
 
 class RungServicer:
@@ -111,6 +126,13 @@ class RungServicer:
 
     def StopStudy(self, request, context):
         """Stops a study: running trials get STOP at their next report, Suggest answers DONE.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteStudy(self, request, context):
+        """Deletes a study and its journal; its workers' next calls get NOT_FOUND.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -158,6 +180,23 @@ class RungServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UploadCheckpoint(self, request_iterator, context):
+        """Stores a checkpoint blob for a trial: a header chunk, then data chunks. Only the
+        holder of the trial's active lease may upload, for a resource of its segment.
+        The answer's `ref` goes into Report.checkpoint. Errors: RESOURCE_EXHAUSTED (over
+        the server's size limit), DATA_LOSS (sha256 mismatch), FAILED_PRECONDITION (no lease).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DownloadCheckpoint(self, request, context):
+        """Streams a stored checkpoint back: a header chunk (size, sha256), then data chunks.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RungServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -180,6 +219,11 @@ def add_RungServicer_to_server(servicer, server):
                     servicer.StopStudy,
                     request_deserializer=rung_dot_v1_dot_rung__pb2.StopStudyRequest.FromString,
                     response_serializer=rung_dot_v1_dot_rung__pb2.Study.SerializeToString,
+            ),
+            'DeleteStudy': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteStudy,
+                    request_deserializer=rung_dot_v1_dot_rung__pb2.DeleteStudyRequest.FromString,
+                    response_serializer=rung_dot_v1_dot_rung__pb2.DeleteStudyResponse.SerializeToString,
             ),
             'ListTrials': grpc.unary_unary_rpc_method_handler(
                     servicer.ListTrials,
@@ -210,6 +254,16 @@ def add_RungServicer_to_server(servicer, server):
                     servicer.Release,
                     request_deserializer=rung_dot_v1_dot_rung__pb2.ReleaseRequest.FromString,
                     response_serializer=rung_dot_v1_dot_rung__pb2.ReleaseResponse.SerializeToString,
+            ),
+            'UploadCheckpoint': grpc.stream_unary_rpc_method_handler(
+                    servicer.UploadCheckpoint,
+                    request_deserializer=rung_dot_v1_dot_rung__pb2.CheckpointChunk.FromString,
+                    response_serializer=rung_dot_v1_dot_rung__pb2.CheckpointRef.SerializeToString,
+            ),
+            'DownloadCheckpoint': grpc.unary_stream_rpc_method_handler(
+                    servicer.DownloadCheckpoint,
+                    request_deserializer=rung_dot_v1_dot_rung__pb2.CheckpointRequest.FromString,
+                    response_serializer=rung_dot_v1_dot_rung__pb2.CheckpointChunk.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -320,6 +374,33 @@ class Rung:
             '/rung.v1.Rung/StopStudy',
             rung_dot_v1_dot_rung__pb2.StopStudyRequest.SerializeToString,
             rung_dot_v1_dot_rung__pb2.Study.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteStudy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rung.v1.Rung/DeleteStudy',
+            rung_dot_v1_dot_rung__pb2.DeleteStudyRequest.SerializeToString,
+            rung_dot_v1_dot_rung__pb2.DeleteStudyResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -482,6 +563,60 @@ class Rung:
             '/rung.v1.Rung/Release',
             rung_dot_v1_dot_rung__pb2.ReleaseRequest.SerializeToString,
             rung_dot_v1_dot_rung__pb2.ReleaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UploadCheckpoint(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/rung.v1.Rung/UploadCheckpoint',
+            rung_dot_v1_dot_rung__pb2.CheckpointChunk.SerializeToString,
+            rung_dot_v1_dot_rung__pb2.CheckpointRef.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DownloadCheckpoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/rung.v1.Rung/DownloadCheckpoint',
+            rung_dot_v1_dot_rung__pb2.CheckpointRequest.SerializeToString,
+            rung_dot_v1_dot_rung__pb2.CheckpointChunk.FromString,
             options,
             channel_credentials,
             insecure,

@@ -105,6 +105,8 @@ class Categorical:
         for c in self.choices:
             if not isinstance(c, (str, int, float, bool)):
                 raise InvalidArgument(f"categorical domain: unsupported choice {c!r}")
+            if isinstance(c, float) and not math.isfinite(c):
+                raise InvalidArgument(f"categorical domain: choices must be finite, got {c}")
         if len(set(self.choices)) != len(self.choices):
             raise InvalidArgument("categorical domain: choices must be distinct")
 
@@ -121,6 +123,10 @@ class Categorical:
         raise InvalidArgument(f"{value!r} is not one of {list(self.choices)}")
 
 
+# The grid is rebuilt for every sample: a bound keeps a hostile spec from exhausting memory.
+MAX_FINITE_RANGE_SIZE = 100_000
+
+
 @dataclass(frozen=True)
 class FiniteRange:
     """`size` evenly spaced values from low to high (log-spaced if `log`)."""
@@ -133,8 +139,11 @@ class FiniteRange:
 
     def __post_init__(self) -> None:
         _check_bounds(self.low, self.high, self.log, "finite range")
-        if not isinstance(self.size, int) or self.size < 1:
-            raise InvalidArgument("finite range: size must be a positive integer")
+        if not isinstance(self.size, int) or not 1 <= self.size <= MAX_FINITE_RANGE_SIZE:
+            raise InvalidArgument(
+                f"finite range: size must be an integer from 1 to {MAX_FINITE_RANGE_SIZE}, "
+                f"got {self.size!r}"
+            )
 
     def values(self) -> list[ConfigValue]:
         if self.log:

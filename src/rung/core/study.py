@@ -17,7 +17,7 @@ STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
 def check_study_name(name: Any) -> str:
-    if not isinstance(name, str) or not STUDY_NAME.match(name) or ".." in name:
+    if not isinstance(name, str) or not STUDY_NAME.fullmatch(name) or ".." in name:
         raise InvalidArgument(
             f"invalid study name {name!r}: use 1-128 letters, digits, '_', '-' or '.', "
             "starting with a letter or digit"

@@ -94,10 +94,14 @@ class Scheduler(ABC):
     # ------------------------------------------------------------------ asking
 
     def suggest(self, now: float) -> Job:
-        if self.stopped or self._wall_time_spent(now):
+        if self.stopped:
             return Job.done()
+        # A lost trial finishes its segment even past the wall-time budget, as a running
+        # one does; otherwise it would stay running and the study would never end.
         if self._lost:
             return self._resume_lost(self._lost.pop(0))
+        if self._wall_time_spent(now):
+            return Job.done()
         return self._next_job(now)
 
     @abstractmethod
@@ -139,12 +143,16 @@ class Scheduler(ABC):
     def lose(self, trial_id: int, counted: bool = True) -> None:
         """The trial's job was lost (lease expired) or handed back (`counted=False`).
 
-        It is resumed from its last checkpoint before anything else.
+        It is resumed from its last checkpoint before anything else; in a stopped
+        study nobody resumes it, so it ends as stopped.
         """
         trial = self.running_trial(trial_id)
         trial.times_lost += int(counted)
         trial.reported = trial.checkpoint_resource
-        self._lost.append(trial_id)
+        if self.stopped:
+            trial.status = TrialStatus.STOPPED
+        else:
+            self._lost.append(trial_id)
 
     def fail(self, trial_id: int) -> None:
         trial = self.trial(trial_id)
@@ -155,8 +163,12 @@ class Scheduler(ABC):
             self._lost.remove(trial_id)
 
     def stop(self) -> None:
-        """No new work: Suggest answers DONE, running trials get STOP at their next report."""
+        """No new work: Suggest answers DONE, running trials get STOP at their next report,
+        and lost ones, which nobody will resume, end as stopped now."""
         self.stopped = True
+        for trial_id in self._lost:
+            self.trials[trial_id].status = TrialStatus.STOPPED
+        self._lost.clear()
 
     # ------------------------------------------------------------------ queries
 

@@ -8,12 +8,18 @@ from ..errors import InvalidArgument
 from ..space import SearchSpace
 from ..types import Config
 from .base import Searcher
+from .gp import GPSearcher
+from .kde import BOHBSearcher
+from .local import LocalSearcher
 from .random import RandomSearcher
 
 SearcherFactory = Callable[[SearchSpace, int, Sequence[Config]], Searcher]
 
 SEARCHERS: dict[str, SearcherFactory] = {
     "random": RandomSearcher,
+    "local": LocalSearcher,
+    "gp": GPSearcher,
+    "bohb": BOHBSearcher,
 }
 
 
@@ -29,4 +35,12 @@ def make_searcher(
     return factory(space, seed, initial_configs)
 
 
-__all__ = ["SEARCHERS", "Searcher", "RandomSearcher", "make_searcher"]
+__all__ = [
+    "SEARCHERS",
+    "Searcher",
+    "RandomSearcher",
+    "LocalSearcher",
+    "GPSearcher",
+    "BOHBSearcher",
+    "make_searcher",
+]

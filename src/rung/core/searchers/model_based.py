@@ -1,0 +1,158 @@
+"""What the learning searchers share: results by resource level, pending configs, fallbacks.
+
+A learning searcher proposes the user's initial configs first and samples at
+random until some resource level holds `min_points` results (default: the
+number of parameters + 2). From then on it asks its model (`_propose`), fitted on
+the highest resource level with that many results, so it works under
+multi-fidelity schedulers too.
+
+Asynchrony: a config stays *pending* from the moment it is proposed until its
+first result arrives. The searcher never proposes a config equal to one it has
+proposed or seen before (pending or reported); if its model and a few random
+draws only find such configs (a small finite space), `suggest` returns None and
+the scheduler waits.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import abstractmethod
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import InvalidArgument
+from ..space import Categorical, SearchSpace
+from ..types import Config
+from .random import RandomSearcher
+
+RESAMPLE_TRIES = 10  # random draws before concluding that a finite space is used up
+_BELOW_ONE = float(np.nextafter(1.0, 0.0))
+
+
+def reflect(u: np.ndarray) -> np.ndarray:
+    """Folds points back into the unit cube, so steps near a border stay spread out."""
+    r = np.abs(u) % 2.0
+    return np.minimum(np.where(r > 1.0, 2.0 - r, r), _BELOW_ONE)
+
+
+def category_counts(space: SearchSpace) -> np.ndarray:
+    """Per parameter: the number of choices of a categorical, 0 for an ordered domain."""
+    return np.array(
+        [len(d.choices) if isinstance(d, Categorical) else 0 for d in space.params.values()]
+    )
+
+
+class ModelBasedSearcher(RandomSearcher):
+    """Initial configs first, random until `min_points` results share a level, then `_propose`."""
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        seed: int,
+        initial_configs: Sequence[Config] = (),
+        *,
+        min_points: int | None = None,
+    ):
+        super().__init__(space, seed, initial_configs)
+        self.min_points = len(space.params) + 2 if min_points is None else min_points
+        if isinstance(self.min_points, bool) or not isinstance(self.min_points, int) or (
+            self.min_points < 2
+        ):
+            raise InvalidArgument(f"min_points must be an integer >= 2, got {min_points!r}")
+        self._configs: dict[int, dict[str, Any]] = {}  # trial_id -> config, once reported
+        self._units: dict[int, np.ndarray] = {}  # trial_id -> config in the unit cube
+        self._levels: dict[int, dict[int, float]] = {}  # resource -> trial_id -> value
+        self._pending: list[dict[str, Any]] = []  # proposed, no result yet
+        self._seen: set[str] = set()  # keys of every config proposed or reported
+
+    # ------------------------------------------------------------------ contract
+
+    def suggest(self) -> dict[str, Any] | None:
+        if self._initial:
+            config: dict[str, Any] | None = super().suggest()
+        else:
+            level = self._model_level()
+            config = self._propose(level) if level is not None else None
+            if config is None:
+                config = self._random_fresh()
+        if config is not None:
+            self._pending.append(config)
+            self._seen.add(self._key(config))
+        return config
+
+    def on_report(self, trial_id: int, config: Config, resource: int, value: float) -> None:
+        if trial_id not in self._configs:
+            self._add_config(trial_id, dict(config))
+            key = self._key(config)
+            for i, p in enumerate(self._pending):
+                if self._key(p) == key:
+                    del self._pending[i]
+                    break
+        self._levels.setdefault(resource, {})[trial_id] = float(value)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            **super().state_dict(),
+            "configs": [[t, c] for t, c in self._configs.items()],
+            "levels": [[r, [[t, v] for t, v in vals.items()]] for r, vals in self._levels.items()],
+            "pending": list(self._pending),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self._configs, self._units = {}, {}
+        for trial_id, config in state["configs"]:
+            self._add_config(trial_id, dict(config))
+        self._levels = {r: {t: v for t, v in vals} for r, vals in state["levels"]}
+        self._pending = [dict(c) for c in state["pending"]]
+        self._seen = {self._key(c) for c in [*self._configs.values(), *self._pending]}
+
+    # ------------------------------------------------------------------ for subclasses
+
+    @abstractmethod
+    def _propose(self, level: int) -> dict[str, Any] | None:
+        """A fresh config from the model fitted at `level`; None falls back to random."""
+
+    def _model_level(self) -> int | None:
+        """The highest resource level with at least `min_points` results."""
+        enough = [r for r, vals in self._levels.items() if len(vals) >= self.min_points]
+        return max(enough) if enough else None
+
+    def _level_data(self, level: int) -> tuple[np.ndarray, np.ndarray]:
+        """Unit-cube configs (n x d) and values (n) of the results at `level`."""
+        vals = self._levels[level]
+        return np.array([self._units[t] for t in vals]), np.array(list(vals.values()))
+
+    def _pending_units(self) -> np.ndarray:
+        d = len(self.space.params)
+        return np.array([self.space.to_unit(c) for c in self._pending]).reshape(-1, d)
+
+    def _first_fresh(self, candidates: np.ndarray) -> dict[str, Any] | None:
+        """The first candidate (rows in the unit cube, best first) not proposed or seen before."""
+        for u in candidates:
+            config = self.space.from_unit(u)
+            if self._is_fresh(config):
+                return config
+        return None
+
+    def _random_fresh(self) -> dict[str, Any] | None:
+        for _ in range(RESAMPLE_TRIES):
+            config = self.space.sample(self._rng)
+            if self._is_fresh(config):
+                return config
+        return None
+
+    # ------------------------------------------------------------------ helpers
+
+    def _is_fresh(self, config: Config) -> bool:
+        return self._key(config) not in self._seen
+
+    def _key(self, config: Config) -> str:
+        # JSON keeps True apart from 1 and 1 apart from 1.0, as the space does.
+        return json.dumps([config[name] for name in self.space.params])
+
+    def _add_config(self, trial_id: int, config: dict[str, Any]) -> None:
+        self._configs[trial_id] = config
+        self._units[trial_id] = self.space.to_unit(config)
+        self._seen.add(self._key(config))

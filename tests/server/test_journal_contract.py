@@ -1,0 +1,83 @@
+"""One storage contract, run against every journal (in memory and SQLite).
+
+A new backend is added to the `open_journal` fixture (conftest.py) and inherits
+the whole suite, as do the service tests that use it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import pytest
+
+from rung.server.storage import DuplicateEvent, Event, Journal
+
+Factory = Callable[[], Journal]
+
+
+def _event(study: str, seq: int, kind: str = "report", **payload: object) -> Event:
+    return Event(study, seq, kind, dict(payload))
+
+
+def test_events_come_back_in_order_with_their_payloads(open_journal: Factory) -> None:
+    journal = open_journal()
+    journal.append(_event("a", 1, "created", spec={"name": "a"}, at=1.5))
+    journal.append(_event("a", 2, value=0.25, ids=[1, 2], text="é ✓", nested={"x": None}))
+    journal.append(_event("a", 3, "stop"))
+    events = list(journal.events("a"))
+    assert [(e.seq, e.kind) for e in events] == [(1, "created"), (2, "report"), (3, "stop")]
+    assert events[1].payload == {"value": 0.25, "ids": [1, 2], "text": "é ✓", "nested": {"x": None}}
+    assert all(e.study == "a" for e in events)
+
+
+def test_studies_are_listed_in_creation_order_and_kept_apart(open_journal: Factory) -> None:
+    journal = open_journal()
+    for name in ("zeta", "alpha", "mid"):
+        journal.append(_event(name, 1, "created"))
+    journal.append(_event("alpha", 2))
+    assert journal.studies() == ["zeta", "alpha", "mid"]
+    assert [e.seq for e in journal.events("alpha")] == [1, 2]
+    assert [e.seq for e in journal.events("zeta")] == [1]
+    assert list(journal.events("unknown")) == []
+
+
+def test_a_taken_sequence_number_is_refused_and_changes_nothing(open_journal: Factory) -> None:
+    journal = open_journal()
+    journal.append(_event("a", 1, "created"))
+    journal.append(_event("a", 2, value=1.0))
+    with pytest.raises(DuplicateEvent):
+        journal.append(_event("a", 2, value=2.0))
+    assert [e.payload for e in journal.events("a")] == [{}, {"value": 1.0}]
+
+
+def test_payloads_json_cannot_hold_are_refused(open_journal: Factory) -> None:
+    journal = open_journal()
+    journal.append(_event("a", 1, "created"))
+    for bad in (math.nan, math.inf, object()):
+        with pytest.raises((ValueError, TypeError)):
+            journal.append(_event("a", 2, value=bad))
+    assert [e.seq for e in journal.events("a")] == [1]
+    journal.append(_event("a", 2, value=3.0))  # the refused seq is still free
+
+
+def test_stored_events_survive_a_reopen(open_journal: Factory) -> None:
+    journal = open_journal()
+    journal.append(_event("a", 1, "created", at=2.0))
+    journal.append(_event("a", 2, value=0.5))
+    journal.close()
+    reopened = open_journal()
+    assert reopened.studies() == ["a"]
+    assert [(e.seq, e.payload) for e in reopened.events("a")] == [(1, {"at": 2.0}), (2, {"value": 0.5})]
+    reopened.append(_event("a", 3, "stop"))
+    assert [e.seq for e in reopened.events("a")] == [1, 2, 3]
+
+
+def test_a_payload_cannot_be_changed_through_the_event_given_or_read(open_journal: Factory) -> None:
+    journal = open_journal()
+    payload = {"ids": [1]}
+    journal.append(Event("a", 1, "created", payload))
+    payload["ids"].append(2)
+    read = next(iter(journal.events("a")))
+    read.payload["ids"].append(3)
+    assert next(iter(journal.events("a"))).payload == {"ids": [1]}

@@ -1,0 +1,461 @@
+"""Malformed and hostile requests to every RPC, through a real in-process server on port 0.
+
+Each request must get its exact status code with a message, and afterwards the
+server must still serve, with the reference study's trials exactly as before.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rung.core.schedulers import SCHEDULERS
+from rung.core.searchers import SEARCHERS
+from rung.server.app import start_server
+from rung.server.blobs import BlobStore
+from rung.server.service import MAX_ID_LENGTH, MAX_TEXT_LENGTH, StudyService
+from rung.server.storage import SqliteJournal
+from rung.v1 import rung_pb2 as pb
+from rung.v1 import rung_pb2_grpc
+
+Code = grpc.StatusCode
+EXAMPLES = settings(max_examples=30, deadline=None)
+REF = "ref"
+MESSAGE_LIMIT = 4 * 1024 * 1024
+VALID_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+
+
+def float_param(name: str = "x", low: float = 0.0, high: float = 1.0, log: bool = False) -> pb.Parameter:
+    return pb.Parameter(name=name, float_domain=pb.FloatDomain(low=low, high=high, log=log))
+
+
+def good_spec(name: str, max_trials: int = 5) -> pb.StudySpec:
+    return pb.StudySpec(
+        name=name,
+        space=[float_param()],
+        scheduler=pb.SchedulerSpec(kind="asha", r_min=1, r_max=9, eta=3),
+        budget=pb.Budget(max_trials=max_trials),
+    )
+
+
+@dataclass
+class Rig:
+    """The server, a stub, and study `ref`: trial 0 paused at level 1, trials 1 and 2 running."""
+
+    channel: grpc.Channel
+    stub: rung_pb2_grpc.RungStub
+    health: health_pb2_grpc.HealthStub
+    paused_lease: str  # trial 0's ended lease
+    lease: str  # trial 1's active lease (segment 0 -> 1)
+    before: pb.ListTrialsResponse
+
+    def expect(self, method: str, request: Any, code: Code) -> str:
+        """Calls `method`, checks the status code and message, then that nothing changed."""
+        with pytest.raises(grpc.RpcError) as info:
+            getattr(self.stub, method)(request, timeout=20)
+        error = info.value
+        assert error.code() == code, f"{method}: {error.code()} {error.details()!r}"
+        assert error.details() and error.details().strip()
+        self.assert_intact()
+        return error.details()
+
+    def assert_intact(self) -> None:
+        status = self.health.Check(health_pb2.HealthCheckRequest(), timeout=10).status
+        assert status == health_pb2.HealthCheckResponse.SERVING
+        assert self.stub.ListTrials(pb.ListTrialsRequest(study=REF), timeout=10) == self.before
+        studies = self.stub.ListStudies(pb.ListStudiesRequest(), timeout=10).studies
+        assert [s.spec.name for s in studies] == [REF]
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
+    folder = tmp_path_factory.mktemp("rpc")
+    service = StudyService(SqliteJournal(folder / "rung.db"), lease_seconds=3600)
+    running = start_server(service, "127.0.0.1", 0, blobs=BlobStore(folder / "blobs", 1 << 20))
+    channel = grpc.insecure_channel(f"127.0.0.1:{running.port}")
+    stub = rung_pb2_grpc.RungStub(channel)
+    stub.CreateStudy(pb.CreateStudyRequest(spec=good_spec(REF)))
+    jobs = [stub.Suggest(pb.SuggestRequest(study=REF, worker_id="w", request_id=f"r{i}")) for i in range(3)]
+    stub.Report(pb.ReportRequest(study=REF, trial_id=0, lease_id=jobs[0].lease_id, resource=1, value=0.5))
+    before = stub.ListTrials(pb.ListTrialsRequest(study=REF))
+    yield Rig(channel, stub, health_pb2_grpc.HealthStub(channel), jobs[0].lease_id, jobs[1].lease_id, before)
+    channel.close()
+    running.stop(grace=1)
+
+
+# ---------------------------------------------------------------- strategies
+
+unknown_names = st.from_regex(VALID_NAME, fullmatch=True).filter(lambda n: n != REF and ".." not in n)
+bad_names = st.one_of(
+    st.sampled_from(
+        ["", "..", "../../etc", "../ref", "ref/../../x", "/etc/passwd", "./ref", ".ref", "-ref",
+         "ref\x00", "ref\n", "new\n", "a b", "C:\\Windows", "ref/", "~root", "r" * 129, "x" * 100_000]
+    ),
+    st.text(max_size=200).filter(lambda n: not VALID_NAME.fullmatch(n) or ".." in n),
+)
+int64 = st.integers(-(2**63), 2**63 - 1)
+non_finite = st.sampled_from([math.nan, math.inf, -math.inf, -math.nan])
+finite = st.floats(allow_nan=False, allow_infinity=False)
+leases = st.text(max_size=300)
+long_text = st.integers(1, 20).map(lambda k: "r" * (MAX_TEXT_LENGTH + k))
+long_id = st.integers(1, 20).map(lambda k: "w" * (MAX_ID_LENGTH + k))
+
+# Every RPC addressed by study name, with otherwise harmless fields.
+BY_STUDY: dict[str, Callable[[str], Any]] = {
+    "GetStudy": lambda s: pb.GetStudyRequest(study=s),
+    "StopStudy": lambda s: pb.StopStudyRequest(study=s),
+    "DeleteStudy": lambda s: pb.DeleteStudyRequest(study=s),
+    "ListTrials": lambda s: pb.ListTrialsRequest(study=s),
+    "Suggest": lambda s: pb.SuggestRequest(study=s, worker_id="w", request_id="q"),
+    "Report": lambda s: pb.ReportRequest(study=s, trial_id=1, lease_id="l", resource=1, value=0.5),
+    "Heartbeat": lambda s: pb.HeartbeatRequest(study=s, lease_id="l"),
+    "Fail": lambda s: pb.FailRequest(study=s, trial_id=1, lease_id="l", reason="r"),
+    "Release": lambda s: pb.ReleaseRequest(study=s, trial_id=1, lease_id="l"),
+}
+
+
+# ---------------------------------------------------------------- studies by name
+
+
+@pytest.mark.parametrize("method", sorted(BY_STUDY))
+@EXAMPLES
+@given(name=unknown_names)
+def test_an_unknown_study_is_not_found(rig: Rig, method: str, name: str) -> None:
+    assert name in rig.expect(method, BY_STUDY[method](name), Code.NOT_FOUND)
+
+
+@pytest.mark.parametrize("method", sorted(BY_STUDY))
+@EXAMPLES
+@given(name=bad_names)
+def test_a_path_like_or_malformed_study_name_is_invalid(rig: Rig, method: str, name: str) -> None:
+    assert "invalid study name" in rig.expect(method, BY_STUDY[method](name), Code.INVALID_ARGUMENT)
+
+
+# ---------------------------------------------------------------- CreateStudy
+
+
+def _set_budget(spec: pb.StudySpec, **limits: float) -> None:
+    spec.budget.CopyFrom(pb.Budget(**limits))
+
+
+@st.composite
+def malformed_specs(draw: st.DrawFn) -> pb.StudySpec:
+    """A valid spec with exactly one defect; the defect is named in the spec's comment."""
+    spec = good_spec(draw(unknown_names))
+    space = spec.space
+    defect = draw(st.sampled_from(range(24)))
+    if defect == 0:  # empty space
+        del space[:]
+    elif defect == 1:  # low > high
+        high = draw(st.floats(-1e300, 1e300))
+        low = draw(st.floats(min_value=high, allow_nan=False, allow_infinity=False, exclude_min=True))
+        space[0].CopyFrom(float_param(low=low, high=high))
+    elif defect == 2:  # log scale with low <= 0
+        space[0].CopyFrom(float_param(low=draw(st.floats(max_value=0.0, allow_nan=False)), high=1.0, log=True))
+    elif defect == 3:  # NaN or infinite bounds
+        bad = draw(non_finite)
+        space[0].CopyFrom(float_param(low=bad, high=1.0) if draw(st.booleans()) else float_param(low=0.0, high=bad))
+    elif defect == 4:  # int low > high
+        low = draw(int64.filter(lambda v: v > -(2**63)))
+        space.append(pb.Parameter(name="n", int_domain=pb.IntDomain(low=low, high=draw(st.integers(-(2**63), low - 1)))))
+    elif defect == 5:  # duplicate parameter names
+        space.append(float_param())
+    elif defect == 6:  # empty categorical
+        space.append(pb.Parameter(name="c", categorical=pb.CategoricalDomain()))
+    elif defect == 7:  # a non-finite categorical choice
+        space.append(pb.Parameter(name="c", categorical=pb.CategoricalDomain(choices=[pb.Value(float_value=draw(non_finite))])))
+    elif defect == 8:  # a choice with no type set (wrong type at the protobuf level)
+        space.append(pb.Parameter(name="c", categorical=pb.CategoricalDomain(choices=[pb.Value()])))
+    elif defect == 9:  # a parameter with no domain
+        space.append(pb.Parameter(name=draw(st.text(min_size=1, max_size=20)).replace("x", "y")))
+    elif defect == 10:  # an empty parameter name
+        space.append(float_param(name=""))
+    elif defect == 11:  # a finite range of no values, or of a memory-exhausting number
+        size = draw(st.one_of(st.integers(-(2**31), 0), st.integers(100_001, 2**31 - 1)))
+        space.append(pb.Parameter(name="f", finite_range=pb.FiniteRangeDomain(low=0, high=1, size=size)))
+    elif defect == 12:  # unknown scheduler
+        spec.scheduler.kind = draw(st.text(min_size=1, max_size=50).filter(lambda k: k not in SCHEDULERS))
+    elif defect == 13:  # unknown searcher
+        spec.searcher.kind = draw(st.text(min_size=1, max_size=50).filter(lambda k: k not in SEARCHERS))
+    elif defect == 14:  # r_min > r_max
+        r_max = draw(st.integers(1, 2**40))
+        spec.scheduler.r_max, spec.scheduler.r_min = r_max, draw(st.integers(r_max + 1, 2**62))
+    elif defect == 15:  # negative resources
+        if draw(st.booleans()):
+            spec.scheduler.r_min = draw(st.integers(-(2**63), -1))
+        else:
+            spec.scheduler.r_max = draw(st.integers(-(2**63), -1))
+    elif defect == 16:  # eta < 2 (0 means the default, 3)
+        spec.scheduler.eta = draw(st.one_of(st.just(1), st.integers(-(2**63), -1)))
+    elif defect == 17:  # no budget at all
+        spec.ClearField("budget")
+    elif defect == 18:  # negative or non-finite budget
+        _set_budget(spec, **draw(st.sampled_from([
+            {"max_trials": -1}, {"max_resource": -5}, {"max_wall_seconds": -1.0},
+            {"max_wall_seconds": math.nan}, {"max_wall_seconds": math.inf},
+        ])))
+    elif defect == 19:  # more brackets than ASHA has
+        spec.scheduler.brackets = draw(st.integers(2, 2**31 - 1))
+    elif defect == 20:  # a seed beyond int64
+        spec.seed = draw(st.integers(2**63, 2**64 - 1))
+    elif defect == 21:  # an initial config that does not fit the space
+        bad_value = draw(st.sampled_from([
+            {"x": pb.Value(string_value="high")}, {"x": pb.Value(float_value=2.0)}, {},
+            {"x": pb.Value(float_value=0.5), "y": pb.Value(int_value=1)}, {"x": pb.Value()},
+            {"x": pb.Value(float_value=math.nan)},
+        ]))
+        spec.searcher.initial_configs.append(pb.Config(values=bad_value))
+    elif defect == 22:  # an unknown metric mode enum value
+        spec.metric.mode = draw(st.integers(3, 2**31 - 1))
+    else:  # a path-like or malformed study name
+        spec.name = draw(bad_names)
+    return spec
+
+
+@EXAMPLES
+@given(spec=malformed_specs())
+def test_a_malformed_study_is_refused_and_not_created(rig: Rig, spec: pb.StudySpec) -> None:
+    rig.expect("CreateStudy", pb.CreateStudyRequest(spec=spec), Code.INVALID_ARGUMENT)
+
+
+@EXAMPLES
+@given(trials=st.integers(1, 10**6).filter(lambda n: n != 5), seed=st.integers(0, 2**63 - 1))
+def test_a_different_definition_under_an_existing_name_already_exists(
+    rig: Rig, trials: int, seed: int
+) -> None:
+    spec = good_spec(REF, max_trials=trials)
+    spec.seed = seed
+    assert REF in rig.expect("CreateStudy", pb.CreateStudyRequest(spec=spec), Code.ALREADY_EXISTS)
+
+
+def test_creating_the_same_study_again_returns_it(rig: Rig) -> None:
+    study = rig.stub.CreateStudy(pb.CreateStudyRequest(spec=good_spec(REF)), timeout=10)
+    assert study.spec.name == REF and study.trials_started == 3
+    rig.assert_intact()
+
+
+# ---------------------------------------------------------------- Suggest
+
+
+@EXAMPLES
+@given(worker=st.one_of(long_id, st.just("w")), request=st.one_of(long_id, st.just("q")))
+def test_overlong_worker_or_request_ids_are_invalid(rig: Rig, worker: str, request: str) -> None:
+    if worker == "w" and request == "q":
+        return  # a valid Suggest: it would start a trial
+    request_msg = pb.SuggestRequest(study=REF, worker_id=worker, request_id=request)
+    assert "longer than" in rig.expect("Suggest", request_msg, Code.INVALID_ARGUMENT)
+
+
+# ---------------------------------------------------------------- Report
+
+
+def report(rig: Rig, **fields: Any) -> pb.ReportRequest:
+    defaults: dict[str, Any] = dict(study=REF, trial_id=1, lease_id=rig.lease, resource=1, value=0.5)
+    return pb.ReportRequest(**{**defaults, **fields})
+
+
+@EXAMPLES
+@given(value=non_finite)
+def test_nan_and_infinite_metrics_are_invalid(rig: Rig, value: float) -> None:
+    assert "finite" in rig.expect("Report", report(rig, value=value), Code.INVALID_ARGUMENT)
+
+
+@EXAMPLES
+@given(resource=int64.filter(lambda r: r != 1), value=finite)
+def test_resources_never_assigned_are_invalid(rig: Rig, resource: int, value: float) -> None:
+    message = rig.expect("Report", report(rig, resource=resource, value=value), Code.INVALID_ARGUMENT)
+    assert "out of order or out of range" in message
+
+
+@EXAMPLES
+@given(trial_id=int64.filter(lambda t: t not in (0, 1, 2)), lease=leases, value=finite)
+def test_reports_for_unknown_trials_are_not_found(rig: Rig, trial_id: int, lease: str, value: float) -> None:
+    message = rig.expect("Report", report(rig, trial_id=trial_id, lease_id=lease, value=value), Code.NOT_FOUND)
+    assert str(trial_id) in message
+
+
+@EXAMPLES
+@given(
+    trial_id=st.sampled_from([0, 1, 2]),
+    lease=leases,
+    resource=int64,
+    value=st.one_of(finite, non_finite),
+)
+def test_reports_under_a_wrong_lease_fail_their_precondition(
+    rig: Rig, trial_id: int, lease: str, resource: int, value: float
+) -> None:
+    if lease == rig.lease or (lease == rig.paused_lease and resource == 1):
+        return  # the active lease, or a retry of trial 0's stored report
+    request = report(rig, trial_id=trial_id, lease_id=lease, resource=resource, value=value)
+    assert "not accepted" in rig.expect("Report", request, Code.FAILED_PRECONDITION)
+
+
+@EXAMPLES
+@given(resource=st.integers(2, 2**63 - 1))
+def test_late_reports_from_an_ended_lease_fail_their_precondition(rig: Rig, resource: int) -> None:
+    request = report(rig, trial_id=0, lease_id=rig.paused_lease, resource=resource)
+    rig.expect("Report", request, Code.FAILED_PRECONDITION)
+
+
+@EXAMPLES
+@given(checkpoint=st.one_of(
+    long_text,
+    st.sampled_from([f"server:{REF}/2/1@{'0' * 64}", f"server:{REF}/1/5@{'0' * 64}",
+                     "server:../../etc/1/1@" + "0" * 64, "server:nonsense"]),
+))
+def test_overlong_or_foreign_checkpoint_references_are_invalid(rig: Rig, checkpoint: str) -> None:
+    rig.expect("Report", report(rig, checkpoint=checkpoint), Code.INVALID_ARGUMENT)
+
+
+def test_a_retried_report_gets_its_stored_answer(rig: Rig) -> None:
+    request = report(rig, trial_id=0, lease_id=rig.paused_lease)
+    assert rig.stub.Report(request, timeout=10).decision == pb.PAUSE
+    rig.assert_intact()
+
+
+# ---------------------------------------------------------------- Heartbeat, Fail, Release
+
+
+@EXAMPLES
+@given(lease=leases)
+def test_heartbeats_of_unknown_leases_fail_their_precondition(rig: Rig, lease: str) -> None:
+    if lease == rig.lease:
+        return
+    assert "not active" in rig.expect("Heartbeat", pb.HeartbeatRequest(study=REF, lease_id=lease), Code.FAILED_PRECONDITION)
+
+
+def _give_up(method: str, **fields: Any) -> Any:
+    cls = pb.FailRequest if method == "Fail" else pb.ReleaseRequest
+    if method == "Release":
+        fields.pop("reason", None)
+    return cls(study=REF, **fields)
+
+
+@pytest.mark.parametrize("method", ["Fail", "Release"])
+@EXAMPLES
+@given(trial_id=int64.filter(lambda t: t not in (0, 1, 2)), lease=leases)
+def test_giving_up_unknown_trials_is_not_found(rig: Rig, method: str, trial_id: int, lease: str) -> None:
+    rig.expect(method, _give_up(method, trial_id=trial_id, lease_id=lease, reason="x"), Code.NOT_FOUND)
+
+
+@pytest.mark.parametrize("method", ["Fail", "Release"])
+@EXAMPLES
+@given(trial_id=st.sampled_from([0, 1, 2]), lease=leases)
+def test_giving_up_under_a_wrong_lease_fails_its_precondition(
+    rig: Rig, method: str, trial_id: int, lease: str
+) -> None:
+    if lease == rig.lease and trial_id == 1:
+        return
+    request = _give_up(method, trial_id=trial_id, lease_id=lease, reason="x")
+    rig.expect(method, request, Code.FAILED_PRECONDITION)
+
+
+@EXAMPLES
+@given(reason=long_text)
+def test_an_overlong_failure_reason_is_invalid(rig: Rig, reason: str) -> None:
+    request = _give_up("Fail", trial_id=1, lease_id=rig.lease, reason=reason)
+    assert "longer than" in rig.expect("Fail", request, Code.INVALID_ARGUMENT)
+
+
+# ---------------------------------------------------------------- checkpoints
+
+
+@EXAMPLES
+@given(ref=st.one_of(
+    st.text(max_size=200),
+    st.sampled_from(["server:../../etc/1/1@" + "a" * 64, "server:ref/1/1@../../../etc/passwd",
+                     "/etc/passwd", "server:ref/-1/1@" + "a" * 64, "file:///etc/passwd"]),
+))
+def test_malformed_checkpoint_references_are_invalid(rig: Rig, ref: str) -> None:
+    call = rig.stub.DownloadCheckpoint(pb.CheckpointRequest(ref=ref), timeout=10)
+    with pytest.raises(grpc.RpcError) as info:
+        list(call)
+    assert info.value.code() == Code.INVALID_ARGUMENT and info.value.details()
+    rig.assert_intact()
+
+
+@EXAMPLES
+@given(trial_id=st.integers(0, 10**18 - 1), resource=st.integers(0, 10**18 - 1), digest=st.from_regex(r"[0-9a-f]{64}", fullmatch=True))
+def test_unknown_checkpoints_are_not_found(rig: Rig, trial_id: int, resource: int, digest: str) -> None:
+    call = rig.stub.DownloadCheckpoint(pb.CheckpointRequest(ref=f"server:{REF}/{trial_id}/{resource}@{digest}"), timeout=10)
+    with pytest.raises(grpc.RpcError) as info:
+        list(call)
+    assert info.value.code() == Code.NOT_FOUND and info.value.details()
+    rig.assert_intact()
+
+
+@EXAMPLES
+@given(lease=leases, trial_id=st.sampled_from([0, 1, 2]))
+def test_uploads_without_the_trials_lease_fail_their_precondition(rig: Rig, lease: str, trial_id: int) -> None:
+    if lease == rig.lease and trial_id == 1:
+        return
+    header = pb.CheckpointHeader(study=REF, trial_id=trial_id, lease_id=lease, resource=1, size=1, sha256="0" * 64)
+    chunks = iter([pb.CheckpointChunk(header=header), pb.CheckpointChunk(data=b"x")])
+    rig.expect("UploadCheckpoint", chunks, Code.FAILED_PRECONDITION)
+
+
+# ---------------------------------------------------------------- the protobuf level
+
+
+REQUESTS_WITH_TEXT: dict[str, Callable[[str], Any]] = {
+    **BY_STUDY,
+    "CreateStudy": lambda s: pb.CreateStudyRequest(spec=good_spec(s)),
+    "DownloadCheckpoint": lambda s: pb.CheckpointRequest(ref=s),
+}
+
+
+@pytest.mark.parametrize("method", sorted(REQUESTS_WITH_TEXT))
+def test_requests_over_the_message_limit_are_refused(rig: Rig, method: str) -> None:
+    request = REQUESTS_WITH_TEXT[method]("x" * (MESSAGE_LIMIT + 1))
+    with pytest.raises(grpc.RpcError) as info:
+        response = getattr(rig.stub, method)(request, timeout=20)
+        if method == "DownloadCheckpoint":
+            list(response)
+    assert info.value.code() == Code.RESOURCE_EXHAUSTED and "larger than max" in info.value.details()
+    rig.assert_intact()
+
+
+def raw_call(rig: Rig, method: str, body: bytes) -> grpc.RpcError:
+    call = rig.channel.unary_unary(f"/rung.v1.Rung/{method}")  # bytes in, bytes out
+    with pytest.raises(grpc.RpcError) as info:
+        call(body, timeout=10)
+    return info.value
+
+
+@pytest.mark.parametrize(
+    "method, body, code",
+    [
+        # study (field 1, a string) sent as a varint: no study name
+        ("GetStudy", b"\x08\x05", Code.INVALID_ARGUMENT),
+        # lease_id (field 3, a string) sent as a fixed64, with trial 1 and resource 1: no lease
+        ("Report", b"\x0a\x03ref\x10\x01\x19" + b"\x00" * 8 + b"\x20\x01", Code.FAILED_PRECONDITION),
+        # worker_id (field 2, a string) sent as a fixed32, with an overlong request id
+        ("Suggest", b"\x0a\x03ref\x15\x00\x00\x00\x00\x1a\x81\x01" + b"q" * 129, Code.INVALID_ARGUMENT),
+    ],
+)
+def test_fields_of_the_wrong_wire_type_are_ignored_and_then_refused(
+    rig: Rig, method: str, body: bytes, code: Code
+) -> None:
+    """protobuf keeps a field sent with the wrong wire type as an unknown field, so the
+    request reads as if it were unset, and validation refuses what is missing."""
+    error = raw_call(rig, method, body)
+    assert error.code() == code and error.details()
+    rig.assert_intact()
+
+
+@pytest.mark.parametrize("body", [b"\xff\xff\xff\xff", b"\x0a\x05ab", b"\x0a\xff\xff\xff\xff\x0f"])
+def test_undecodable_bytes_are_refused_by_grpc_and_the_server_carries_on(rig: Rig, body: bytes) -> None:
+    """gRPC itself answers a request that does not parse with INTERNAL (grpc's
+    doc/statuscodes.md: "Error parsing request proto"), before any rung code runs."""
+    error = raw_call(rig, "Report", body)
+    assert error.code() == Code.INTERNAL and "deserializing" in error.details()
+    rig.assert_intact()

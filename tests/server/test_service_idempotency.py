@@ -1,0 +1,110 @@
+"""Idempotency: retried Suggests and Reports change nothing; late reports are refused."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import pytest
+
+from rung.core.errors import FailedPrecondition
+from rung.core.types import Decision, JobKind
+from rung.server.service import StudyService
+from server_support import LEASE, FakeClock, make_spec, snapshot
+
+
+def journal_length(service: StudyService) -> int:
+    return len(list(service.journal.events("s")))
+
+
+def test_a_repeated_request_id_returns_the_same_job(service: StudyService) -> None:
+    first = service.suggest("s", "w", "req-1")
+    length = journal_length(service)
+    assert service.suggest("s", "w", "req-1") == first
+    assert journal_length(service) == length
+    other = service.suggest("s", "w", "req-2")
+    assert other.job.trial_id != first.job.trial_id and other.lease_id != first.lease_id
+
+
+def test_an_empty_request_id_is_never_deduplicated(service: StudyService) -> None:
+    assert service.suggest("s", "w", "").job.trial_id != service.suggest("s", "w", "").job.trial_id
+
+
+def test_a_retried_suggest_finds_its_job_after_a_restart(
+    service: StudyService, make_service: Callable[..., StudyService]
+) -> None:
+    first = service.suggest("s", "w", "req-1")
+    restarted = make_service(journal=service.journal)
+    again = restarted.suggest("s", "w", "req-1")
+    assert (again.job, again.lease_id, again.checkpoint) == (first.job, first.lease_id, first.checkpoint)
+    restarted.report("s", first.job.trial_id, first.lease_id, 1, 0.5)  # the lease is live there
+
+
+def test_a_repeated_report_is_stored_once_with_the_same_decision(service: StudyService) -> None:
+    job = service.suggest("s", "w", "")
+    first = service.report("s", job.job.trial_id, job.lease_id, 1, 0.5, checkpoint="ck")
+    before, length = snapshot(service), journal_length(service)
+    # The lease ended with the PAUSE, but a retry of that very report still gets its answer.
+    assert service.report("s", job.job.trial_id, job.lease_id, 1, 0.5, checkpoint="ck") == first
+    assert first[0] is Decision.PAUSE
+    assert (snapshot(service), journal_length(service)) == (before, length)
+
+
+def test_a_repeated_report_below_the_milestone_is_stored_once(make_service) -> None:
+    service = make_service()
+    service.create_study(make_spec(r_min=3))
+    job = service.suggest("s", "w", "")
+    assert service.report("s", 0, job.lease_id, 1, 0.9)[0] is Decision.CONTINUE
+    before = snapshot(service)
+    assert service.report("s", 0, job.lease_id, 1, 0.9)[0] is Decision.CONTINUE
+    assert snapshot(service) == before
+    assert [r for _, r, _ in service.list_trials("s")[0].record.observations] == [1]
+
+
+def test_a_late_report_from_an_expired_lease_is_refused_and_changes_nothing(
+    make_service: Callable[..., StudyService], clock: FakeClock
+) -> None:
+    service = make_service()
+    service.create_study(make_spec(r_min=3))  # first segment 0 -> 3: reports at 1, 2, 3
+    old = service.suggest("s", "w1", "")
+    service.report("s", 0, old.lease_id, 1, 0.9)
+    clock.advance(LEASE + 1)
+    new = service.suggest("s", "w2", "")
+    assert (new.job.trial_id, new.job.resume_from) == (0, 0)
+    before, length = snapshot(service), journal_length(service)
+
+    for resource in (2, 3):  # never reported under the old lease
+        with pytest.raises(FailedPrecondition, match="not accepted"):
+            service.report("s", 0, old.lease_id, resource, 0.1)
+    assert (snapshot(service), journal_length(service)) == (before, length)
+
+
+def test_a_resumed_segment_reports_resources_the_lost_one_reported(
+    make_service: Callable[..., StudyService], clock: FakeClock
+) -> None:
+    """The new worker's report at a resource the lost lease also reported is a new result,
+    not a retry: it is checked against the new lease and stored."""
+    service = make_service()
+    service.create_study(make_spec(r_min=3))
+    old = service.suggest("s", "w1", "")
+    service.report("s", 0, old.lease_id, 1, 0.9)
+    clock.advance(LEASE + 1)
+    new = service.suggest("s", "w2", "")
+
+    assert service.report("s", 0, new.lease_id, 1, 0.8)[0] is Decision.CONTINUE
+    with pytest.raises(FailedPrecondition):  # the old lease cannot report again either
+        service.report("s", 0, old.lease_id, 2, 0.1)
+    assert service.report("s", 0, new.lease_id, 2, 0.7)[0] is Decision.CONTINUE
+    assert service.report("s", 0, new.lease_id, 3, 0.6)[0] is Decision.PAUSE
+
+    observations = service.list_trials("s")[0].record.observations
+    assert [(r, v) for _, r, v in observations] == [(1, 0.9), (1, 0.8), (2, 0.7), (3, 0.6)]
+
+
+def test_a_report_with_a_lease_of_another_trial_is_refused(service: StudyService) -> None:
+    a = service.suggest("s", "w", "")
+    b = service.suggest("s", "w", "")
+    before = snapshot(service)
+    with pytest.raises(FailedPrecondition):
+        service.report("s", a.job.trial_id, b.lease_id, 1, 0.5)
+    assert snapshot(service) == before
+    assert service.suggest("s", "w", "").job.kind is JobKind.START
