@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable
 
+from rung.durable import fsync_dir
 from rung.core.errors import InvalidArgument, NotFound, RungError
 from rung.core.study import check_study_name
 
@@ -159,7 +160,7 @@ class BlobStore:
             Path(tmp_name).unlink(missing_ok=True)
             raise
         for folder in (target.parent, target.parent.parent, self.root):
-            _fsync_dir(folder)
+            fsync_dir(folder)
         return key
 
     def open(self, key: BlobKey) -> tuple[BinaryIO, int]:
@@ -221,11 +222,3 @@ def _is_study_name(name: str) -> bool:
     except InvalidArgument:
         return False
     return True
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

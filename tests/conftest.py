@@ -7,6 +7,7 @@ from typing import Iterator
 
 import pytest
 
+from rung.workers.data import DEBIAN_FASHION_MNIST, prepare_fashion_mnist
 from support import ServerProcess
 
 
@@ -16,3 +17,16 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
     proc = ServerProcess(tmp_path / "rung.db").start()
     yield proc
     proc.terminate()
+
+
+@pytest.fixture(scope="session")
+def fmnist_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Debian's Fashion-MNIST, unpacked once per session where torchvision looks for it."""
+    if not DEBIAN_FASHION_MNIST.exists():
+        pytest.skip(
+            f"Fashion-MNIST not found in {DEBIAN_FASHION_MNIST}: "
+            "apt-get install dataset-fashion-mnist (make test does)"
+        )
+    data = tmp_path_factory.mktemp("fmnist")
+    prepare_fashion_mnist(data)
+    return data

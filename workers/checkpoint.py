@@ -21,6 +21,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from rung.durable import fsync_dir
+
 FORMAT_VERSION = 1
 _KEYS = ("format", "epoch", "model", "optimizer", "lr_scheduler", "grad_scaler", "rng", "extra")
 
@@ -68,7 +70,7 @@ def save_checkpoint(
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def read_checkpoint(path: Path) -> dict[str, Any]:
@@ -160,12 +162,3 @@ def _check_plain(value: Any, where: str) -> None:
             _check_plain(item, f"{where}[{i}]")
     elif value is not None and not isinstance(value, (str, int, float, bool)):
         raise TypeError(f"{where}: {type(value).__name__} cannot be stored in a checkpoint")
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename itself durable, not only the file's bytes."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -44,7 +44,6 @@ from worker_fleet import (
     STUDY,
     RemoteClient,
     assert_resumed_by_another_worker,
-    fmnist_data,  # noqa: F401 (fixture)
     kill_in_promoted_segment,
     start_worker,
     stop_all,
@@ -152,7 +151,7 @@ def start_server(hosts: Hosts, folder: Path, cert: Path, key: Path, token_file: 
 
 @pytest.mark.parametrize("hosts", ["netns", "loopback"], indirect=True)
 def test_a_trial_started_on_one_host_is_resumed_on_the_other(
-    hosts: Hosts, tmp_path: Path, fmnist_data: Path  # noqa: F811
+    hosts: Hosts, tmp_path: Path, fmnist_dir: Path
 ) -> None:
     ca, cert, key = write_pki(tmp_path, hosts.server_ip)
     token_file = tmp_path / "token"
@@ -168,14 +167,14 @@ def test_a_trial_started_on_one_host_is_resumed_on_the_other(
     )
     try:
         remote.call("create_study", "hosts", **STUDY)
-        worker_a = start_worker(address, "hosts", fmnist_data, "A", "server", logs["A"],
+        worker_a = start_worker(address, "hosts", fmnist_dir, "A", "server", logs["A"],
                                 hosts.worker_a, connection)
         procs.append(worker_a)
         trial_id, killed = kill_in_promoted_segment(
             lambda: remote.list_trials("hosts"), {"A": worker_a}
         )
         assert killed == "A"
-        worker_b = start_worker(address, "hosts", fmnist_data, "B", "server", logs["B"],
+        worker_b = start_worker(address, "hosts", fmnist_dir, "B", "server", logs["B"],
                                 hosts.worker_b, connection)
         procs.append(worker_b)
         wait_exit(worker_b, logs["B"])

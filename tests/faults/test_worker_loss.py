@@ -24,7 +24,6 @@ from worker_fleet import (
     R_MAX,
     STUDY,
     assert_resumed_by_another_worker,
-    fmnist_data,  # noqa: F401 (fixture)
     kill_in_promoted_segment,
     start_worker,
     stop_all,
@@ -50,7 +49,7 @@ def wait_until(condition: Callable[[], bool], what: str, timeout: float = 30) ->
 
 @pytest.mark.parametrize("checkpoints", ["server", "directory"])
 def test_a_killed_workers_trial_is_resumed_by_another_from_its_checkpoint(
-    tmp_path: Path, fmnist_data: Path, checkpoints: str  # noqa: F811
+    tmp_path: Path, fmnist_dir: Path, checkpoints: str
 ) -> None:
     server = ServerProcess(
         tmp_path / "rung.db", ["--checkpoint-sweep-seconds", "0.5"], lease_seconds=3
@@ -62,7 +61,7 @@ def test_a_killed_workers_trial_is_resumed_by_another_from_its_checkpoint(
             where = "server" if checkpoints == "server" else str(tmp_path / "shared")
             logs = {w: tmp_path / f"worker-{w}.log" for w in ("A", "B")}
             workers = {
-                w: start_worker(server.address, "loss", fmnist_data, w, where, logs[w])
+                w: start_worker(server.address, "loss", fmnist_dir, w, where, logs[w])
                 for w in ("A", "B")
             }
             trial_id, killed = kill_in_promoted_segment(lambda: client.list_trials("loss"), workers)

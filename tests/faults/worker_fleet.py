@@ -24,7 +24,6 @@ import pytest
 from google.protobuf import json_format
 
 from rung.v1 import rung_pb2 as pb
-from rung.workers.data import DEBIAN_FASHION_MNIST, prepare_fashion_mnist
 from support import REPO, rung_command, subprocess_env
 
 R_MAX = 4
@@ -37,17 +36,6 @@ STUDY: dict[str, Any] = {
     "seed": 0,
 }
 ListTrials = Callable[[], Sequence[pb.Trial]]
-
-
-@pytest.fixture(scope="session")
-def fmnist_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Debian's Fashion-MNIST, unpacked once where torchvision looks for it."""
-    if not DEBIAN_FASHION_MNIST.exists():
-        pytest.skip(f"Fashion-MNIST not found in {DEBIAN_FASHION_MNIST}: "
-                    "apt-get install dataset-fashion-mnist")
-    data = tmp_path_factory.mktemp("fmnist")
-    prepare_fashion_mnist(data)
-    return data
 
 
 def start_worker(
