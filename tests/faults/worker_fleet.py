@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import pytest
 from google.protobuf import json_format
 
 from rung.v1 import rung_pb2 as pb

@@ -34,7 +34,9 @@ def open_journal(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cal
 
 
 @pytest.fixture
-def make_service(open_journal: Callable[[], Journal], clock: FakeClock) -> Callable[..., StudyService]:
+def make_service(
+    open_journal: Callable[[], Journal], clock: FakeClock
+) -> Callable[..., StudyService]:
     """make_service(max_lost=3) -> a StudyService on the journal; call again to 'restart'."""
 
     def _make(max_lost: int = 3, journal: Journal | None = None) -> StudyService:

@@ -25,7 +25,9 @@ class FakeClock:
         self.now += seconds
 
 
-def make_spec(name: str = "s", r_min: int = 1, r_max: int = 9, eta: int = 3, trials: int = 30) -> StudySpec:
+def make_spec(
+    name: str = "s", r_min: int = 1, r_max: int = 9, eta: int = 3, trials: int = 30
+) -> StudySpec:
     return StudySpec(
         name=name,
         space=SearchSpace({"x": Float(0.0, 1.0)}),
@@ -43,13 +45,27 @@ def snapshot(service: StudyService, name: str = "s") -> list[tuple[Any, ...]]:
 def _trial_tuple(t: TrialView) -> tuple[Any, ...]:
     r = t.record
     return (
-        t.trial_id, t.config, t.status, t.bracket,
+        t.trial_id,
+        t.config,
+        t.status,
+        t.bracket,
         [(s.seq, s.resume_from, s.milestone, s.worker_id, s.lease_id, s.lost) for s in r.segments],
-        list(r.observations), r.checkpoint, r.checkpoint_resource, list(r.failures),
+        list(r.observations),
+        r.checkpoint,
+        r.checkpoint_resource,
+        list(r.failures),
     )
 
 
 def study_summary(service: StudyService, name: str = "s") -> tuple[Any, ...]:
     v = service.get_study(name)
-    return (v.spec, v.state, v.trials_started, v.trials_running, v.promotions, v.resource_spent,
-            v.incumbent, v.incumbent_config)
+    return (
+        v.spec,
+        v.state,
+        v.trials_started,
+        v.trials_running,
+        v.promotions,
+        v.resource_spent,
+        v.incumbent,
+        v.incumbent_config,
+    )

@@ -27,7 +27,8 @@ def test_events_come_back_in_order_with_their_payloads(open_journal: Factory) ->
     journal.append(_event("a", 3, "stop"))
     events = list(journal.events("a"))
     assert [(e.seq, e.kind) for e in events] == [(1, "created"), (2, "report"), (3, "stop")]
-    assert events[1].payload == {"value": 0.25, "ids": [1, 2], "text": "é ✓", "nested": {"x": None}}
+    payload = {"value": 0.25, "ids": [1, 2], "text": "é ✓", "nested": {"x": None}}
+    assert events[1].payload == payload
     assert all(e.study == "a" for e in events)
 
 
@@ -68,7 +69,10 @@ def test_stored_events_survive_a_reopen(open_journal: Factory) -> None:
     journal.close()
     reopened = open_journal()
     assert reopened.studies() == ["a"]
-    assert [(e.seq, e.payload) for e in reopened.events("a")] == [(1, {"at": 2.0}), (2, {"value": 0.5})]
+    assert [(e.seq, e.payload) for e in reopened.events("a")] == [
+        (1, {"at": 2.0}),
+        (2, {"value": 0.5}),
+    ]
     reopened.append(_event("a", 3, "stop"))
     assert [e.seq for e in reopened.events("a")] == [1, 2, 3]
 
@@ -81,3 +85,19 @@ def test_a_payload_cannot_be_changed_through_the_event_given_or_read(open_journa
     read = next(iter(journal.events("a")))
     read.payload["ids"].append(3)
     assert next(iter(journal.events("a"))).payload == {"ids": [1]}
+
+
+def test_a_deleted_study_is_gone_for_good_and_its_name_free(open_journal: Factory) -> None:
+    journal = open_journal()
+    for name in ("a", "b"):
+        journal.append(_event(name, 1, "created"))
+        journal.append(_event(name, 2))
+    journal.delete("a")
+    journal.delete("never-existed")
+    assert journal.studies() == ["b"] and list(journal.events("a")) == []
+    journal.close()
+    reopened = open_journal()
+    assert reopened.studies() == ["b"]
+    reopened.append(_event("a", 1, "created", at=9.0))  # a new study under the old name
+    assert [(e.seq, e.payload) for e in reopened.events("a")] == [(1, {"at": 9.0})]
+    assert [e.seq for e in reopened.events("b")] == [1, 2]

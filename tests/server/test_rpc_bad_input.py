@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import grpc
@@ -34,7 +33,9 @@ MESSAGE_LIMIT = 4 * 1024 * 1024
 VALID_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
 
-def float_param(name: str = "x", low: float = 0.0, high: float = 1.0, log: bool = False) -> pb.Parameter:
+def float_param(
+    name: str = "x", low: float = 0.0, high: float = 1.0, log: bool = False
+) -> pb.Parameter:
     return pb.Parameter(name=name, float_domain=pb.FloatDomain(low=low, high=high, log=log))
 
 
@@ -84,21 +85,53 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     channel = grpc.insecure_channel(f"127.0.0.1:{running.port}")
     stub = rung_pb2_grpc.RungStub(channel)
     stub.CreateStudy(pb.CreateStudyRequest(spec=good_spec(REF)))
-    jobs = [stub.Suggest(pb.SuggestRequest(study=REF, worker_id="w", request_id=f"r{i}")) for i in range(3)]
-    stub.Report(pb.ReportRequest(study=REF, trial_id=0, lease_id=jobs[0].lease_id, resource=1, value=0.5))
+    jobs = [
+        stub.Suggest(pb.SuggestRequest(study=REF, worker_id="w", request_id=f"r{i}"))
+        for i in range(3)
+    ]
+    stub.Report(
+        pb.ReportRequest(study=REF, trial_id=0, lease_id=jobs[0].lease_id, resource=1, value=0.5)
+    )
     before = stub.ListTrials(pb.ListTrialsRequest(study=REF))
-    yield Rig(channel, stub, health_pb2_grpc.HealthStub(channel), jobs[0].lease_id, jobs[1].lease_id, before)
+    yield Rig(
+        channel,
+        stub,
+        health_pb2_grpc.HealthStub(channel),
+        jobs[0].lease_id,
+        jobs[1].lease_id,
+        before,
+    )
     channel.close()
     running.stop(grace=1)
 
 
 # ---------------------------------------------------------------- strategies
 
-unknown_names = st.from_regex(VALID_NAME, fullmatch=True).filter(lambda n: n != REF and ".." not in n)
+unknown_names = st.from_regex(VALID_NAME, fullmatch=True).filter(
+    lambda n: n != REF and ".." not in n
+)
 bad_names = st.one_of(
     st.sampled_from(
-        ["", "..", "../../etc", "../ref", "ref/../../x", "/etc/passwd", "./ref", ".ref", "-ref",
-         "ref\x00", "ref\n", "new\n", "a b", "C:\\Windows", "ref/", "~root", "r" * 129, "x" * 100_000]
+        [
+            "",
+            "..",
+            "../../etc",
+            "../ref",
+            "ref/../../x",
+            "/etc/passwd",
+            "./ref",
+            ".ref",
+            "-ref",
+            "ref\x00",
+            "ref\n",
+            "new\n",
+            "a b",
+            "C:\\Windows",
+            "ref/",
+            "~root",
+            "r" * 129,
+            "x" * 100_000,
+        ]
     ),
     st.text(max_size=200).filter(lambda n: not VALID_NAME.fullmatch(n) or ".." in n),
 )
@@ -143,87 +176,193 @@ def test_a_path_like_or_malformed_study_name_is_invalid(rig: Rig, method: str, n
 # ---------------------------------------------------------------- CreateStudy
 
 
-def _set_budget(spec: pb.StudySpec, **limits: float) -> None:
+Defect = Callable[[pb.StudySpec, st.DrawFn], None]
+DEFECTS: dict[str, Defect] = {}
+
+
+def defect(function: Defect) -> Defect:
+    """Registers a way to spoil a valid spec; each becomes one test case."""
+    DEFECTS[function.__name__] = function
+    return function
+
+
+@defect
+def empty_space(spec: pb.StudySpec, draw: st.DrawFn) -> None:
+    del spec.space[:]
+
+
+@defect
+def low_above_high(spec: pb.StudySpec, draw: st.DrawFn) -> None:
+    high = draw(st.floats(-1e300, 1e300))
+    low = draw(st.floats(min_value=high, max_value=1e308, exclude_min=True))
+    spec.space[0].CopyFrom(float_param(low=low, high=high))
+
+
+@defect
+def log_scale_from_zero_or_below(spec: pb.StudySpec, draw: st.DrawFn) -> None:
+    low = draw(st.floats(max_value=0.0, allow_nan=False))
+    spec.space[0].CopyFrom(float_param(low=low, high=1.0, log=True))
+
+
+@defect
+def non_finite_bounds(spec: pb.StudySpec, draw: st.DrawFn) -> None:
+    bad = draw(non_finite)
+    low, high = (bad, 1.0) if draw(st.booleans()) else (0.0, bad)
+    spec.space[0].CopyFrom(float_param(low=low, high=high))
+
+
+@defect
+def int_low_above_high(spec: pb.StudySpec, draw: st.DrawFn) -> None:
+    low = draw(st.integers(-(2**63) + 1, 2**63 - 1))
+    high = draw(st.integers(-(2**63), low - 1))
+    spec.space.append(pb.Parameter(name="n", int_domain=pb.IntDomain(low=low, high=high)))
+
+
+@defect
+def duplicate_names(spec: pb.StudySpec, draw: st.DrawFn) -> None:
+    spec.space.append(float_param())
+
+
+@defect
+def empty_categorical(spec: pb.StudySpec, draw: st.DrawFn) -> None:
+    spec.space.append(pb.Parameter(name="c", categorical=pb.CategoricalDomain()))
+
+
+@defect
+def non_finite_choice(spec: pb.StudySpec, draw: st.DrawFn) -> None:
+    choice = pb.Value(float_value=draw(non_finite))
+    spec.space.append(pb.Parameter(name="c", categorical=pb.CategoricalDomain(choices=[choice])))
+
+
+@defect
+def duplicate_choices(spec: pb.StudySpec, draw: st.DrawFn) -> None:
+    choice = pb.Value(string_value=draw(st.text(max_size=10)))
+    domain = pb.CategoricalDomain(choices=[choice, choice])
+    spec.space.append(pb.Parameter(name="c", categorical=domain))
+
+
+@defect
+def choice_without_a_type(spec: pb.StudySpec, draw: st.DrawFn) -> None:
+    """A Value whose oneof is unset: a wrong type at the protobuf level."""
+    spec.space.append(
+        pb.Parameter(name="c", categorical=pb.CategoricalDomain(choices=[pb.Value()]))
+    )
+
+
+@defect
+def parameter_without_a_domain(spec: pb.StudySpec, draw: st.DrawFn) -> None:
+    spec.space.append(pb.Parameter(name=draw(st.text(min_size=1, max_size=20)) + "_"))
+
+
+@defect
+def empty_parameter_name(spec: pb.StudySpec, draw: st.DrawFn) -> None:
+    spec.space.append(float_param(name=""))
+
+
+@defect
+def finite_range_empty_or_huge(spec: pb.StudySpec, draw: st.DrawFn) -> None:
+    """Sizes past the limit would make every sample build a grid of billions."""
+    size = draw(st.one_of(st.integers(-(2**31), 0), st.integers(100_001, 2**31 - 1)))
+    domain = pb.FiniteRangeDomain(low=0, high=1, size=size)
+    spec.space.append(pb.Parameter(name="f", finite_range=domain))
+
+
+@defect
+def unknown_scheduler(spec: pb.StudySpec, draw: st.DrawFn) -> None:
+    spec.scheduler.kind = draw(
+        st.text(min_size=1, max_size=50).filter(lambda k: k not in SCHEDULERS)
+    )
+
+
+@defect
+def unknown_searcher(spec: pb.StudySpec, draw: st.DrawFn) -> None:
+    spec.searcher.kind = draw(st.text(min_size=1, max_size=50).filter(lambda k: k not in SEARCHERS))
+
+
+@defect
+def r_min_above_r_max(spec: pb.StudySpec, draw: st.DrawFn) -> None:
+    spec.scheduler.r_max = draw(st.integers(1, 2**40))
+    spec.scheduler.r_min = draw(st.integers(spec.scheduler.r_max + 1, 2**62))
+
+
+@defect
+def negative_resources(spec: pb.StudySpec, draw: st.DrawFn) -> None:
+    field = draw(st.sampled_from(["r_min", "r_max"]))
+    setattr(spec.scheduler, field, draw(st.integers(-(2**63), -1)))
+
+
+@defect
+def eta_below_two(spec: pb.StudySpec, draw: st.DrawFn) -> None:
+    """(0 means the default, 3.)"""
+    spec.scheduler.eta = draw(st.one_of(st.just(1), st.integers(-(2**63), -1)))
+
+
+@defect
+def no_budget(spec: pb.StudySpec, draw: st.DrawFn) -> None:
+    spec.ClearField("budget")
+
+
+@defect
+def negative_or_non_finite_budget(spec: pb.StudySpec, draw: st.DrawFn) -> None:
+    limits = draw(
+        st.sampled_from(
+            [
+                {"max_trials": -1},
+                {"max_resource": -5},
+                {"max_wall_seconds": -1.0},
+                {"max_wall_seconds": math.nan},
+                {"max_wall_seconds": math.inf},
+            ]
+        )
+    )
     spec.budget.CopyFrom(pb.Budget(**limits))
 
 
-@st.composite
-def malformed_specs(draw: st.DrawFn) -> pb.StudySpec:
-    """A valid spec with exactly one defect; the defect is named in the spec's comment."""
-    spec = good_spec(draw(unknown_names))
-    space = spec.space
-    defect = draw(st.sampled_from(range(24)))
-    if defect == 0:  # empty space
-        del space[:]
-    elif defect == 1:  # low > high
-        high = draw(st.floats(-1e300, 1e300))
-        low = draw(st.floats(min_value=high, allow_nan=False, allow_infinity=False, exclude_min=True))
-        space[0].CopyFrom(float_param(low=low, high=high))
-    elif defect == 2:  # log scale with low <= 0
-        space[0].CopyFrom(float_param(low=draw(st.floats(max_value=0.0, allow_nan=False)), high=1.0, log=True))
-    elif defect == 3:  # NaN or infinite bounds
-        bad = draw(non_finite)
-        space[0].CopyFrom(float_param(low=bad, high=1.0) if draw(st.booleans()) else float_param(low=0.0, high=bad))
-    elif defect == 4:  # int low > high
-        low = draw(int64.filter(lambda v: v > -(2**63)))
-        space.append(pb.Parameter(name="n", int_domain=pb.IntDomain(low=low, high=draw(st.integers(-(2**63), low - 1)))))
-    elif defect == 5:  # duplicate parameter names
-        space.append(float_param())
-    elif defect == 6:  # empty categorical
-        space.append(pb.Parameter(name="c", categorical=pb.CategoricalDomain()))
-    elif defect == 7:  # a non-finite categorical choice
-        space.append(pb.Parameter(name="c", categorical=pb.CategoricalDomain(choices=[pb.Value(float_value=draw(non_finite))])))
-    elif defect == 8:  # a choice with no type set (wrong type at the protobuf level)
-        space.append(pb.Parameter(name="c", categorical=pb.CategoricalDomain(choices=[pb.Value()])))
-    elif defect == 9:  # a parameter with no domain
-        space.append(pb.Parameter(name=draw(st.text(min_size=1, max_size=20)).replace("x", "y")))
-    elif defect == 10:  # an empty parameter name
-        space.append(float_param(name=""))
-    elif defect == 11:  # a finite range of no values, or of a memory-exhausting number
-        size = draw(st.one_of(st.integers(-(2**31), 0), st.integers(100_001, 2**31 - 1)))
-        space.append(pb.Parameter(name="f", finite_range=pb.FiniteRangeDomain(low=0, high=1, size=size)))
-    elif defect == 12:  # unknown scheduler
-        spec.scheduler.kind = draw(st.text(min_size=1, max_size=50).filter(lambda k: k not in SCHEDULERS))
-    elif defect == 13:  # unknown searcher
-        spec.searcher.kind = draw(st.text(min_size=1, max_size=50).filter(lambda k: k not in SEARCHERS))
-    elif defect == 14:  # r_min > r_max
-        r_max = draw(st.integers(1, 2**40))
-        spec.scheduler.r_max, spec.scheduler.r_min = r_max, draw(st.integers(r_max + 1, 2**62))
-    elif defect == 15:  # negative resources
-        if draw(st.booleans()):
-            spec.scheduler.r_min = draw(st.integers(-(2**63), -1))
-        else:
-            spec.scheduler.r_max = draw(st.integers(-(2**63), -1))
-    elif defect == 16:  # eta < 2 (0 means the default, 3)
-        spec.scheduler.eta = draw(st.one_of(st.just(1), st.integers(-(2**63), -1)))
-    elif defect == 17:  # no budget at all
-        spec.ClearField("budget")
-    elif defect == 18:  # negative or non-finite budget
-        _set_budget(spec, **draw(st.sampled_from([
-            {"max_trials": -1}, {"max_resource": -5}, {"max_wall_seconds": -1.0},
-            {"max_wall_seconds": math.nan}, {"max_wall_seconds": math.inf},
-        ])))
-    elif defect == 19:  # more brackets than ASHA has
-        spec.scheduler.brackets = draw(st.integers(2, 2**31 - 1))
-    elif defect == 20:  # a seed beyond int64
-        spec.seed = draw(st.integers(2**63, 2**64 - 1))
-    elif defect == 21:  # an initial config that does not fit the space
-        bad_value = draw(st.sampled_from([
-            {"x": pb.Value(string_value="high")}, {"x": pb.Value(float_value=2.0)}, {},
-            {"x": pb.Value(float_value=0.5), "y": pb.Value(int_value=1)}, {"x": pb.Value()},
-            {"x": pb.Value(float_value=math.nan)},
-        ]))
-        spec.searcher.initial_configs.append(pb.Config(values=bad_value))
-    elif defect == 22:  # an unknown metric mode enum value
-        spec.metric.mode = draw(st.integers(3, 2**31 - 1))
-    else:  # a path-like or malformed study name
-        spec.name = draw(bad_names)
-    return spec
+@defect
+def brackets_for_asha(spec: pb.StudySpec, draw: st.DrawFn) -> None:
+    spec.scheduler.brackets = draw(st.integers(2, 2**31 - 1))
 
 
-@EXAMPLES
-@given(spec=malformed_specs())
-def test_a_malformed_study_is_refused_and_not_created(rig: Rig, spec: pb.StudySpec) -> None:
+@defect
+def seed_beyond_int64(spec: pb.StudySpec, draw: st.DrawFn) -> None:
+    spec.seed = draw(st.integers(2**63, 2**64 - 1))
+
+
+@defect
+def initial_config_off_the_space(spec: pb.StudySpec, draw: st.DrawFn) -> None:
+    values = draw(
+        st.sampled_from(
+            [
+                {"x": pb.Value(string_value="high")},
+                {"x": pb.Value(float_value=2.0)},
+                {},
+                {"x": pb.Value(float_value=0.5), "y": pb.Value(int_value=1)},
+                {"x": pb.Value()},
+                {"x": pb.Value(float_value=math.nan)},
+            ]
+        )
+    )
+    spec.searcher.initial_configs.append(pb.Config(values=values))
+
+
+@defect
+def unknown_metric_mode(spec: pb.StudySpec, draw: st.DrawFn) -> None:
+    spec.metric.mode = draw(st.integers(3, 2**31 - 1))  # proto3 enums keep unknown numbers
+
+
+@defect
+def path_like_name(spec: pb.StudySpec, draw: st.DrawFn) -> None:
+    spec.name = draw(bad_names)
+
+
+@pytest.mark.parametrize("spoil", sorted(DEFECTS))
+@settings(max_examples=10, deadline=None)
+@given(data=st.data(), name=unknown_names)
+def test_a_malformed_study_is_refused_and_not_created(
+    rig: Rig, spoil: str, data: st.DataObject, name: str
+) -> None:
+    spec = good_spec(name)
+    DEFECTS[spoil](spec, data.draw)
     rig.expect("CreateStudy", pb.CreateStudyRequest(spec=spec), Code.INVALID_ARGUMENT)
 
 
@@ -259,7 +398,7 @@ def test_overlong_worker_or_request_ids_are_invalid(rig: Rig, worker: str, reque
 
 
 def report(rig: Rig, **fields: Any) -> pb.ReportRequest:
-    defaults: dict[str, Any] = dict(study=REF, trial_id=1, lease_id=rig.lease, resource=1, value=0.5)
+    defaults = {"study": REF, "trial_id": 1, "lease_id": rig.lease, "resource": 1, "value": 0.5}
     return pb.ReportRequest(**{**defaults, **fields})
 
 
@@ -272,14 +411,20 @@ def test_nan_and_infinite_metrics_are_invalid(rig: Rig, value: float) -> None:
 @EXAMPLES
 @given(resource=int64.filter(lambda r: r != 1), value=finite)
 def test_resources_never_assigned_are_invalid(rig: Rig, resource: int, value: float) -> None:
-    message = rig.expect("Report", report(rig, resource=resource, value=value), Code.INVALID_ARGUMENT)
+    message = rig.expect(
+        "Report", report(rig, resource=resource, value=value), Code.INVALID_ARGUMENT
+    )
     assert "out of order or out of range" in message
 
 
 @EXAMPLES
 @given(trial_id=int64.filter(lambda t: t not in (0, 1, 2)), lease=leases, value=finite)
-def test_reports_for_unknown_trials_are_not_found(rig: Rig, trial_id: int, lease: str, value: float) -> None:
-    message = rig.expect("Report", report(rig, trial_id=trial_id, lease_id=lease, value=value), Code.NOT_FOUND)
+def test_reports_for_unknown_trials_are_not_found(
+    rig: Rig, trial_id: int, lease: str, value: float
+) -> None:
+    message = rig.expect(
+        "Report", report(rig, trial_id=trial_id, lease_id=lease, value=value), Code.NOT_FOUND
+    )
     assert str(trial_id) in message
 
 
@@ -307,11 +452,19 @@ def test_late_reports_from_an_ended_lease_fail_their_precondition(rig: Rig, reso
 
 
 @EXAMPLES
-@given(checkpoint=st.one_of(
-    long_text,
-    st.sampled_from([f"server:{REF}/2/1@{'0' * 64}", f"server:{REF}/1/5@{'0' * 64}",
-                     "server:../../etc/1/1@" + "0" * 64, "server:nonsense"]),
-))
+@given(
+    checkpoint=st.one_of(
+        long_text,
+        st.sampled_from(
+            [
+                f"server:{REF}/2/1@{'0' * 64}",
+                f"server:{REF}/1/5@{'0' * 64}",
+                "server:../../etc/1/1@" + "0" * 64,
+                "server:nonsense",
+            ]
+        ),
+    )
+)
 def test_overlong_or_foreign_checkpoint_references_are_invalid(rig: Rig, checkpoint: str) -> None:
     rig.expect("Report", report(rig, checkpoint=checkpoint), Code.INVALID_ARGUMENT)
 
@@ -330,7 +483,9 @@ def test_a_retried_report_gets_its_stored_answer(rig: Rig) -> None:
 def test_heartbeats_of_unknown_leases_fail_their_precondition(rig: Rig, lease: str) -> None:
     if lease == rig.lease:
         return
-    assert "not active" in rig.expect("Heartbeat", pb.HeartbeatRequest(study=REF, lease_id=lease), Code.FAILED_PRECONDITION)
+    assert "not active" in rig.expect(
+        "Heartbeat", pb.HeartbeatRequest(study=REF, lease_id=lease), Code.FAILED_PRECONDITION
+    )
 
 
 def _give_up(method: str, **fields: Any) -> Any:
@@ -343,8 +498,12 @@ def _give_up(method: str, **fields: Any) -> Any:
 @pytest.mark.parametrize("method", ["Fail", "Release"])
 @EXAMPLES
 @given(trial_id=int64.filter(lambda t: t not in (0, 1, 2)), lease=leases)
-def test_giving_up_unknown_trials_is_not_found(rig: Rig, method: str, trial_id: int, lease: str) -> None:
-    rig.expect(method, _give_up(method, trial_id=trial_id, lease_id=lease, reason="x"), Code.NOT_FOUND)
+def test_giving_up_unknown_trials_is_not_found(
+    rig: Rig, method: str, trial_id: int, lease: str
+) -> None:
+    rig.expect(
+        method, _give_up(method, trial_id=trial_id, lease_id=lease, reason="x"), Code.NOT_FOUND
+    )
 
 
 @pytest.mark.parametrize("method", ["Fail", "Release"])
@@ -370,11 +529,20 @@ def test_an_overlong_failure_reason_is_invalid(rig: Rig, reason: str) -> None:
 
 
 @EXAMPLES
-@given(ref=st.one_of(
-    st.text(max_size=200),
-    st.sampled_from(["server:../../etc/1/1@" + "a" * 64, "server:ref/1/1@../../../etc/passwd",
-                     "/etc/passwd", "server:ref/-1/1@" + "a" * 64, "file:///etc/passwd"]),
-))
+@given(
+    ref=st.one_of(
+        st.text(max_size=200),
+        st.sampled_from(
+            [
+                "server:../../etc/1/1@" + "a" * 64,
+                "server:ref/1/1@../../../etc/passwd",
+                "/etc/passwd",
+                "server:ref/-1/1@" + "a" * 64,
+                "file:///etc/passwd",
+            ]
+        ),
+    )
+)
 def test_malformed_checkpoint_references_are_invalid(rig: Rig, ref: str) -> None:
     call = rig.stub.DownloadCheckpoint(pb.CheckpointRequest(ref=ref), timeout=10)
     with pytest.raises(grpc.RpcError) as info:
@@ -384,9 +552,17 @@ def test_malformed_checkpoint_references_are_invalid(rig: Rig, ref: str) -> None
 
 
 @EXAMPLES
-@given(trial_id=st.integers(0, 10**18 - 1), resource=st.integers(0, 10**18 - 1), digest=st.from_regex(r"[0-9a-f]{64}", fullmatch=True))
-def test_unknown_checkpoints_are_not_found(rig: Rig, trial_id: int, resource: int, digest: str) -> None:
-    call = rig.stub.DownloadCheckpoint(pb.CheckpointRequest(ref=f"server:{REF}/{trial_id}/{resource}@{digest}"), timeout=10)
+@given(
+    trial_id=st.integers(0, 10**18 - 1),
+    resource=st.integers(0, 10**18 - 1),
+    digest=st.from_regex(r"[0-9a-f]{64}", fullmatch=True),
+)
+def test_unknown_checkpoints_are_not_found(
+    rig: Rig, trial_id: int, resource: int, digest: str
+) -> None:
+    call = rig.stub.DownloadCheckpoint(
+        pb.CheckpointRequest(ref=f"server:{REF}/{trial_id}/{resource}@{digest}"), timeout=10
+    )
     with pytest.raises(grpc.RpcError) as info:
         list(call)
     assert info.value.code() == Code.NOT_FOUND and info.value.details()
@@ -395,10 +571,14 @@ def test_unknown_checkpoints_are_not_found(rig: Rig, trial_id: int, resource: in
 
 @EXAMPLES
 @given(lease=leases, trial_id=st.sampled_from([0, 1, 2]))
-def test_uploads_without_the_trials_lease_fail_their_precondition(rig: Rig, lease: str, trial_id: int) -> None:
+def test_uploads_without_the_trials_lease_fail_their_precondition(
+    rig: Rig, lease: str, trial_id: int
+) -> None:
     if lease == rig.lease and trial_id == 1:
         return
-    header = pb.CheckpointHeader(study=REF, trial_id=trial_id, lease_id=lease, resource=1, size=1, sha256="0" * 64)
+    header = pb.CheckpointHeader(
+        study=REF, trial_id=trial_id, lease_id=lease, resource=1, size=1, sha256="0" * 64
+    )
     chunks = iter([pb.CheckpointChunk(header=header), pb.CheckpointChunk(data=b"x")])
     rig.expect("UploadCheckpoint", chunks, Code.FAILED_PRECONDITION)
 
@@ -420,7 +600,9 @@ def test_requests_over_the_message_limit_are_refused(rig: Rig, method: str) -> N
         response = getattr(rig.stub, method)(request, timeout=20)
         if method == "DownloadCheckpoint":
             list(response)
-    assert info.value.code() == Code.RESOURCE_EXHAUSTED and "larger than max" in info.value.details()
+    assert (
+        info.value.code() == Code.RESOURCE_EXHAUSTED and "larger than max" in info.value.details()
+    )
     rig.assert_intact()
 
 
@@ -437,9 +619,17 @@ def raw_call(rig: Rig, method: str, body: bytes) -> grpc.RpcError:
         # study (field 1, a string) sent as a varint: no study name
         ("GetStudy", b"\x08\x05", Code.INVALID_ARGUMENT),
         # lease_id (field 3, a string) sent as a fixed64, with trial 1 and resource 1: no lease
-        ("Report", b"\x0a\x03ref\x10\x01\x19" + b"\x00" * 8 + b"\x20\x01", Code.FAILED_PRECONDITION),
+        (
+            "Report",
+            b"\x0a\x03ref\x10\x01\x19" + b"\x00" * 8 + b"\x20\x01",
+            Code.FAILED_PRECONDITION,
+        ),
         # worker_id (field 2, a string) sent as a fixed32, with an overlong request id
-        ("Suggest", b"\x0a\x03ref\x15\x00\x00\x00\x00\x1a\x81\x01" + b"q" * 129, Code.INVALID_ARGUMENT),
+        (
+            "Suggest",
+            b"\x0a\x03ref\x15\x00\x00\x00\x00\x1a\x81\x01" + b"q" * 129,
+            Code.INVALID_ARGUMENT,
+        ),
     ],
 )
 def test_fields_of_the_wrong_wire_type_are_ignored_and_then_refused(
@@ -453,7 +643,9 @@ def test_fields_of_the_wrong_wire_type_are_ignored_and_then_refused(
 
 
 @pytest.mark.parametrize("body", [b"\xff\xff\xff\xff", b"\x0a\x05ab", b"\x0a\xff\xff\xff\xff\x0f"])
-def test_undecodable_bytes_are_refused_by_grpc_and_the_server_carries_on(rig: Rig, body: bytes) -> None:
+def test_undecodable_bytes_are_refused_by_grpc_and_the_server_carries_on(
+    rig: Rig, body: bytes
+) -> None:
     """gRPC itself answers a request that does not parse with INTERNAL (grpc's
     doc/statuscodes.md: "Error parsing request proto"), before any rung code runs."""
     error = raw_call(rig, "Report", body)

@@ -35,7 +35,11 @@ def test_a_retried_suggest_finds_its_job_after_a_restart(
     first = service.suggest("s", "w", "req-1")
     restarted = make_service(journal=service.journal)
     again = restarted.suggest("s", "w", "req-1")
-    assert (again.job, again.lease_id, again.checkpoint) == (first.job, first.lease_id, first.checkpoint)
+    assert (again.job, again.lease_id, again.checkpoint) == (
+        first.job,
+        first.lease_id,
+        first.checkpoint,
+    )
     restarted.report("s", first.job.trial_id, first.lease_id, 1, 0.5)  # the lease is live there
 
 

@@ -1,4 +1,5 @@
-"""Leases: expiry resumes a trial from its checkpoint first, heartbeats extend, release hands back."""
+"""Leases: expiry resumes a trial from its checkpoint first, heartbeats extend, release
+hands a job back."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from server_support import LEASE, FakeClock, make_spec, snapshot
 from rung.core.errors import FailedPrecondition, NotFound
 from rung.core.types import Budget, Decision, JobKind, TrialStatus
-from rung.server.service import IssuedJob, StudyService
+from rung.server.service import IssuedJob, StudyService, TrialView
 
 
 def start(service: StudyService, n: int, worker: str = "w") -> list[IssuedJob]:
@@ -23,13 +24,17 @@ def pause_all(service: StudyService, jobs: list[IssuedJob]) -> None:
     """Reports each START job's first milestone with value = trial id / 10 (trial 0 is best)."""
     for j in jobs:
         decision, _ = service.report(
-            "s", j.job.trial_id, j.lease_id, j.job.milestone, j.job.trial_id / 10,
+            "s",
+            j.job.trial_id,
+            j.lease_id,
+            j.job.milestone,
+            j.job.trial_id / 10,
             checkpoint=f"ck-{j.job.trial_id}",
         )
         assert decision is Decision.PAUSE
 
 
-def trial(service: StudyService, trial_id: int):  # noqa: ANN201 - a TrialView
+def trial(service: StudyService, trial_id: int) -> TrialView:
     return next(t for t in service.list_trials("s") if t.trial_id == trial_id)
 
 
@@ -156,10 +161,12 @@ def test_fail_ends_the_trial_for_good_with_its_reason(service: StudyService) -> 
         service.heartbeat("s", job.lease_id)
 
 
-def test_a_study_with_lost_trials_is_not_done_until_they_finish(clock: FakeClock, make_service) -> None:
+def test_a_study_with_lost_trials_is_not_done_until_they_finish(
+    clock: FakeClock, make_service
+) -> None:
     service = make_service()
     service.create_study(make_spec(r_max=1, trials=1))  # one trial, one level
-    (job,) = start(service, 1)
+    start(service, 1)
     clock.advance(LEASE + 1)
     assert service.get_study("s").state == "running"
     again = service.suggest("s", "w", "")
@@ -187,7 +194,7 @@ def test_a_trial_lost_after_the_wall_time_budget_is_still_resumed(
 def test_trials_lost_in_a_stopped_study_end_as_stopped(
     service: StudyService, clock: FakeClock
 ) -> None:
-    lost_before, lost_after = start(service, 2)
+    _, lost_after = start(service, 2)
     clock.advance(LEASE / 2)
     service.heartbeat("s", lost_after.lease_id)
     clock.advance(LEASE / 2 + 1)  # the first lease expires; the second is still held

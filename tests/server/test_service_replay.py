@@ -3,7 +3,7 @@ leaves the study as it is on disk."""
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import pytest
@@ -119,15 +119,20 @@ class FlakyJournal:
     def studies(self) -> list[str]:
         return self.inner.studies()
 
-    def events(self, study: str):  # noqa: ANN201 - Iterator[Event]
+    def events(self, study: str) -> Iterator[Event]:
         return self.inner.events(study)
+
+    def delete(self, study: str) -> None:
+        self.inner.delete(study)
 
     def close(self) -> None:
         self.inner.close()
 
 
 @pytest.fixture
-def flaky(open_journal: Callable[[], Journal], clock: FakeClock) -> tuple[StudyService, FlakyJournal]:
+def flaky(
+    open_journal: Callable[[], Journal], clock: FakeClock
+) -> tuple[StudyService, FlakyJournal]:
     journal = FlakyJournal(open_journal())
     service = StudyService(journal, clock=clock, lease_seconds=LEASE)
     service.create_study(make_spec())

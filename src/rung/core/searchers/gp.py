@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
-from scipy.linalg import LinAlgError, cho_solve, cholesky, solve_triangular
-from scipy.optimize import minimize
+from scipy.linalg import lapack
+from scipy.optimize import OptimizeResult, minimize
 from scipy.stats import norm
 
 from ..errors import InvalidArgument
@@ -24,85 +24,110 @@ from .model_based import ModelBasedSearcher, reflect
 
 SQRT5 = math.sqrt(5.0)
 JITTER = 1e-8
+MAX_ITER = 50  # L-BFGS-B iterations per start
 # Bounds of the log hyperparameters: length scales, signal variance, noise variance.
 LOG_LENGTH = (math.log(1e-2), math.log(20.0))
 LOG_SIGNAL = (math.log(1e-2), math.log(1e2))
 LOG_NOISE = (math.log(1e-6), math.log(1.0))
 
 
-def _matern52(scaled_sq: np.ndarray, signal: float) -> tuple[np.ndarray, np.ndarray]:
-    """Kernel values and the factor that turns a scaled squared distance into a gradient."""
-    r = np.sqrt(scaled_sq.sum(axis=-1))
+def _matern52(sq_dist: np.ndarray, signal: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Kernel values at scaled squared distances, with the distances and decays behind them."""
+    r = np.sqrt(np.maximum(sq_dist, 0.0))
     decay = np.exp(-SQRT5 * r)
-    k = signal * (1.0 + SQRT5 * r + (5.0 / 3.0) * r * r) * decay
-    return k, signal * (5.0 / 3.0) * (1.0 + SQRT5 * r) * decay
+    return signal * (1.0 + SQRT5 * r + (5.0 / 3.0) * sq_dist) * decay, r, decay
 
 
-def _neg_log_likelihood(theta: np.ndarray, sq: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-    """Negative log marginal likelihood and its gradient in the log hyperparameters."""
-    d = sq.shape[-1]
-    lengths, signal, noise = np.exp(theta[:d]), math.exp(theta[d]), math.exp(theta[d + 1])
-    scaled = sq / lengths**2
-    kf, dfactor = _matern52(scaled, signal)
-    n = len(y)
-    try:
-        chol = cholesky(kf + (noise + JITTER) * np.eye(n), lower=True)
-    except LinAlgError:
+def _cholesky(k: np.ndarray) -> np.ndarray | None:
+    """Lower Cholesky factor, or None when `k` is not numerically positive definite."""
+    chol, info = lapack.dpotrf(k, lower=1, clean=1)
+    return chol if info == 0 else None
+
+
+def _inverse(chol: np.ndarray) -> np.ndarray:
+    """The inverse of L L^T from its lower Cholesky factor L."""
+    lower, _ = lapack.dpotri(chol, lower=1)
+    return np.tril(lower) + np.tril(lower, -1).T
+
+
+def _neg_log_likelihood(
+    theta: np.ndarray, sq: np.ndarray, y: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """Negative log marginal likelihood and its gradient in the log hyperparameters.
+
+    `sq` holds the per-parameter squared differences of every pair of points, (n*n) x d.
+    """
+    n, d = len(y), sq.shape[1]
+    inv_sq_lengths, signal, noise = np.exp(-2.0 * theta[:d]), math.exp(theta[d]), math.exp(theta[d + 1])
+    kf, r, decay = _matern52((sq @ inv_sq_lengths).reshape(n, n), signal)
+    chol = _cholesky(kf + (noise + JITTER) * np.eye(n))
+    if chol is None:
         return 1e25, np.zeros_like(theta)
-    alpha = cho_solve((chol, True), y)
+    k_inv = _inverse(chol)
+    alpha = k_inv @ y
     nll = 0.5 * y @ alpha + np.log(np.diag(chol)).sum() + 0.5 * n * math.log(2 * math.pi)
-    w = np.outer(alpha, alpha) - cho_solve((chol, True), np.eye(n))
+    w = np.outer(alpha, alpha) - k_inv  # d(log likelihood)/dK = w / 2
     grad = np.empty_like(theta)
-    grad[:d] = -0.5 * np.einsum("ij,ijk->k", w * dfactor, scaled)
+    dfactor = signal * (5.0 / 3.0) * (1.0 + SQRT5 * r) * decay  # dK/dlog(length) = dfactor * sq
+    grad[:d] = -0.5 * ((w * dfactor).ravel() @ sq) * inv_sq_lengths
     grad[d] = -0.5 * np.sum(w * kf)
     grad[d + 1] = -0.5 * noise * np.trace(w)
     return float(nll), grad
+
+
+def _pair_sq_diffs(x: np.ndarray) -> np.ndarray:
+    """Per-parameter squared differences of every pair of rows, (n*n) x d."""
+    n, d = x.shape
+    return ((x[:, None, :] - x[None, :, :]) ** 2).reshape(n * n, d)
+
+
+def _fit_hyperparameters(x: np.ndarray, y: np.ndarray, start: np.ndarray) -> OptimizeResult:
+    d = x.shape[1]
+    return minimize(
+        _neg_log_likelihood, start, args=(_pair_sq_diffs(x), y), jac=True, method="L-BFGS-B",
+        bounds=[LOG_LENGTH] * d + [LOG_SIGNAL, LOG_NOISE], options={"maxiter": MAX_ITER},
+    )
 
 
 @dataclass
 class GaussianProcess:
     """A GP regression fitted to standardized values; predictions come back standardized."""
 
-    x: np.ndarray
+    scaled_x: np.ndarray  # training points divided by the length scales
     lengths: np.ndarray
     signal: float
-    chol: np.ndarray
-    alpha: np.ndarray
+    k_inv: np.ndarray
+    alpha: np.ndarray  # k_inv @ y
+    theta: np.ndarray  # log length scales, log signal variance, log noise variance
 
     @classmethod
-    def fit(cls, x: np.ndarray, y: np.ndarray, starts: np.ndarray) -> "GaussianProcess":
-        """Fits hyperparameters from each row of `starts` (log scale) and keeps the best."""
-        d = x.shape[1]
-        sq = (x[:, None, :] - x[None, :, :]) ** 2
-        bounds = [LOG_LENGTH] * d + [LOG_SIGNAL, LOG_NOISE]
-        best = None
-        for start in starts:
-            res = minimize(
-                _neg_log_likelihood, start, args=(sq, y), jac=True, method="L-BFGS-B",
-                bounds=bounds, options={"maxiter": 50},
-            )
-            if best is None or res.fun < best.fun:
-                best = res
-        theta = best.x
+    def fit(
+        cls, x: np.ndarray, y: np.ndarray, starts: np.ndarray, subset: np.ndarray
+    ) -> "GaussianProcess":
+        """Fits hyperparameters on the rows `subset` from each row of `starts` (log scale).
+
+        The best hyperparameters then condition the GP on all points.
+        """
+        theta = min((_fit_hyperparameters(x[subset], y[subset], s) for s in starts),
+                    key=lambda f: f.fun).x
+        n, d = x.shape
         lengths, signal, noise = np.exp(theta[:d]), math.exp(theta[d]), math.exp(theta[d + 1])
-        k, _ = _matern52(sq / lengths**2, signal)
-        jitter = JITTER
-        while True:
-            try:
-                chol = cholesky(k + (noise + jitter) * np.eye(len(y)), lower=True)
-                break
-            except LinAlgError:
-                jitter *= 10.0
-        return cls(x, lengths, signal, chol, cho_solve((chol, True), y))
+        k = _matern52((_pair_sq_diffs(x) @ lengths**-2).reshape(n, n), signal)[0]
+        jitter, chol = JITTER, None
+        while chol is None:
+            chol = _cholesky(k + (noise + jitter) * np.eye(n))
+            jitter *= 10.0
+        k_inv = _inverse(chol)
+        return cls(x / lengths, lengths, signal, k_inv, k_inv @ y, theta)
 
     def predict(self, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and standard deviation at the rows of `xs`."""
-        scaled = (xs[:, None, :] - self.x[None, :, :]) ** 2 / self.lengths**2
-        ks, _ = _matern52(scaled, self.signal)
-        mean = ks @ self.alpha
-        v = solve_triangular(self.chol, ks.T, lower=True)
-        var = np.maximum(self.signal - np.sum(v * v, axis=0), 1e-12)
-        return mean, np.sqrt(var)
+        zs = xs / self.lengths
+        x = self.scaled_x
+        sq_dist = (zs * zs).sum(1)[:, None] + (x * x).sum(1) - 2.0 * zs @ x.T
+        ks = _matern52(sq_dist, self.signal)[0]
+        var = np.maximum(self.signal - np.einsum("ij,ij->i", ks @ self.k_inv, ks), 1e-12)
+        return ks @ self.alpha, np.sqrt(var)
 
 
 def expected_improvement(mean: np.ndarray, std: np.ndarray, best: float) -> np.ndarray:
@@ -129,14 +154,17 @@ class GPSearcher(ModelBasedSearcher):
         n_local: int = 500,
         local_step: float = 0.05,
         restarts: int = 1,
+        fit_points: int = 64,
         min_points: int | None = None,
     ):
         super().__init__(space, seed, initial_configs, min_points=min_points)
         if n_random < 0 or n_local < 0 or n_random + n_local == 0 or restarts < 0:
             raise InvalidArgument("GP searcher: needs n_random + n_local > 0 and restarts >= 0")
-        self.n_random, self.n_local, self.local_step, self.restarts = (
-            n_random, n_local, local_step, restarts,
-        )
+        if fit_points < 2:
+            raise InvalidArgument(f"GP searcher: fit_points must be >= 2, got {fit_points}")
+        self.n_random, self.n_local, self.local_step = n_random, n_local, local_step
+        self.restarts, self.fit_points = restarts, fit_points
+        self._theta: np.ndarray | None = None  # hyperparameters of the last fit, a warm start
 
     def _propose(self, level: int) -> dict[str, Any] | None:
         observed, y = self._level_data(level)
@@ -145,13 +173,31 @@ class GPSearcher(ModelBasedSearcher):
         x = np.vstack([observed, pending])
         y = np.concatenate([y, np.full(len(pending), y.min())])  # constant liar
         y = (y - y.mean()) / (y.std() or 1.0)
-        gp = GaussianProcess.fit(x, y, self._starts(x.shape[1]))
+        n = len(y)
+        subset = np.sort(self._rng.choice(n, self.fit_points, replace=False)) if (
+            n > self.fit_points
+        ) else np.arange(n)
+        gp = GaussianProcess.fit(x, y, self._starts(x.shape[1]), subset)
         mean, std = gp.predict(candidates)
         order = np.argsort(-expected_improvement(mean, std, y.min()), kind="stable")
-        return self._first_fresh(candidates[order[:100]])
+        config = self._first_fresh(candidates[order[:100]])
+        if config is not None:
+            self._theta = gp.theta  # only with an answer: a None answer must change nothing
+        return config
+
+    def state_dict(self) -> dict[str, Any]:
+        theta = None if self._theta is None else self._theta.tolist()
+        return {**super().state_dict(), "theta": theta}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self._theta = None if state["theta"] is None else np.array(state["theta"])
 
     def _starts(self, d: int) -> np.ndarray:
+        """The last fit's hyperparameters (or a default) and `restarts` random ones."""
         fixed = np.array([math.log(0.3)] * d + [0.0, math.log(1e-3)])
+        if self._theta is not None:
+            fixed = self._theta
         lows = np.array([math.log(0.05)] * d + [math.log(0.3), math.log(1e-5)])
         highs = np.array([math.log(2.0)] * d + [math.log(3.0), math.log(1e-1)])
         random = lows + (highs - lows) * self._rng.random((self.restarts, d + 2))

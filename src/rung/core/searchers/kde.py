@@ -25,7 +25,7 @@ class ProductKDE:
     """A mixture with one product kernel per data point, on the unit-cube encoding.
 
     Ordered parameters get a Gaussian kernel with a bandwidth by Scott's rule
-    (never below `min_bandwidth`); a categorical keeps its data point's choice with
+    (never below `min_bandwidth`, nor below 1 / (n + 1) for n < 100); a categorical keeps its data point's choice with
     probability 1 - lam and spreads lam over the others, with lam chosen so that
     its marginal is the Laplace-smoothed frequency of each choice.
     """
@@ -39,7 +39,10 @@ class ProductKDE:
     def fit(cls, data: np.ndarray, counts: np.ndarray, min_bandwidth: float) -> "ProductKDE":
         n, d = data.shape
         std = data.std(axis=0, ddof=1) if n > 1 else np.zeros(d)
-        bandwidth = np.maximum(std * n ** (-1.0 / (d + 4)), min_bandwidth)
+        # Optuna's "magic clip": a floor shrinking with n keeps a few close points from
+        # collapsing the density onto one spot.
+        floor = max(min_bandwidth, 1.0 / min(100, 1 + n))
+        bandwidth = np.maximum(std * n ** (-1.0 / (d + 4)), floor)
         lam = np.maximum(counts - 1, 0) / (n + counts)
         return cls(data, counts, bandwidth, lam)
 

@@ -26,7 +26,7 @@ from ..space import Categorical, SearchSpace
 from ..types import Config
 from .random import RandomSearcher
 
-RESAMPLE_TRIES = 10  # random draws before concluding that a finite space is used up
+RESAMPLE_TRIES = 32  # random draws before concluding that a finite space is used up
 _BELOW_ONE = float(np.nextafter(1.0, 0.0))
 
 
@@ -72,13 +72,17 @@ class ModelBasedSearcher(RandomSearcher):
         if self._initial:
             config: dict[str, Any] | None = super().suggest()
         else:
+            rng_state = self._rng.bit_generator.state
             level = self._model_level()
             config = self._propose(level) if level is not None else None
             if config is None:
                 config = self._random_fresh()
-        if config is not None:
-            self._pending.append(config)
-            self._seen.add(self._key(config))
+            if config is None:
+                # The scheduler answers WAIT and journals nothing: leave no trace either.
+                self._rng.bit_generator.state = rng_state
+                return None
+        self._pending.append(config)
+        self._seen.add(self._key(config))
         return config
 
     def on_report(self, trial_id: int, config: Config, resource: int, value: float) -> None:
