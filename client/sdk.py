@@ -225,10 +225,11 @@ class Study:
         worker_id: str | None = None,
         checkpoint_dir: str | Path | None = None,
         max_wait: float = 5.0,
+        stop: Callable[[], bool] = lambda: False,
     ) -> Iterator["Trial"]:
-        """Yields trials to train until the study is done, waiting as the server says."""
+        """Yields trials to train until the study is done (or `stop()` says so)."""
         worker_id = worker_id or default_worker_id()
-        while True:
+        while not stop():
             job = self.suggest(worker_id)
             if job.kind == pb.DONE:
                 return
@@ -254,6 +255,7 @@ class Trial:
         self.lease_id: str = job.lease_id
         self.lease_seconds: float = job.lease_seconds
         self.checkpoint_in: str = job.checkpoint
+        self.reported: int = job.resume_from  # the last resource reported
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
         self.lost = False
         self.finished = False
@@ -273,9 +275,13 @@ class Trial:
     @property
     def checkpoint_out(self) -> Path:
         """Where to save the checkpoint at the milestone (needs checkpoint_dir)."""
+        return self.checkpoint_path(self.milestone)
+
+    def checkpoint_path(self, resource: int) -> Path:
+        """Where this trial's checkpoint at `resource` goes under checkpoint_dir."""
         if self.checkpoint_dir is None:
             raise ValueError("no checkpoint_dir was given to Study.trials()")
-        return self.checkpoint_dir / self.study.name / f"trial-{self.trial_id}" / f"r{self.milestone}.pt"
+        return self.checkpoint_dir / self.study.name / f"trial-{self.trial_id}" / f"r{resource}.pt"
 
     def report(self, resource: int, value: float, checkpoint: bool | str = False) -> Decision:
         """Reports the metric at `resource`; `checkpoint=True` names `checkpoint_out`."""
@@ -289,6 +295,7 @@ class Trial:
             checkpoint=ref,
         )
         response = self._while_leased(lambda: self.study.client.call("Report", request))
+        self.reported = resource
         decision = DECISIONS[response.decision]
         if decision is not Decision.CONTINUE:
             self._end()
@@ -341,11 +348,21 @@ class Trial:
             ),
         )
 
-    def release(self) -> None:
-        """Hands the job back (e.g. on shutdown): another worker resumes it from its checkpoint."""
+    def release(self, resource: int = 0, checkpoint: str = "") -> None:
+        """Hands the job back (e.g. on shutdown): another worker resumes it.
+
+        It resumes from the last rung's checkpoint, or from `checkpoint` saved at
+        `resource`, which must be the last resource reported.
+        """
         self._give_up(
             "Release",
-            pb.ReleaseRequest(study=self.study.name, trial_id=self.trial_id, lease_id=self.lease_id),
+            pb.ReleaseRequest(
+                study=self.study.name,
+                trial_id=self.trial_id,
+                lease_id=self.lease_id,
+                resource=resource,
+                checkpoint=checkpoint,
+            ),
         )
 
     def _give_up(self, method: str, request: Any) -> None:

@@ -231,7 +231,9 @@ class RungServicer(rung_pb2_grpc.RungServicer):
 
     @_maps_errors
     def Release(self, request: pb.ReleaseRequest, context: Any) -> pb.ReleaseResponse:
-        self.service.release(request.study, request.trial_id, request.lease_id)
+        self.service.release(
+            request.study, request.trial_id, request.lease_id, request.resource, request.checkpoint
+        )
         return pb.ReleaseResponse()
 
     @_maps_errors

@@ -285,16 +285,33 @@ class StudyService:
             self._append(study, "fail", payload)
             self._record_fail(study, payload)
 
-    def release(self, name: str, trial_id: int, lease_id: str) -> None:
-        """The worker hands its job back: resumable at once, and not counted as lost."""
+    def release(
+        self, name: str, trial_id: int, lease_id: str, resource: int = 0, checkpoint: str = ""
+    ) -> None:
+        """The worker hands its job back: resumable at once, and not counted as lost.
+
+        With a checkpoint saved at `resource` (the last resource it reported),
+        the next worker resumes from there rather than from the last rung.
+        """
+        _check_text(checkpoint, "checkpoint", MAX_TEXT_LENGTH)
+        if bool(checkpoint) != bool(resource):
+            raise InvalidArgument("a released checkpoint needs its resource, and vice versa")
+        check_report_ref(checkpoint, name, trial_id, resource)
         study = self._study(name)
         with study.lock:
             study.scheduler.trial(trial_id)
             self._expire_leases(study)
             self._active_lease(study, trial_id, lease_id)
-            payload = {"trial_id": trial_id, "lease_id": lease_id, "fail": False, "released": True}
+            payload = {
+                "trial_id": trial_id,
+                "lease_id": lease_id,
+                "fail": False,
+                "released": True,
+                "resource": resource,
+                "checkpoint": checkpoint,
+            }
+            self._record_lost(study, payload)  # validates before anything is written
             self._append(study, "lost", payload)
-            self._record_lost(study, payload)
 
     # ------------------------------------------------------------------ checkpoints
 
@@ -402,19 +419,24 @@ class StudyService:
                 record.checkpoint, record.checkpoint_resource = p["checkpoint"], resource
 
     def _record_lost(self, study: _Study, p: dict[str, Any]) -> None:
+        """Applies a lost or released job; the scheduler goes first, as it may refuse."""
         trial_id = p["trial_id"]
-        study.leases.pop(p["lease_id"], None)
         record = study.records[trial_id]
-        record.segments[-1].lost = True
         if p.get("released"):
-            record.failures.append("released by its worker; resumed from the last checkpoint")
-            study.scheduler.lose(trial_id, counted=False)
+            at = p.get("resource", 0)
+            study.scheduler.lose(trial_id, counted=False, checkpoint_at=at)
+            if at:
+                record.checkpoint, record.checkpoint_resource = p["checkpoint"], at
+            reason = f"released by its worker; resumes from the checkpoint at {record.checkpoint_resource}"
         elif p["fail"]:
-            record.failures.append(f"lease expired {self.max_lost} times")
             study.scheduler.fail(trial_id)
+            reason = f"lease expired {self.max_lost} times"
         else:
-            record.failures.append("lease expired; resumed from the last checkpoint")
             study.scheduler.lose(trial_id)
+            reason = "lease expired; resumed from the last checkpoint"
+        study.leases.pop(p["lease_id"], None)
+        record.segments[-1].lost = True
+        record.failures.append(reason)
 
     def _record_fail(self, study: _Study, p: dict[str, Any]) -> None:
         study.leases.pop(p["lease_id"], None)

@@ -1,7 +1,9 @@
 """The worker process: ask the server for a job, train it, report, repeat.
 
-One process per GPU. On SIGTERM or Ctrl-C the current job is handed back
-(Release) so another worker resumes it from its last checkpoint.
+One process per GPU. On SIGTERM or Ctrl-C the worker finishes the epoch it is
+training, saves a checkpoint there, reports, and hands the job back (Release),
+so another worker resumes the trial from that epoch; a second signal hands the
+job back at once (resumed from the last rung's checkpoint).
 
 Checkpoints live either in a folder all workers share (`--checkpoints DIR`) or
 on the server (`--checkpoints server`): then each milestone's checkpoint is
@@ -12,9 +14,11 @@ and downloaded by whichever worker resumes the trial.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import signal
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,16 +41,33 @@ class WorkerSummary:
     epochs_resumed: int = 0  # epochs a resume skipped compared with retraining from scratch
 
 
-def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
+class Shutdown:
+    """Signal handler: the first signal asks for a graceful stop, a second one stops now."""
+
+    def __init__(self) -> None:
+        self.requested = threading.Event()
+
+    def __call__(self, signum: int, frame: object) -> None:
+        if self.requested.is_set():
+            raise KeyboardInterrupt(f"signal {signum}")
+        log.warning("signal %d: finishing this epoch, then handing the job back", signum)
+        self.requested.set()
 
 
-def run_trial(trial: Trial, objective: Objective, upload: bool = False) -> int:
+def run_trial(
+    trial: Trial,
+    objective: Objective,
+    upload: bool = False,
+    stopping: threading.Event | None = None,
+) -> int:
     """Trains one job; returns the number of epochs trained.
 
     With `upload`, the milestone's checkpoint is stored on the server before
     the report that names it, so no report ever names a checkpoint that is not there.
+    When `stopping` is set, training ends after the current epoch and the job
+    is handed back with a checkpoint of that epoch.
     """
+    stopping = stopping or threading.Event()
     trained = 0
     trial.checkpoint_out.parent.mkdir(parents=True, exist_ok=True)
 
@@ -59,7 +80,7 @@ def run_trial(trial: Trial, objective: Objective, upload: bool = False) -> int:
         if checkpoint and upload:
             checkpoint = trial.upload_checkpoint(trial.checkpoint_out)
         decision = trial.report(epoch, error, checkpoint=checkpoint)
-        return decision is Decision.CONTINUE
+        return decision is Decision.CONTINUE and not stopping.is_set()
 
     objective.train(
         trial.config,
@@ -69,7 +90,22 @@ def run_trial(trial: Trial, objective: Objective, upload: bool = False) -> int:
         trial.checkpoint_out,
         on_epoch,
     )
+    if stopping.is_set() and not trial.finished:
+        _hand_back(trial, upload)
     return trained
+
+
+def _hand_back(trial: Trial, upload: bool) -> None:
+    """Releases the job with the checkpoint `Objective.train` saved at the last epoch."""
+    at = trial.reported
+    if at <= trial.resume_from:
+        trial.release()
+        return
+    saved = trial.checkpoint_path(at)
+    os.replace(trial.checkpoint_out, saved)
+    ref = trial.upload_checkpoint(saved, resource=at) if upload else str(saved)
+    trial.release(at, ref)
+    log.info("trial %d handed back with a checkpoint at %d", trial.trial_id, at)
 
 
 def _checkpoint_in(trial: Trial) -> Path | None:
@@ -90,7 +126,9 @@ def run_worker(
     worker_id: str | None = None,
 ) -> WorkerSummary:
     """Runs jobs until the study is done; `checkpoints` is a shared folder or "server"."""
-    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    shutdown = Shutdown()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, shutdown)
     upload = str(checkpoints) == SERVER_CHECKPOINTS
     scratch = tempfile.TemporaryDirectory(prefix="rung-worker-") if upload else None
     checkpoint_dir = Path(scratch.name) if scratch else Path(checkpoints)
@@ -99,11 +137,12 @@ def run_worker(
     summary = WorkerSummary()
     failures = 0
     try:
-        for trial in client.study(study).trials(worker_id, checkpoint_dir):
+        jobs = client.study(study).trials(worker_id, checkpoint_dir, stop=shutdown.requested.is_set)
+        for trial in jobs:
             log.info("job %r", trial)
             try:
                 with trial:  # an exception marks the trial failed on the server
-                    summary.epochs_trained += run_trial(trial, objective, upload)
+                    summary.epochs_trained += run_trial(trial, objective, upload, shutdown.requested)
             except Exception:
                 failures += 1
                 log.exception("trial %d failed (%d in a row)", trial.trial_id, failures)

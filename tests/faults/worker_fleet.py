@@ -77,18 +77,23 @@ def promoted_segment_past_checkpoint(trials: Sequence[pb.Trial]) -> tuple[int, s
 
 
 def kill_in_promoted_segment(
-    list_trials: ListTrials, workers: dict[str, subprocess.Popen[bytes]], timeout: float = 180
+    list_trials: ListTrials,
+    workers: dict[str, subprocess.Popen[bytes]],
+    timeout: float = 180,
+    sig: int = signal.SIGKILL,
 ) -> tuple[int, str]:
-    """SIGKILLs the worker training a promoted segment once it reported an epoch past
-    the checkpoint (and before its milestone); returns (trial id, its worker id)."""
+    """Sends `sig` (SIGKILL: waits until it died) to the worker training a promoted
+    segment once it reported an epoch past the checkpoint (and before its
+    milestone); returns (trial id, its worker id)."""
     deadline = time.monotonic() + timeout
     while True:
         running = [p for p in workers.values() if p.poll() is None]
         _signal_all(running, signal.SIGSTOP)
         found = promoted_segment_past_checkpoint(list_trials())
         if found is not None:
-            workers[found[1]].kill()
-            workers[found[1]].wait(timeout=30)
+            workers[found[1]].send_signal(sig)
+            if sig == signal.SIGKILL:
+                workers[found[1]].wait(timeout=30)
         _signal_all(running, signal.SIGCONT)
         if found is not None:
             return found

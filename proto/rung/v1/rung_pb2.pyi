@@ -426,14 +426,18 @@ class FailResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class ReleaseRequest(_message.Message):
-    __slots__ = ("study", "trial_id", "lease_id")
+    __slots__ = ("study", "trial_id", "lease_id", "resource", "checkpoint")
     STUDY_FIELD_NUMBER: _ClassVar[int]
     TRIAL_ID_FIELD_NUMBER: _ClassVar[int]
     LEASE_ID_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     study: str
     trial_id: int
     lease_id: str
-    def __init__(self, study: _Optional[str] = ..., trial_id: _Optional[int] = ..., lease_id: _Optional[str] = ...) -> None: ...
+    resource: int
+    checkpoint: str
+    def __init__(self, study: _Optional[str] = ..., trial_id: _Optional[int] = ..., lease_id: _Optional[str] = ..., resource: _Optional[int] = ..., checkpoint: _Optional[str] = ...) -> None: ...
 
 class ReleaseResponse(_message.Message):
     __slots__ = ()

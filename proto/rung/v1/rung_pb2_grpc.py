@@ -174,7 +174,8 @@ class RungServicer:
 
     def Release(self, request, context):
         """The worker gives its job back (e.g. it is shutting down): the trial is resumed
-        from its last checkpoint by the next worker that asks, and no failure is counted.
+        from its last checkpoint (or the one given here) by the next worker that
+        asks, and no failure is counted.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -140,13 +140,23 @@ class Scheduler(ABC):
     def _on_milestone(self, trial: TrialState, key: float, seq: int) -> Decision:
         """The trial reached its milestone with result `key` (lower is better)."""
 
-    def lose(self, trial_id: int, counted: bool = True) -> None:
+    def lose(self, trial_id: int, counted: bool = True, checkpoint_at: int = 0) -> None:
         """The trial's job was lost (lease expired) or handed back (`counted=False`).
 
-        It is resumed from its last checkpoint before anything else; in a stopped
-        study nobody resumes it, so it ends as stopped.
+        It is resumed before anything else, from its last checkpoint or from
+        `checkpoint_at`: a checkpoint its worker saved at the last resource it
+        reported before handing the job back. In a stopped study nobody resumes
+        it, so it ends as stopped.
         """
         trial = self.running_trial(trial_id)
+        if checkpoint_at:
+            if not trial.checkpoint_resource < checkpoint_at == trial.reported:
+                raise InvalidArgument(
+                    f"trial {trial_id} last reported resource {trial.reported} and has a "
+                    f"checkpoint at {trial.checkpoint_resource}: a checkpoint at "
+                    f"{checkpoint_at} cannot be resumed from"
+                )
+            trial.checkpoint_resource = checkpoint_at
         trial.times_lost += int(counted)
         trial.reported = trial.checkpoint_resource
         if self.stopped:
