@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
+# numpy's BLAS threads only contend on this 2-core machine (torch keeps its own threads).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 from pathlib import Path
 from typing import Iterator
 

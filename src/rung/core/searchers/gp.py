@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
-from scipy.linalg import lapack
 from scipy.optimize import OptimizeResult, minimize
-from scipy.stats import norm
+from scipy.special import ndtr
 
 from ..errors import InvalidArgument
 from ..space import SearchSpace
@@ -40,14 +39,21 @@ def _matern52(sq_dist: np.ndarray, signal: float) -> tuple[np.ndarray, np.ndarra
 
 def _cholesky(k: np.ndarray) -> np.ndarray | None:
     """Lower Cholesky factor, or None when `k` is not numerically positive definite."""
-    chol, info = lapack.dpotrf(k, lower=1, clean=1)
-    return chol if info == 0 else None
+    try:
+        return np.linalg.cholesky(k)
+    except np.linalg.LinAlgError:
+        return None
 
 
 def _inverse(chol: np.ndarray) -> np.ndarray:
     """The inverse of L L^T from its lower Cholesky factor L."""
-    lower, _ = lapack.dpotri(chol, lower=1)
-    return np.tril(lower) + np.tril(lower, -1).T
+    chol_inv = np.linalg.inv(chol)
+    return chol_inv.T @ chol_inv
+
+
+def _unpack(theta: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """Length scales, signal variance and noise variance from their logs."""
+    return np.exp(theta[:-2]), math.exp(theta[-2]), math.exp(theta[-1])
 
 
 def _neg_log_likelihood(
@@ -58,7 +64,8 @@ def _neg_log_likelihood(
     `sq` holds the per-parameter squared differences of every pair of points, (n*n) x d.
     """
     n, d = len(y), sq.shape[1]
-    inv_sq_lengths, signal, noise = np.exp(-2.0 * theta[:d]), math.exp(theta[d]), math.exp(theta[d + 1])
+    lengths, signal, noise = _unpack(theta)
+    inv_sq_lengths = lengths**-2
     kf, r, decay = _matern52((sq @ inv_sq_lengths).reshape(n, n), signal)
     chol = _cholesky(kf + (noise + JITTER) * np.eye(n))
     if chol is None:
@@ -110,13 +117,15 @@ class GaussianProcess:
         """
         theta = min((_fit_hyperparameters(x[subset], y[subset], s) for s in starts),
                     key=lambda f: f.fun).x
-        n, d = x.shape
-        lengths, signal, noise = np.exp(theta[:d]), math.exp(theta[d]), math.exp(theta[d + 1])
+        n = len(y)
+        lengths, signal, noise = _unpack(theta)
         k = _matern52((_pair_sq_diffs(x) @ lengths**-2).reshape(n, n), signal)[0]
-        jitter, chol = JITTER, None
-        while chol is None:
+        for jitter in JITTER * 10.0 ** np.arange(8):  # more only if rounding needs it
             chol = _cholesky(k + (noise + jitter) * np.eye(n))
-            jitter *= 10.0
+            if chol is not None:
+                break
+        else:
+            raise ValueError("GP covariance is not positive definite even with jitter 0.1")
         k_inv = _inverse(chol)
         return cls(x / lengths, lengths, signal, k_inv, k_inv @ y, theta)
 
@@ -133,15 +142,17 @@ class GaussianProcess:
 def expected_improvement(mean: np.ndarray, std: np.ndarray, best: float) -> np.ndarray:
     """Expected amount by which a point improves on `best` (lower is better)."""
     z = (best - mean) / std
-    return (best - mean) * norm.cdf(z) + std * norm.pdf(z)
+    return (best - mean) * ndtr(z) + std * np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
 
 
 class GPSearcher(ModelBasedSearcher):
     """Proposes the candidate with the highest expected improvement under a GP.
 
     Candidates: `n_random` uniform points plus `n_local` Gaussian steps (scale
-    `local_step`) around the best few results. Hyperparameters are refitted at
-    every suggestion from a fixed start and `restarts` random ones.
+    `local_step`) around the best five results. Hyperparameters are refitted at
+    every suggestion, on a random subset of at most `fit_points` points (the
+    cost grows with the cube of the count), starting from the last fit's values
+    and from `restarts` random ones; the GP then conditions on every point.
     """
 
     def __init__(

@@ -24,10 +24,11 @@ from .model_based import ModelBasedSearcher, category_counts, reflect
 class ProductKDE:
     """A mixture with one product kernel per data point, on the unit-cube encoding.
 
-    Ordered parameters get a Gaussian kernel with a bandwidth by Scott's rule
-    (never below `min_bandwidth`, nor below 1 / (n + 1) for n < 100); a categorical keeps its data point's choice with
-    probability 1 - lam and spreads lam over the others, with lam chosen so that
-    its marginal is the Laplace-smoothed frequency of each choice.
+    Ordered parameters get a Gaussian kernel with a bandwidth by Scott's rule,
+    never below `min_bandwidth` nor below 1 / (n + 1) for n < 100; a categorical
+    keeps its data point's choice with probability 1 - lam and spreads lam over
+    the others, with lam chosen so that its marginal is the Laplace-smoothed
+    frequency of each choice.
     """
 
     data: np.ndarray  # n x d
@@ -99,10 +100,13 @@ class BOHBSearcher(ModelBasedSearcher):
     ):
         super().__init__(space, seed, initial_configs, min_points=min_points)
         if not 0.0 < top_fraction < 1.0 or not 0.0 <= random_fraction <= 1.0:
-            raise InvalidArgument("BOHB searcher: top_fraction must be in (0, 1), "
-                                  "random_fraction in [0, 1]")
+            raise InvalidArgument(
+                "BOHB searcher: top_fraction must be in (0, 1), random_fraction in [0, 1]"
+            )
         if n_candidates < 1 or not widen > 0 or not min_bandwidth > 0:
-            raise InvalidArgument("BOHB searcher: n_candidates, widen and min_bandwidth must be > 0")
+            raise InvalidArgument(
+                "BOHB searcher: n_candidates, widen and min_bandwidth must be > 0"
+            )
         self.top_fraction, self.random_fraction = top_fraction, random_fraction
         self.n_candidates, self.widen, self.min_bandwidth = n_candidates, widen, min_bandwidth
         self._counts = category_counts(space)

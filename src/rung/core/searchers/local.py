@@ -17,7 +17,8 @@ class LocalSearcher(ModelBasedSearcher):
 
     Ordered parameters take a Gaussian step of scale `step` in the unit cube
     (folded back at the borders); each categorical switches to another choice
-    with probability `flip_prob`. With probability `restart_prob` it samples at
+    with probability `flip_prob`. It proposes the first of `tries` such steps
+    that was not proposed before. With probability `restart_prob` it samples at
     random instead, so it does not stay stuck in one basin.
     """
 
@@ -37,8 +38,8 @@ class LocalSearcher(ModelBasedSearcher):
         for name, p in (("flip_prob", flip_prob), ("restart_prob", restart_prob)):
             if not 0.0 <= p <= 1.0:
                 raise InvalidArgument(f"{name} must be in [0, 1], got {p}")
-        if not step > 0:
-            raise InvalidArgument(f"step must be > 0, got {step}")
+        if not step > 0 or tries < 1:
+            raise InvalidArgument(f"step must be > 0 and tries >= 1, got {step} and {tries}")
         self.step, self.flip_prob, self.restart_prob, self.tries = (
             step, flip_prob, restart_prob, tries,
         )
