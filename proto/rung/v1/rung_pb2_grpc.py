@@ -152,7 +152,8 @@ class RungServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Report(self, request, context):
-        """What happens to this trial now? The same (trial, resource) twice is stored once.
+        """What happens to this trial now? The same (trial, resource) twice from one lease
+        is stored once and answered the same.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
