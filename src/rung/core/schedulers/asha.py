@@ -23,8 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..rungs import Rung, bracket_levels
-from ..searchers.base import Searcher
-from ..types import Budget, Decision, Job, Mode
+from ..types import Decision, Job
 from .base import Scheduler, TrialState, check_one_bracket
 
 
@@ -41,24 +40,12 @@ def hyperband_bracket_sizes(r_min: int, r_max: int, eta: int, n_brackets: int) -
 
 
 class AsyncHyperband(Scheduler):
-    def __init__(
-        self,
-        searcher: Searcher,
-        mode: Mode,
-        r_min: int,
-        r_max: int,
-        eta: int,
-        budget: Budget,
-        seed: int,
-        brackets: int = 0,
-    ):
-        super().__init__(searcher, mode, r_min, r_max, eta, budget, seed)
-        self.levels = bracket_levels(r_min, r_max, eta, brackets)
-        n_brackets = len(self.levels)
+    def _setup(self, brackets: int) -> None:
+        self.levels = bracket_levels(self.r_min, self.r_max, self.eta, brackets)
         self.rungs = [[Rung(level) for level in levels] for levels in self.levels]
-        sizes = np.array(hyperband_bracket_sizes(r_min, r_max, eta, n_brackets), dtype=float)
-        self.bracket_probabilities = sizes / sizes.sum()
-        self._rng = np.random.default_rng([seed, 0x5EED])
+        sizes = hyperband_bracket_sizes(self.r_min, self.r_max, self.eta, len(self.levels))
+        self.bracket_probabilities = np.array(sizes, dtype=float) / sum(sizes)
+        self._rng = np.random.default_rng([self.seed, 0x5EED])
 
     def _next_job(self, now: float) -> Job:
         for bracket, rungs in enumerate(self.rungs):
@@ -106,16 +93,6 @@ class AsyncHyperband(Scheduler):
 class ASHA(AsyncHyperband):
     """ASHA with promotion: asynchronous Hyperband with a single bracket."""
 
-    def __init__(
-        self,
-        searcher: Searcher,
-        mode: Mode,
-        r_min: int,
-        r_max: int,
-        eta: int,
-        budget: Budget,
-        seed: int,
-        brackets: int = 1,
-    ):
+    def _setup(self, brackets: int) -> None:
         check_one_bracket(brackets, "ASHA")
-        super().__init__(searcher, mode, r_min, r_max, eta, budget, seed, brackets=1)
+        super()._setup(1)

@@ -76,6 +76,7 @@ class Scheduler(ABC):
         eta: int,
         budget: Budget,
         seed: int,
+        brackets: int = 0,
     ):
         self.searcher = searcher
         self.mode = Mode(mode)
@@ -90,6 +91,11 @@ class Scheduler(ABC):
         self._lost: list[int] = []  # trials whose lease expired, resumed first
         self._seq = 0  # order of milestone results, for ties
         self._incumbent: tuple[int, float, int] | None = None  # (-resource, key, trial_id)
+        self._setup(brackets)
+
+    @abstractmethod
+    def _setup(self, brackets: int) -> None:
+        """Builds the scheduler's own structures (levels, rungs, brackets) from the settings."""
 
     # ------------------------------------------------------------------ asking
 

@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 from ..rungs import rung_levels
-from ..searchers.base import Searcher
-from ..types import Budget, Decision, Job, Mode
+from ..types import Decision, Job
 from .base import Scheduler, TrialState, check_one_bracket
 
 
 class FIFO(Scheduler):
-    def __init__(
-        self,
-        searcher: Searcher,
-        mode: Mode,
-        r_min: int,
-        r_max: int,
-        eta: int,
-        budget: Budget,
-        seed: int,
-        brackets: int = 0,
-    ):
+    def _setup(self, brackets: int) -> None:
         check_one_bracket(brackets, type(self).__name__)
-        super().__init__(searcher, mode, r_min, r_max, eta, budget, seed)
-        self.levels = rung_levels(r_min, r_max, eta)  # also validates the settings
+        self.levels = rung_levels(self.r_min, self.r_max, self.eta)  # also validates them
 
     def _next_job(self, now: float) -> Job:
         if not self._may_start_trial(self.r_max):

@@ -17,25 +17,14 @@ import math
 from typing import Any
 
 from ..rungs import Rung
-from ..searchers.base import Searcher
-from ..types import Budget, Decision, Mode, TrialStatus
+from ..types import Decision, TrialStatus
 from .base import TrialState
 from .fifo import FIFO
 
 
 class StoppingASHA(FIFO):
-    def __init__(
-        self,
-        searcher: Searcher,
-        mode: Mode,
-        r_min: int,
-        r_max: int,
-        eta: int,
-        budget: Budget,
-        seed: int,
-        brackets: int = 0,
-    ):
-        super().__init__(searcher, mode, r_min, r_max, eta, budget, seed, brackets)
+    def _setup(self, brackets: int) -> None:
+        super()._setup(brackets)
         self.rungs = [Rung(level) for level in self.levels]
         self._rung_of = {level: k for k, level in enumerate(self.levels)}
 

@@ -22,8 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..rungs import Rung, bracket_levels, max_bracket
-from ..searchers.base import Searcher
-from ..types import Budget, Decision, Job, JobKind, Mode
+from ..types import Decision, Job, JobKind
 from .asha import hyperband_bracket_sizes
 from .base import Scheduler, TrialState, check_one_bracket
 
@@ -59,18 +58,8 @@ class BracketRun:
 
 
 class SyncHyperband(Scheduler):
-    def __init__(
-        self,
-        searcher: Searcher,
-        mode: Mode,
-        r_min: int,
-        r_max: int,
-        eta: int,
-        budget: Budget,
-        seed: int,
-        brackets: int = 0,
-    ):
-        super().__init__(searcher, mode, r_min, r_max, eta, budget, seed)
+    def _setup(self, brackets: int) -> None:
+        r_min, r_max, eta = self.r_min, self.r_max, self.eta
         self.levels = bracket_levels(r_min, r_max, eta, brackets)
         # Sizes of the full Hyperband (s_max from the levels), so every bracket's
         # last rung holds at least one trial even when only the first few run.
@@ -165,16 +154,6 @@ class SyncHyperband(Scheduler):
 class SyncSuccessiveHalving(SyncHyperband):
     """Synchronous successive halving: bracket 0 of Hyperband, run again and again."""
 
-    def __init__(
-        self,
-        searcher: Searcher,
-        mode: Mode,
-        r_min: int,
-        r_max: int,
-        eta: int,
-        budget: Budget,
-        seed: int,
-        brackets: int = 0,
-    ):
+    def _setup(self, brackets: int) -> None:
         check_one_bracket(brackets, "synchronous successive halving")
-        super().__init__(searcher, mode, r_min, r_max, eta, budget, seed, brackets=1)
+        super()._setup(1)
