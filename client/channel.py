@@ -8,7 +8,8 @@ a supported setup, so one interceptor serves both cases.
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import grpc
 

@@ -29,7 +29,13 @@ from .transfer import file_digest, is_server_ref, save_download, upload_chunks
 log = logging.getLogger("rung.client")
 
 T = TypeVar("T")
-RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+# CANCELLED: a call queued in a server that is shutting down is dropped unrun.
+# Retrying is safe: every write RPC is idempotent (request id, (trial, resource, lease)).
+RETRYABLE = (
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.CANCELLED,
+)
 # gRPC's default reconnect backoff grows to 120 s, so after a server outage a client
 # could come back later than its leases last and lose trials through no fault of its
 # own. A restarted server is found again within about a second instead.

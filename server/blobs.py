@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -193,6 +194,10 @@ class BlobStore:
     def delete(self, keys: Iterable[BlobKey]) -> None:
         for key in keys:
             self.path(key).unlink(missing_ok=True)
+
+    def delete_study(self, study: str) -> None:
+        """Removes every blob of a deleted study."""
+        shutil.rmtree(self.root / check_study_name(study), ignore_errors=True)
 
 
 def _write_checked(f: BinaryIO, data: Iterable[bytes], size: int, sha256: str) -> None:

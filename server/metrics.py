@@ -9,7 +9,8 @@ service, so they can never drift from what GetStudy would say.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 from wsgiref.simple_server import WSGIServer
 
 import grpc
@@ -31,7 +32,9 @@ class _StudyCollector(Collector):
     def collect(self) -> Iterable[Metric]:
         views = self._service.list_studies()
         leases = GaugeMetricFamily(
-            "rung_active_leases", "Jobs holding a lease (trials running on a worker)", labels=["study"]
+            "rung_active_leases",
+            "Jobs holding a lease (trials running on a worker)",
+            labels=["study"],
         )
         states = GaugeMetricFamily("rung_studies", "Studies by state", labels=["state"])
         by_state = {"running": 0, "done": 0, "stopped": 0}
@@ -51,12 +54,17 @@ class ServerMetrics(grpc.ServerInterceptor):
         self._services = frozenset(services)
         labels = ["grpc_service", "grpc_method"]
         self.handled = Counter(
-            "grpc_server_handled", "RPCs completed, by status code",
-            [*labels, "grpc_code"], registry=self.registry,
+            "grpc_server_handled",
+            "RPCs completed, by status code",
+            [*labels, "grpc_code"],
+            registry=self.registry,
         )
         self.latency = Histogram(
-            "grpc_server_handling_seconds", "Time from receiving an RPC to answering it",
-            labels, buckets=LATENCY_BUCKETS, registry=self.registry,
+            "grpc_server_handling_seconds",
+            "Time from receiving an RPC to answering it",
+            labels,
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.registry.register(_StudyCollector(service))
         self._http: WSGIServer | None = None
@@ -72,7 +80,9 @@ class ServerMetrics(grpc.ServerInterceptor):
         service, method = method_parts(details.method)
         if service not in self._services:
             service = method = UNKNOWN
-        return rewrap(handler, lambda behavior, streaming: self._timed(behavior, streaming, service, method))
+        return rewrap(
+            handler, lambda behavior, streaming: self._timed(behavior, streaming, service, method)
+        )
 
     def _timed(self, behavior: Behavior, streaming: bool, service: str, method: str) -> Behavior:
         def observe(context: grpc.ServicerContext, start: float, failed: bool) -> None:
@@ -80,7 +90,9 @@ class ServerMetrics(grpc.ServerInterceptor):
             self.handled.labels(service, method, code.name).inc()
             self.latency.labels(service, method).observe(time.perf_counter() - start)
 
-        def stream(responses: Iterator[Any], context: grpc.ServicerContext, start: float) -> Iterator[Any]:
+        def stream(
+            responses: Iterator[Any], context: grpc.ServicerContext, start: float
+        ) -> Iterator[Any]:
             try:
                 yield from responses
             except BaseException:

@@ -191,6 +191,8 @@ class RungServicer(rung_pb2_grpc.RungServicer):
     @_maps_errors
     def DeleteStudy(self, request: pb.DeleteStudyRequest, context: Any) -> pb.DeleteStudyResponse:
         self.service.delete_study(request.study)
+        if self.blobs is not None:
+            self.blobs.delete_study(request.study)
         return pb.DeleteStudyResponse()
 
     @_maps_errors

@@ -14,9 +14,10 @@ import hmac
 import ipaddress
 import logging
 import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health
@@ -90,7 +91,7 @@ class ServerSecurity:
         tls_cert: str | Path | None = None,
         tls_key: str | Path | None = None,
         env: Mapping[str, str] = os.environ,
-    ) -> "ServerSecurity":
+    ) -> ServerSecurity:
         """Reads --token-file (or $RUNG_TOKEN), --tls-cert and --tls-key."""
         if bool(tls_cert) != bool(tls_key):
             raise CredentialsError("--tls-cert and --tls-key must be given together")
@@ -127,5 +128,6 @@ class ServerSecurity:
         if self.token and not self.tls:
             log.warning(
                 "listening on %s with a token but without TLS: the token crosses the network "
-                "in plaintext; use --tls-cert/--tls-key on untrusted networks", host
+                "in plaintext; use --tls-cert/--tls-key on untrusted networks",
+                host,
             )

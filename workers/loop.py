@@ -119,7 +119,7 @@ def _checkpoint_in(trial: Trial) -> Path | None:
 
 
 def run_worker(
-    server: str,
+    client: Client,
     study: str,
     settings: TrainingSettings,
     checkpoints: str | Path,
@@ -132,7 +132,6 @@ def run_worker(
     upload = str(checkpoints) == SERVER_CHECKPOINTS
     scratch = tempfile.TemporaryDirectory(prefix="rung-worker-") if upload else None
     checkpoint_dir = Path(scratch.name) if scratch else Path(checkpoints)
-    client = Client(server)
     objective = Objective(settings)
     summary = WorkerSummary()
     failures = 0

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 DEFAULT_DATA = Path("data")
 DEFAULT_SERVER = "127.0.0.1:50051"
+WORKER_RETRY_SECONDS = 300.0  # a worker rides out a server restart of up to five minutes
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -45,11 +46,12 @@ def _use_connection_flags(args: argparse.Namespace) -> None:
         os.environ[CA_FILE_ENV] = args.ca_file
 
 
-def _client(args: argparse.Namespace) -> "Client":
+def _client(args: argparse.Namespace, retry_seconds: float = 10.0) -> "Client":
+    """A Client for --server with the connection flags; workers wait longer for a restart."""
     from rung.client import Client
 
     _use_connection_flags(args)
-    return Client(args.server, retry_seconds=10)
+    return Client(args.server, retry_seconds=retry_seconds)
 
 
 def _worker(args: argparse.Namespace) -> int:
@@ -58,7 +60,6 @@ def _worker(args: argparse.Namespace) -> int:
     from rung.workers.loop import run_worker
     from rung.workers.training import TrainingSettings
 
-    _use_connection_flags(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     settings = TrainingSettings(
@@ -72,7 +73,8 @@ def _worker(args: argparse.Namespace) -> int:
         amp=args.amp,
         seed=args.data_seed,
     )
-    summary = run_worker(args.server, args.study, settings, args.checkpoints, args.worker_id)
+    client = _client(args, retry_seconds=WORKER_RETRY_SECONDS)
+    summary = run_worker(client, args.study, settings, args.checkpoints, args.worker_id)
     print(
         f"worker done: {summary.jobs} jobs, {summary.epochs_trained} epochs trained, "
         f"{summary.epochs_resumed} epochs skipped by resuming from checkpoints"

@@ -12,8 +12,8 @@ import logging
 import os
 import re
 import stat
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 log = logging.getLogger("rung.credentials")
 
@@ -49,15 +49,11 @@ def read_token_file(path: str | Path) -> str:
         raise CredentialsError(f"cannot read token file {path}: {exc}") from None
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         # Not refused (containers often mount secrets 0644), but worth saying.
-        log.warning(
-            "token file %s is readable by other users; consider chmod 600", path
-        )
+        log.warning("token file %s is readable by other users; consider chmod 600", path)
     return check_token(text.strip(), str(path))
 
 
-def resolve_token(
-    token_file: str | Path | None, env: Mapping[str, str] = os.environ
-) -> str | None:
+def resolve_token(token_file: str | Path | None, env: Mapping[str, str] = os.environ) -> str | None:
     """The token from `token_file` if given, else from $RUNG_TOKEN, else None (no auth)."""
     if token_file:
         return read_token_file(token_file)

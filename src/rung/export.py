@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import csv
 import json
-from typing import Any, Sequence, TextIO
+from collections.abc import Sequence
+from typing import Any, TextIO
 
 from rung import wire
 from rung.v1 import rung_pb2 as pb
@@ -61,14 +62,26 @@ def write_csv(export: dict[str, Any], out: TextIO) -> None:
     levels = export["rung_levels"]
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(
-        ["trial_id", "status", "bracket", *(f"config.{p}" for p in params), *SUMMARY,
-         *(f"value@{r}" for r in levels)]
+        [
+            "trial_id",
+            "status",
+            "bracket",
+            *(f"config.{p}" for p in params),
+            *SUMMARY,
+            *(f"value@{r}" for r in levels),
+        ]
     )
     for t in trials:
         at = {o["resource"]: o["value"] for o in t["observations"]}
         writer.writerow(
-            [t["trial_id"], t["status"], t["bracket"], *(t["config"].get(p, "") for p in params),
-             *("" if t[k] is None else t[k] for k in SUMMARY), *(at.get(r, "") for r in levels)]
+            [
+                t["trial_id"],
+                t["status"],
+                t["bracket"],
+                *(t["config"].get(p, "") for p in params),
+                *("" if t[k] is None else t[k] for k in SUMMARY),
+                *(at.get(r, "") for r in levels),
+            ]
         )
 
 

@@ -210,3 +210,16 @@ def test_export_checkpoint_writes_the_incumbents_checkpoint(
         assert done.returncode == 0, done.stderr
         assert (tmp_path / "best.pt").read_bytes() == contents[trial.trial_id]
         assert f"trial {trial.trial_id}" in done.stdout
+
+
+def test_deleting_a_study_removes_its_checkpoints(
+    client: Client, blob_server: ServerProcess, tmp_path: Path
+) -> None:
+    trial = _first_trial(client, "doomed")
+    keep = _first_trial(client, "kept")
+    for t in (trial, keep):
+        _write(tmp_path / f"{t.study.name}.pt", 1000)
+        t.report(1, 0.5, checkpoint=t.upload_checkpoint(tmp_path / f"{t.study.name}.pt"))
+    assert {p.parts[-3] for p in _stored_files(blob_server)} == {"doomed", "kept"}
+    client.delete_study("doomed")
+    assert {p.parts[-3] for p in _stored_files(blob_server)} == {"kept"}

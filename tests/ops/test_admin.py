@@ -5,26 +5,17 @@ from __future__ import annotations
 import csv
 import io
 import json
-import logging
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-
-from rung.cli import main
 from rung.client import Client
 from rung.v1 import rung_pb2 as pb
 from support import ServerProcess
 
+from rung.cli import main
 
-@pytest.fixture(autouse=True)
-def restore_root_logger() -> Iterator[None]:
-    """main() configures logging; give the root logger back as it was."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+pytestmark = pytest.mark.usefixtures("restore_root_logger")  # main() configures logging
 
 
 def run_jobs(client: Client, study: str, jobs: int) -> pb.Job:
@@ -36,17 +27,25 @@ def run_jobs(client: Client, study: str, jobs: int) -> pb.Job:
             return job
         x = job.config.values["x"].int_value
         for r in range(job.resume_from + 1, job.milestone + 1):
-            client.call("Report", pb.ReportRequest(
-                study=study, trial_id=job.trial_id, lease_id=job.lease_id, resource=r,
-                value=1.0 / (x * r)))
+            client.call(
+                "Report",
+                pb.ReportRequest(
+                    study=study,
+                    trial_id=job.trial_id,
+                    lease_id=job.lease_id,
+                    resource=r,
+                    value=1.0 / (x * r),
+                ),
+            )
     raise AssertionError("unreachable")
 
 
 @pytest.fixture
 def populated(server: ServerProcess) -> Iterator[tuple[ServerProcess, pb.Job]]:
     with Client(server.address, retry_seconds=10) as client:
-        client.create_study("alpha", {"x": [1, 2, 3, 4]}, r_min=1, r_max=9, eta=3,
-                            max_trials=20, seed=1)
+        client.create_study(
+            "alpha", {"x": [1, 2, 3, 4]}, r_min=1, r_max=9, eta=3, max_trials=20, seed=1
+        )
         client.create_study("beta", {"x": [1, 2]}, max_trials=2)
         running = run_jobs(client, "alpha", 4)
     yield server, running
@@ -112,7 +111,15 @@ def test_export_csv(
     with Client(server.address) as client:
         trials = {t.id: t for t in client.list_trials("alpha")}
     assert sorted(int(r["trial_id"]) for r in rows) == sorted(trials)
-    assert {"config.x", "status", "bracket", "best_value", "last_resource", "value@1", "value@3"} <= set(rows[0])
+    assert {
+        "config.x",
+        "status",
+        "bracket",
+        "best_value",
+        "last_resource",
+        "value@1",
+        "value@3",
+    } <= set(rows[0])
     for row in rows:
         trial = trials[int(row["trial_id"])]
         values = {o.resource: o.value for o in trial.observations}
@@ -138,4 +145,6 @@ def test_export_json_to_a_file(populated: tuple[ServerProcess, pb.Job], tmp_path
     assert [t["trial_id"] for t in data["trials"]] == sorted(t.id for t in trials)
     curves = {t.id: [(o.resource, o.value) for o in t.observations] for t in trials}
     for t in data["trials"]:
-        assert [(o["resource"], o["value"]) for o in t["observations"]] == sorted(curves[t["trial_id"]])
+        assert [(o["resource"], o["value"]) for o in t["observations"]] == sorted(
+            curves[t["trial_id"]]
+        )

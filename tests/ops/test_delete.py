@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
+from rung.server.service import StudyService
+from rung.server.storage import Event, Journal, MemoryJournal, SqliteJournal
 
 from rung.core.errors import NotFound
 from rung.core.space import SearchSpace
 from rung.core.study import StudySpec
 from rung.core.types import Budget
-from rung.server.service import StudyService
-from rung.server.storage import Event, Journal, MemoryJournal, SqliteJournal
 
 JOURNALS: dict[str, Callable[[Path], Journal]] = {
     "memory": lambda _: MemoryJournal(),

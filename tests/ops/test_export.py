@@ -6,10 +6,10 @@ import csv
 import io
 
 import pytest
+from rung.v1 import rung_pb2 as pb
 
 from rung import wire
 from rung.export import study_export, write_export
-from rung.v1 import rung_pb2 as pb
 
 
 def trial(tid: int, curve: list[tuple[int, float]], milestones: list[int]) -> pb.Trial:
@@ -48,8 +48,17 @@ def test_csv_columns() -> None:
     write_export(study(pb.MAX), TRIALS, "csv", out)
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert list(rows[0]) == [
-        "trial_id", "status", "bracket", "config.lr", "config.opt", "last_resource",
-        "last_value", "best_resource", "best_value", "value@1", "value@3",
+        "trial_id",
+        "status",
+        "bracket",
+        "config.lr",
+        "config.opt",
+        "last_resource",
+        "last_value",
+        "best_resource",
+        "best_value",
+        "value@1",
+        "value@3",
     ]
     assert [r["value@3"] for r in rows] == ["", "0.7", ""]
     assert rows[2]["best_value"] == "" and rows[2]["status"] == "paused"

@@ -5,20 +5,10 @@ from __future__ import annotations
 import io
 import json
 import logging
-from typing import Iterator
 
 import pytest
 
 from rung.logs import setup_logging
-
-
-@pytest.fixture
-def restore_root_logger() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 def emit(fmt: str, level: str = "info") -> str:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import grpc
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-
 from rung.server.app import RunningServer, start_server
 from rung.server.security import ServerSecurity
 from rung.server.service import StudyService
@@ -57,8 +56,11 @@ def test_scrape_shows_requests_latencies_and_leases(running: RunningServer) -> N
         stub = rung_pb2_grpc.RungStub(channel)
         stub.CreateStudy(pb.CreateStudyRequest(spec=SPEC), metadata=auth, timeout=10)
         for i in range(2):
-            stub.Suggest(pb.SuggestRequest(study="m", worker_id="w", request_id=f"r{i}"),
-                         metadata=auth, timeout=10)
+            stub.Suggest(
+                pb.SuggestRequest(study="m", worker_id="w", request_id=f"r{i}"),
+                metadata=auth,
+                timeout=10,
+            )
         with pytest.raises(grpc.RpcError):
             stub.GetStudy(pb.GetStudyRequest(study="absent"), metadata=auth, timeout=10)
         with pytest.raises(grpc.RpcError):

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-
 from rung.server.app import start_server
 from rung.server.service import StudyService
 from rung.server.storage import Event, MemoryJournal
@@ -25,7 +24,9 @@ SPACE = [pb.Parameter(name="x", int_domain=pb.IntDomain(low=1, high=100))]
 
 def spec(name: str, trials: int = 1000) -> pb.StudySpec:
     return pb.StudySpec(
-        name=name, space=SPACE, scheduler=pb.SchedulerSpec(r_min=1, r_max=3, eta=3),
+        name=name,
+        space=SPACE,
+        scheduler=pb.SchedulerSpec(r_min=1, r_max=3, eta=3),
         budget=pb.Budget(max_trials=trials),
     )
 
@@ -120,8 +121,13 @@ def test_sigterm_exits_zero_and_loses_no_acknowledged_report(tmp_path: Path) -> 
                 if job.kind != pb.START:
                     continue
                 stub.Report(
-                    pb.ReportRequest(study="term", trial_id=job.trial_id, lease_id=job.lease_id,
-                                     resource=1, value=0.5),
+                    pb.ReportRequest(
+                        study="term",
+                        trial_id=job.trial_id,
+                        lease_id=job.lease_id,
+                        resource=1,
+                        value=0.5,
+                    ),
                     timeout=10,
                 )
                 acknowledged.append((job.trial_id, 1))
@@ -148,9 +154,11 @@ def test_sigterm_exits_zero_and_loses_no_acknowledged_report(tmp_path: Path) -> 
     server.start()
     try:
         with grpc.insecure_channel(server.address) as again:
-            trials = rung_pb2_grpc.RungStub(again).ListTrials(
-                pb.ListTrialsRequest(study="term"), timeout=10
-            ).trials
+            trials = (
+                rung_pb2_grpc.RungStub(again)
+                .ListTrials(pb.ListTrialsRequest(study="term"), timeout=10)
+                .trials
+            )
         stored = {(t.id, o.resource) for t in trials for o in t.observations}
         assert set(acknowledged) <= stored
     finally:
@@ -158,7 +166,9 @@ def test_sigterm_exits_zero_and_loses_no_acknowledged_report(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_a_signal_right_after_startup_is_a_graceful_stop(tmp_path: Path, sig: signal.Signals) -> None:
+def test_a_signal_right_after_startup_is_a_graceful_stop(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
     """The handlers are installed before the address is printed: no window of sudden death."""
     server = ServerProcess(tmp_path / "rung.db").start()
     assert server.proc is not None

@@ -43,9 +43,15 @@ def make_ca(common_name: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivate
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                crl_sign=True, encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -85,7 +91,9 @@ def write_pki(folder: Path) -> Pki:
     ca, ca_key = make_ca("rung test CA")
     other_ca, _ = make_ca("some other CA")
     cert, key = make_server_cert(ca, ca_key)
-    files = Pki(folder / "ca.pem", folder / "server.pem", folder / "server.key", folder / "other.pem")
+    files = Pki(
+        folder / "ca.pem", folder / "server.pem", folder / "server.key", folder / "other.pem"
+    )
     files.ca_file.write_bytes(_pem(ca))
     files.other_ca_file.write_bytes(_pem(other_ca))
     files.cert_file.write_bytes(_pem(cert))

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import grpc
 import pytest
 from google.protobuf.descriptor import MethodDescriptor
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2
-
 from rung.client import Client
 from rung.server.app import RunningServer, start_server
 from rung.server.security import ServerSecurity
@@ -91,19 +90,22 @@ def test_unknown_methods_are_refused_without_a_token(secured: RunningServer) -> 
 
 def test_health_checking_stays_open(secured: RunningServer) -> None:
     with grpc.insecure_channel(f"127.0.0.1:{secured.port}") as channel:
-        reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
+        reply = health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(), timeout=10
+        )
     assert reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
-def test_sdk_client_sends_the_token(secured: RunningServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sdk_client_sends_the_token(
+    secured: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("RUNG_TOKEN", raising=False)
     address = f"127.0.0.1:{secured.port}"
     with Client(address, retry_seconds=0, token=TOKEN) as client:
         client.create_study("auth", {"x": [1, 2]}, max_trials=2)
         assert [s.spec.name for s in client.list_studies()] == ["auth"]
-    with Client(address, retry_seconds=0) as anonymous:
-        with pytest.raises(grpc.RpcError) as refused:
-            anonymous.list_studies()
+    with Client(address, retry_seconds=0) as anonymous, pytest.raises(grpc.RpcError) as refused:
+        anonymous.list_studies()
     assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 

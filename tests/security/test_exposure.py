@@ -8,16 +8,24 @@ from pathlib import Path
 
 import pytest
 
+from clean_cli import run_rung
 from rung.credentials import CredentialsError, read_token_file, resolve_ca_file, resolve_token
 from rung.server.security import ServerSecurity, is_loopback
-from support import REPO, rung_command
 
 
 @pytest.mark.parametrize(
     "host,loopback",
-    [("127.0.0.1", True), ("127.1.2.3", True), ("localhost", True), ("::1", True),
-     ("[::1]", True), ("0.0.0.0", False), ("::", False), ("10.0.0.5", False),
-     ("myhost.example", False)],
+    [
+        ("127.0.0.1", True),
+        ("127.1.2.3", True),
+        ("localhost", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("10.0.0.5", False),
+        ("myhost.example", False),
+    ],
 )
 def test_is_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
@@ -31,17 +39,16 @@ def test_exposing_a_server_without_a_token_needs_insecure() -> None:
     ServerSecurity(token="t0ken").check_exposure("0.0.0.0", insecure=False)
 
 
-def test_a_token_without_tls_on_the_network_is_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_token_without_tls_on_the_network_is_warned_about(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     with caplog.at_level(logging.WARNING, "rung.server.security"):
         ServerSecurity(token="t0ken").check_exposure("0.0.0.0", insecure=False)
     assert "plaintext" in caplog.text
 
 
 def run_serve(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        rung_command("serve", "--port", "0", "--db", str(tmp_path / "rung.db"), *args),
-        capture_output=True, text=True, cwd=REPO, timeout=60, env={"PATH": "/usr/bin:/bin"},
-    )
+    return run_rung("serve", "--port", "0", "--db", str(tmp_path / "rung.db"), *args)
 
 
 def test_serve_refuses_a_public_address_without_a_token(tmp_path: Path) -> None:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import grpc
 import pytest
-
 from rung.server.app import MAX_MESSAGE_BYTES, RunningServer, start_server
 from rung.server.service import StudyService
 from rung.server.storage import MemoryJournal
@@ -50,8 +49,13 @@ def test_study_names_that_could_escape_a_folder_are_refused(
         space=[pb.Parameter(name="x", int_domain=pb.IntDomain(low=1, high=3))],
         budget=pb.Budget(max_trials=2),
     )
-    assert code_of(stub.CreateStudy, pb.CreateStudyRequest(spec=spec)) == grpc.StatusCode.INVALID_ARGUMENT
-    assert code_of(stub.GetStudy, pb.GetStudyRequest(study=name)) == grpc.StatusCode.INVALID_ARGUMENT
+    assert (
+        code_of(stub.CreateStudy, pb.CreateStudyRequest(spec=spec))
+        == grpc.StatusCode.INVALID_ARGUMENT
+    )
+    assert (
+        code_of(stub.GetStudy, pb.GetStudyRequest(study=name)) == grpc.StatusCode.INVALID_ARGUMENT
+    )
 
 
 def test_over_long_worker_ids_are_refused(stub: rung_pb2_grpc.RungStub) -> None:

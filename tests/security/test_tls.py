@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import subprocess
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import grpc
 import pytest
-
+from clean_cli import run_rung
+from pki import Pki
 from rung.client import Client
 from rung.client.channel import open_channel
 from rung.v1 import rung_pb2 as pb
 from rung.v1 import rung_pb2_grpc
-from pki import Pki
-from support import REPO, ServerProcess, rung_command
+from support import ServerProcess
 
 TOKEN = "test-token-0123456789abcdef"
 
@@ -27,8 +26,14 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Iterator[S
     token_file.chmod(0o600)
     proc = ServerProcess(
         folder / "rung.db",
-        extra_args=["--tls-cert", str(pki.cert_file), "--tls-key", str(pki.key_file),
-                    "--token-file", str(token_file)],
+        extra_args=[
+            "--tls-cert",
+            str(pki.cert_file),
+            "--tls-key",
+            str(pki.key_file),
+            "--token-file",
+            str(token_file),
+        ],
     ).start()
     yield proc
     assert proc.terminate() == 0
@@ -50,23 +55,29 @@ def test_a_client_that_trusts_the_ca_works(tls_server: ServerProcess, pki: Pki) 
 
 
 def test_a_client_that_trusts_another_ca_is_refused(tls_server: ServerProcess, pki: Pki) -> None:
-    with open_channel(tls_server.address, TOKEN, str(pki.other_ca_file)) as channel:
-        with pytest.raises(grpc.RpcError) as refused:
-            list_studies(channel)
+    with (
+        open_channel(tls_server.address, TOKEN, str(pki.other_ca_file)) as channel,
+        pytest.raises(grpc.RpcError) as refused,
+    ):
+        list_studies(channel)
     assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
 
 
 def test_a_plaintext_client_is_refused(tls_server: ServerProcess) -> None:
-    with open_channel(tls_server.address, TOKEN) as channel:
-        with pytest.raises(grpc.RpcError) as refused:
-            list_studies(channel)
+    with (
+        open_channel(tls_server.address, TOKEN) as channel,
+        pytest.raises(grpc.RpcError) as refused,
+    ):
+        list_studies(channel)
     assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
 
 
 def test_tls_without_the_token_is_unauthenticated(tls_server: ServerProcess, pki: Pki) -> None:
-    with open_channel(tls_server.address, None, str(pki.ca_file)) as channel:
-        with pytest.raises(grpc.RpcError) as refused:
-            list_studies(channel)
+    with (
+        open_channel(tls_server.address, None, str(pki.ca_file)) as channel,
+        pytest.raises(grpc.RpcError) as refused,
+    ):
+        list_studies(channel)
     assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
@@ -74,15 +85,8 @@ def test_cli_client_flags(tls_server: ServerProcess, pki: Pki, tmp_path: Path) -
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN)
     base = ["--server", tls_server.address, "--ca-file", str(pki.ca_file)]
-    ok = subprocess.run(
-        rung_command("studies", *base, "--token-file", str(token_file)),
-        capture_output=True, text=True, cwd=REPO, timeout=60,
-        env={"PATH": "/usr/bin:/bin"},
-    )
+    ok = run_rung("studies", *base, "--token-file", str(token_file))
     assert ok.returncode == 0, ok.stderr
-    refused = subprocess.run(
-        rung_command("studies", *base), capture_output=True, text=True, cwd=REPO, timeout=60,
-        env={"PATH": "/usr/bin:/bin"},
-    )
+    refused = run_rung("studies", *base)
     assert refused.returncode == 1
     assert "UNAUTHENTICATED" in refused.stderr

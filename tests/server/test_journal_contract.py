@@ -101,3 +101,17 @@ def test_a_deleted_study_is_gone_for_good_and_its_name_free(open_journal: Factor
     reopened.append(_event("a", 1, "created", at=9.0))  # a new study under the old name
     assert [(e.seq, e.payload) for e in reopened.events("a")] == [(1, {"at": 9.0})]
     assert [e.seq for e in reopened.events("b")] == [1, 2]
+
+
+def test_delete_forgets_one_study_and_survives_a_reopen(open_journal: Factory) -> None:
+    journal = open_journal()
+    for name in ("gone", "kept"):
+        journal.append(_event(name, 1, "created"))
+        journal.append(_event(name, 2, value=1.0))
+    journal.delete("gone")
+    journal.delete("never-existed")
+    reopened = open_journal()
+    assert reopened.studies() == ["kept"]
+    assert list(reopened.events("gone")) == []
+    reopened.append(_event("gone", 1, "created"))  # the name can be used again
+    assert [e.seq for e in reopened.events("gone")] == [1]

@@ -18,8 +18,9 @@ STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 def check_study_name(name: Any) -> str:
     if not isinstance(name, str) or not STUDY_NAME.fullmatch(name) or ".." in name:
+        shown = name[:64] + "..." if isinstance(name, str) and len(name) > 64 else name
         raise InvalidArgument(
-            f"invalid study name {name!r}: use 1-128 letters, digits, '_', '-' or '.', "
+            f"invalid study name {shown!r}: use 1-128 letters, digits, '_', '-' or '.', "
             "starting with a letter or digit"
         )
     return name
