@@ -305,11 +305,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="ASHA tunes LeNet on Fashion-MNIST with local workers")
     p.add_argument("--workdir", default="runs/demo", help="server database and checkpoints")
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--trials", type=int, default=24)
-    p.add_argument("--r-max", type=int, default=9, help="epochs of a fully trained trial")
+    p.add_argument("--trials", type=int, default=32)
+    p.add_argument("--r-max", type=int, default=27, help="epochs of a fully trained trial")
     p.add_argument("--eta", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
-    _add_training_flags(p, n_train=10000)
+    _add_training_flags(p, n_train=20000)
     p.set_defaults(func=_demo)
 
     from rung.sim.cli import add_bench_parser, add_plot_parser

@@ -30,10 +30,10 @@ class DemoSettings:
     workdir: Path
     data_dir: Path
     workers: int = 2
-    trials: int = 24
-    r_max: int = 9
+    trials: int = 32
+    r_max: int = 27
     eta: int = 3
-    n_train: int = 10000
+    n_train: int = 20000
     n_val: int = 1000
     seed: int = 0
 
