@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
+from rung.core.errors import InvalidArgument
 from rung.credentials import CA_FILE_ENV, TOKEN_ENV, CredentialsError, read_token_file
 from rung.logs import FORMATS as LOG_FORMATS
 from rung.logs import LEVELS as LOG_LEVELS
@@ -86,6 +87,39 @@ def _status(args: argparse.Namespace) -> int:
     from rung.status import show_status
 
     return show_status(_client(args), args.study, args.watch)
+
+
+def _create(args: argparse.Namespace) -> int:
+    import json
+
+    from rung.core.space import SearchSpace
+
+    try:
+        space = SearchSpace.from_json(json.loads(Path(args.space).read_text()))
+        initial = [json.loads(text) for text in args.initial_config]
+    except (OSError, ValueError) as exc:
+        raise InvalidArgument(f"cannot read the search space or an initial config: {exc}") from exc
+    with _client(args) as client:
+        client.create_study(
+            args.study, space.params, metric=args.metric, mode=args.mode,
+            scheduler=args.scheduler, r_min=args.r_min, r_max=args.r_max, eta=args.eta,
+            brackets=args.brackets, searcher=args.searcher, initial_configs=initial,
+            max_trials=args.max_trials, max_resource=args.max_resource,
+            max_wall_seconds=args.max_wall_seconds, seed=args.seed,
+        )
+    print(f"study {args.study}: {args.scheduler} with the {args.searcher} searcher")
+    return 0
+
+
+def _add_study_flags(p: argparse.ArgumentParser) -> None:
+    """How a study is tuned: shared by `rung create` and `rung demo`."""
+    from rung.core.schedulers import SCHEDULERS
+    from rung.core.searchers import SEARCHERS
+
+    p.add_argument("--scheduler", default="asha", choices=sorted(SCHEDULERS))
+    p.add_argument("--searcher", default="random", choices=sorted(SEARCHERS))
+    p.add_argument("--eta", type=int, default=3, help="reduction factor")
+    p.add_argument("--seed", type=int, default=0)
 
 
 def _studies(args: argparse.Namespace) -> int:
@@ -187,6 +221,8 @@ def _demo(args: argparse.Namespace) -> int:
             trials=args.trials,
             r_max=args.r_max,
             eta=args.eta,
+            scheduler=args.scheduler,
+            searcher=args.searcher,
             n_train=args.n_train,
             n_val=args.n_val,
             seed=args.seed,
@@ -273,6 +309,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="refresh every SECONDS until interrupted")
     p.set_defaults(func=_status)
 
+    p = sub.add_parser("create", help="create a study (or open the same one)")
+    p.add_argument("study")
+    p.add_argument("--space", required=True, metavar="FILE",
+                   help='JSON search space, e.g. {"lr": {"type": "Float", "low": 0.001, '
+                        '"high": 1, "log": true}, "bs": {"type": "Int", "low": 16, "high": 256}}')
+    p.add_argument("--initial-config", action="append", default=[], metavar="JSON",
+                   help="a config to try first (repeatable)")
+    p.add_argument("--metric", default="error")
+    p.add_argument("--mode", default="min", choices=["min", "max"])
+    p.add_argument("--r-min", type=int, default=1)
+    p.add_argument("--r-max", type=int, default=9)
+    p.add_argument("--brackets", type=int, default=0, help="Hyperband brackets (0 = all)")
+    p.add_argument("--max-trials", type=int, default=0)
+    p.add_argument("--max-resource", type=int, default=0)
+    p.add_argument("--max-wall-seconds", type=float, default=0.0)
+    _add_study_flags(p)
+    _add_connection_flags(p)
+    p.set_defaults(func=_create)
+
     p = sub.add_parser("studies", help="list the server's studies")
     _add_connection_flags(p)
     p.set_defaults(func=_studies)
@@ -307,8 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--trials", type=int, default=32)
     p.add_argument("--r-max", type=int, default=27, help="epochs of a fully trained trial")
-    p.add_argument("--eta", type=int, default=3)
-    p.add_argument("--seed", type=int, default=0)
+    _add_study_flags(p)
     _add_training_flags(p, n_train=20000)
     p.set_defaults(func=_demo)
 
@@ -329,7 +383,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return int(args.func(args) or 0)
-    except CredentialsError as exc:
+    except (CredentialsError, InvalidArgument) as exc:
         print(f"rung {args.command}: {exc}", file=sys.stderr)
         return 2
     except grpc.RpcError as exc:  # a refusal from the server, said plainly

@@ -33,6 +33,8 @@ class DemoSettings:
     trials: int = 32
     r_max: int = 27
     eta: int = 3
+    scheduler: str = "asha"
+    searcher: str = "random"
     n_train: int = 20000
     n_val: int = 1000
     seed: int = 0
@@ -82,9 +84,11 @@ def run_demo(s: DemoSettings) -> int:
             STUDY,
             space={"learning_rate": stats.loguniform(1e-2, 1.0), "batch_size": stats.randint(32, 256)},
             initial_configs=[{"learning_rate": 0.1, "batch_size": 128}],
+            scheduler=s.scheduler, searcher=s.searcher,
             r_min=1, r_max=s.r_max, eta=s.eta, max_trials=s.trials, seed=s.seed,
         )
-        print(f"rung demo: server {address}, {s.workers} workers, ASHA eta={s.eta} r_max={s.r_max}, "
+        print(f"rung demo: server {address}, {s.workers} workers, {s.scheduler} eta={s.eta} "
+              f"r_max={s.r_max}, {s.searcher} searcher, "
               f"{s.trials} trials, LeNet on Fashion-MNIST ({s.n_train} train / {s.n_val} val images)",
               flush=True)
         threads = max(1, 2 // s.workers)
