@@ -111,7 +111,10 @@ def trial_to_pb(view: TrialView) -> pb.Trial:
             )
             for s in r.segments
         ],
-        observations=[pb.Observation(seq=q, resource=res, value=v) for q, res, v in r.observations],
+        observations=[
+            pb.Observation(seq=o.seq, resource=o.resource, value=o.value, at=o.at)
+            for o in r.observations
+        ],
         checkpoint=r.checkpoint,
         checkpoint_resource=r.checkpoint_resource,
         failures=r.failures,

@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from rung.core.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from rung.core.schedulers import Incumbent, Scheduler
@@ -58,12 +58,19 @@ class Segment:
     lost: bool = False
 
 
+class Observation(NamedTuple):
+    seq: int  # journal position of the report
+    resource: int
+    value: float
+    at: float  # server clock when it arrived
+
+
 @dataclass
 class TrialRecord:
     """What the service keeps about a trial beyond the scheduler's state."""
 
     segments: list[Segment] = field(default_factory=list)
-    observations: list[tuple[int, int, float]] = field(default_factory=list)  # seq, resource, value
+    observations: list[Observation] = field(default_factory=list)
     checkpoint: str = ""
     checkpoint_resource: int = 0
     failures: list[str] = field(default_factory=list)
@@ -411,7 +418,7 @@ class StudyService:
     ) -> None:
         trial_id, resource = p["trial_id"], p["resource"]
         record = study.records[trial_id]
-        record.observations.append((seq, resource, p["value"]))
+        record.observations.append(Observation(seq, resource, p["value"], p["now"]))
         study.reports[(trial_id, resource, p["lease_id"])] = decision
         if decision is not Decision.CONTINUE:
             study.leases.pop(p["lease_id"], None)

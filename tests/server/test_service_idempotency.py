@@ -61,7 +61,7 @@ def test_a_repeated_report_below_the_milestone_is_stored_once(make_service) -> N
     before = snapshot(service)
     assert service.report("s", 0, job.lease_id, 1, 0.9)[0] is Decision.CONTINUE
     assert snapshot(service) == before
-    assert [r for _, r, _ in service.list_trials("s")[0].record.observations] == [1]
+    assert [o.resource for o in service.list_trials("s")[0].record.observations] == [1]
 
 
 def test_a_late_report_from_an_expired_lease_is_refused_and_changes_nothing(
@@ -101,7 +101,7 @@ def test_a_resumed_segment_reports_resources_the_lost_one_reported(
     assert service.report("s", 0, new.lease_id, 3, 0.6)[0] is Decision.PAUSE
 
     observations = service.list_trials("s")[0].record.observations
-    assert [(r, v) for _, r, v in observations] == [(1, 0.9), (1, 0.8), (2, 0.7), (3, 0.6)]
+    assert [(o.resource, o.value) for o in observations] == [(1, 0.9), (1, 0.8), (2, 0.7), (3, 0.6)]
 
 
 def test_a_report_with_a_lease_of_another_trial_is_refused(service: StudyService) -> None:

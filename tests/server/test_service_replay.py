@@ -170,7 +170,7 @@ def test_a_failed_write_of_a_report_can_be_retried(
     assert_matches_disk(service, journal)
     assert service.list_trials("s")[0].record.observations == []
     assert service.report("s", 0, job.lease_id, 1, 0.5, "ck")[0] is Decision.PAUSE
-    assert [v for _, _, v in service.list_trials("s")[0].record.observations] == [0.5]
+    assert [o.value for o in service.list_trials("s")[0].record.observations] == [0.5]
 
 
 def test_a_failed_write_of_an_expiry_loses_no_lease_state(

@@ -254,14 +254,16 @@ class Segment(_message.Message):
     def __init__(self, seq: _Optional[int] = ..., resume_from: _Optional[int] = ..., milestone: _Optional[int] = ..., worker_id: _Optional[str] = ..., lease_id: _Optional[str] = ..., lost: _Optional[bool] = ...) -> None: ...
 
 class Observation(_message.Message):
-    __slots__ = ("seq", "resource", "value")
+    __slots__ = ("seq", "resource", "value", "at")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     RESOURCE_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
     seq: int
     resource: int
     value: float
-    def __init__(self, seq: _Optional[int] = ..., resource: _Optional[int] = ..., value: _Optional[float] = ...) -> None: ...
+    at: float
+    def __init__(self, seq: _Optional[int] = ..., resource: _Optional[int] = ..., value: _Optional[float] = ..., at: _Optional[float] = ...) -> None: ...
 
 class Trial(_message.Message):
     __slots__ = ("id", "config", "status", "bracket", "segments", "observations", "checkpoint", "checkpoint_resource", "failures", "lease_deadline")

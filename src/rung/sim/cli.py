@@ -112,10 +112,10 @@ def _plot_study(address: str, name: str, out: Path) -> list[Path]:
         study = client.get_study(name)
         rows = observations(client.list_trials(name))
     metric = study.spec.metric.name or "metric"
-    times, values = incumbent_trajectory(rows, study_mode(study))
+    times, values = incumbent_trajectory(rows, study_mode(study), study.created_at)
     return [
         plot_trajectory(times, values, out / f"anytime_{name}.png", f"study {name}: incumbent",
-                        "journal sequence number of the report", metric),
-        plot_rungs([(b, r, v) for _, _, b, r, v in rows], out / f"rungs_{name}.png",
+                        "seconds since the study was created", metric),
+        plot_rungs([(b, r, v) for _, _, _, b, r, v in rows], out / f"rungs_{name}.png",
                    f"study {name}: results by resource", metric),
     ]

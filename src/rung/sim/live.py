@@ -1,8 +1,8 @@
 """A live or finished study on a server, read through the client SDK for `rung plot`.
 
-The server records no clock per report, so the any-time curve of a live study
-runs against the journal sequence number of each report. The incumbent is the
-best value at the highest resource reported so far, the rule the schedulers use.
+The any-time curve runs against wall-clock seconds since the study was created
+(the server stamps every report as it arrives). The incumbent is the best value
+at the highest resource reported so far, the rule the schedulers use.
 """
 
 from __future__ import annotations
@@ -17,26 +17,29 @@ def study_mode(study: Any) -> Mode:
     return Mode.MAX if study.spec.metric.mode == 2 else Mode.MIN
 
 
-def observations(trials: Sequence[Any]) -> list[tuple[int, int, int, int, float]]:
-    """(seq, trial id, bracket, resource, value) of every report, in journal order."""
+Row = tuple[int, float, int, int, int, float]  # seq, at, trial id, bracket, resource, value
+
+
+def observations(trials: Sequence[Any]) -> list[Row]:
+    """(seq, at, trial id, bracket, resource, value) of every report, in journal order."""
     rows = [
-        (o.seq, t.id, t.bracket, o.resource, o.value) for t in trials for o in t.observations
+        (o.seq, o.at, t.id, t.bracket, o.resource, o.value) for t in trials for o in t.observations
     ]
     return sorted(rows)
 
 
 def incumbent_trajectory(
-    rows: Sequence[tuple[int, int, int, int, float]], mode: Mode
+    rows: Sequence[Row], mode: Mode, start: float
 ) -> tuple[list[float], list[float]]:
-    """(seq, incumbent value) at each change: best value at the highest resource so far."""
+    """(seconds since `start`, incumbent value) at each change: best at the highest resource."""
     sign = 1.0 if mode is Mode.MIN else -1.0
     best: tuple[int, float] | None = None  # (-resource, oriented value)
     times: list[float] = []
     values: list[float] = []
-    for seq, _, _, resource, value in rows:
+    for _, at, _, _, resource, value in rows:
         candidate = (-resource, sign * value)
         if best is None or candidate < best:
             best = candidate
-            times.append(float(seq))
+            times.append(at - start)
             values.append(value)
     return times, values
