@@ -58,11 +58,16 @@ def test_step_functions_on_a_grid() -> None:
 
 def test_live_study_incumbent_prefers_the_highest_resource(tmp_path: Path) -> None:
     def trial(tid: int, obs: list[tuple[int, int, float]]) -> SimpleNamespace:
-        return SimpleNamespace(id=tid, bracket=0, observations=[
-            SimpleNamespace(seq=s, at=100.0 + 10 * s, resource=r, value=v) for s, r, v in obs
-        ])
+        return SimpleNamespace(
+            id=tid, bracket=0,
+            segments=[SimpleNamespace(milestone=m) for m in (1, 3)],
+            observations=[
+                SimpleNamespace(seq=s, at=100.0 + 10 * s, resource=r, value=v) for s, r, v in obs
+            ],
+        )
 
-    rows = observations([trial(0, [(1, 1, 0.5), (4, 3, 0.6)]), trial(1, [(2, 1, 0.4), (3, 1, 0.9)])])
+    rows = observations([trial(0, [(1, 1, 0.5), (4, 3, 0.6), (5, 2, 0.1)]),
+                         trial(1, [(2, 1, 0.4), (3, 1, 0.9)])])  # resource 2: progress only
     assert [r[0] for r in rows] == [1, 2, 3, 4]
     assert incumbent_trajectory(rows, Mode.MIN, 100.0) == ([10.0, 20.0, 40.0], [0.5, 0.4, 0.6])
     assert incumbent_trajectory(rows, Mode.MAX, 100.0) == ([10.0, 30.0, 40.0], [0.5, 0.9, 0.6])

@@ -21,9 +21,16 @@ Row = tuple[int, float, int, int, int, float]  # seq, at, trial id, bracket, res
 
 
 def observations(trials: Sequence[Any]) -> list[Row]:
-    """(seq, at, trial id, bracket, resource, value) of every report, in journal order."""
+    """(seq, at, trial id, bracket, resource, value) of every rung result, in journal order.
+
+    Only results at a milestone of one of the trial's jobs count (the rung levels,
+    as the schedulers rank them); the epochs in between are progress reports.
+    """
     rows = [
-        (o.seq, o.at, t.id, t.bracket, o.resource, o.value) for t in trials for o in t.observations
+        (o.seq, o.at, t.id, t.bracket, o.resource, o.value)
+        for t in trials
+        for o in t.observations
+        if o.resource in {s.milestone for s in t.segments}
     ]
     return sorted(rows)
 
