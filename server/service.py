@@ -122,7 +122,8 @@ class _Study:
         self.records: dict[int, TrialRecord] = {}
         self.jobs_by_request: dict[str, IssuedJob] = {}
         # Keyed by lease too: a resumed segment re-reports resources a lost one reported.
-        self.reports: dict[tuple[int, int, str], Decision] = {}  # (trial, resource, lease)
+        # (trial, resource, lease) -> (value, decision)
+        self.reports: dict[tuple[int, int, str], tuple[float, Decision]] = {}
 
 
 class StudyService:
@@ -252,7 +253,13 @@ class StudyService:
             trial = scheduler.trial(trial_id)
             previous = study.reports.get((trial_id, resource, lease_id))
             if previous is not None:  # a retried report: stored once, same answer
-                return previous, trial.status
+                stored, decision = previous
+                if stored != value:
+                    raise InvalidArgument(
+                        f"trial {trial_id} already reported {stored} at resource {resource} "
+                        f"under this lease; a different value ({value}) is refused"
+                    )
+                return decision, trial.status
             self._expire_leases(study)
             self._active_lease(study, trial_id, lease_id)
             decision = scheduler.report(trial_id, resource, value)
@@ -419,7 +426,7 @@ class StudyService:
         trial_id, resource = p["trial_id"], p["resource"]
         record = study.records[trial_id]
         record.observations.append(Observation(seq, resource, p["value"], p["now"]))
-        study.reports[(trial_id, resource, p["lease_id"])] = decision
+        study.reports[(trial_id, resource, p["lease_id"])] = (p["value"], decision)
         if decision is not Decision.CONTINUE:
             study.leases.pop(p["lease_id"], None)
             if p["checkpoint"] and resource == study.scheduler.trials[trial_id].checkpoint_resource:

@@ -210,3 +210,12 @@ def test_study_with_asha_runs_to_the_end(searcher: str) -> None:
                 break
     assert job.kind is JobKind.DONE and len(scheduler.trials) == 25
     assert scheduler.incumbent() is not None and scheduler.incumbent().resource == 9
+
+
+def test_a_failed_trial_is_no_longer_pending_nor_proposed_again(learning: str) -> None:
+    s = make(learning)
+    first = s.suggest()
+    assert first is not None and s.state_dict()["pending"] == [first]
+    s.on_trial_failed(0, first)
+    assert s.state_dict()["pending"] == []
+    assert all(s.suggest() != first for _ in range(20))

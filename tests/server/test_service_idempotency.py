@@ -112,3 +112,13 @@ def test_a_report_with_a_lease_of_another_trial_is_refused(service: StudyService
         service.report("s", a.job.trial_id, b.lease_id, 1, 0.5)
     assert snapshot(service) == before
     assert service.suggest("s", "w", "").job.kind is JobKind.START
+
+
+def test_a_repeated_report_with_another_value_is_refused(service) -> None:
+    from rung.core.errors import InvalidArgument
+
+    job = service.suggest("s", "w", "")
+    service.report("s", job.job.trial_id, job.lease_id, 1, 0.5)
+    assert service.report("s", job.job.trial_id, job.lease_id, 1, 0.5)[0].value == "pause"
+    with pytest.raises(InvalidArgument, match="different value"):
+        service.report("s", job.job.trial_id, job.lease_id, 1, 0.4)

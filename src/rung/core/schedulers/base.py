@@ -177,6 +177,7 @@ class Scheduler(ABC):
         trial.status = TrialStatus.FAILED
         if trial_id in self._lost:
             self._lost.remove(trial_id)
+        self.searcher.on_trial_failed(trial_id, trial.config)
 
     def stop(self) -> None:
         """No new work: Suggest answers DONE, running trials get STOP at their next report,

@@ -23,6 +23,9 @@ class Searcher(ABC):
     def on_report(self, trial_id: int, config: Config, resource: int, value: float) -> None:
         """A result (value already oriented so that lower is better) at `resource`."""
 
+    def on_trial_failed(self, trial_id: int, config: Config) -> None:
+        """The trial failed; a searcher waiting for its first result stops waiting."""
+
     @abstractmethod
     def state_dict(self) -> dict[str, Any]:
         """JSON-serializable state from which `load_state_dict` restores the searcher exactly."""

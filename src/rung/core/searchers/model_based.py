@@ -88,12 +88,19 @@ class ModelBasedSearcher(RandomSearcher):
     def on_report(self, trial_id: int, config: Config, resource: int, value: float) -> None:
         if trial_id not in self._configs:
             self._add_config(trial_id, dict(config))
-            key = self._key(config)
-            for i, p in enumerate(self._pending):
-                if self._key(p) == key:
-                    del self._pending[i]
-                    break
+            self._drop_pending(config)
         self._levels.setdefault(resource, {})[trial_id] = float(value)
+
+    def on_trial_failed(self, trial_id: int, config: Config) -> None:
+        # No result will come; the config stays in `_seen`, so it is not proposed again.
+        self._drop_pending(config)
+
+    def _drop_pending(self, config: Config) -> None:
+        key = self._key(config)
+        for i, p in enumerate(self._pending):
+            if self._key(p) == key:
+                del self._pending[i]
+                return
 
     def state_dict(self) -> dict[str, Any]:
         return {
