@@ -32,6 +32,8 @@ data:
 
 bench: setup
 	$(PY) benchmarks/simulator_speed.py
+	$(PY) benchmarks/hartmann6_asha_vs_random.py
+	$(PY) benchmarks/server_throughput.py
 
 proto: setup
 	$(PY) proto/generate.py
