@@ -73,6 +73,7 @@ def _worker(args: argparse.Namespace) -> int:
         device=args.device,
         amp=args.amp,
         seed=args.data_seed,
+        download=args.download,
     )
     client = _client(args, retry_seconds=WORKER_RETRY_SECONDS)
     summary = run_worker(client, args.study, settings, args.checkpoints, args.worker_id)
@@ -296,6 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the study's r_max (horizon of the learning-rate schedule)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--amp", action="store_true", help="mixed precision on CUDA")
+    p.add_argument("--download", action="store_true",
+                   help="let torchvision download CIFAR-10 if it is missing (start one worker "
+                        "with it first; Fashion-MNIST falls back to a download by itself)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
     p.add_argument("--data-seed", type=int, default=0, help="seed of the train/validation split")
     p.add_argument("--worker-id", default=None)
