@@ -23,6 +23,7 @@ from rung.status import format_config, segment_progress
 from rung.v1 import rung_pb2 as pb
 
 STUDY = "demo"
+PROGRESS_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,17 @@ def start_server(db: Path, lease_seconds: float = 30.0) -> tuple[subprocess.Pope
         proc.kill()
         raise RuntimeError(f"server did not start (said {line!r})")
     return proc, line.rsplit(" ", 1)[1]
+
+
+def _all_exited(procs: Sequence[subprocess.Popen[bytes]], timeout: float) -> bool:
+    """Waits up to `timeout` seconds in all for every process to exit."""
+    deadline = time.monotonic() + timeout
+    try:
+        for proc in procs:
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        return False
+    return True
 
 
 def epochs_saved(trials: Sequence[pb.Trial]) -> tuple[int, int]:
@@ -99,8 +111,7 @@ def run_demo(s: DemoSettings) -> int:
                  "--data-dir", str(s.data_dir), "--n-train", str(s.n_train), "--n-val", str(s.n_val),
                  "--threads", str(threads), "--worker-id", f"local-{i}", "--device", "auto"],
             ))
-        while any(w.poll() is None for w in workers):
-            time.sleep(5)
+        while not _all_exited(workers, PROGRESS_SECONDS):
             study = client.get_study(STUDY)
             best = f", best error {study.incumbent.value:.4f} at r={study.incumbent.resource}" if study.has_incumbent else ""
             print(f"[{time.monotonic() - started:5.0f}s] trials {study.trials_started}/{s.trials}, "
