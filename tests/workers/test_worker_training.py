@@ -154,6 +154,7 @@ def test_real_fashion_mnist_learns(real_fmnist_dir: Path, tmp_path: Path) -> Non
     assert error < 0.4  # chance is 0.9
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("amp", [False, True])
 def test_cuda_training_and_resume(fake_fmnist_dir: Path, tmp_path: Path, amp: bool) -> None:
