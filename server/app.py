@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
-from threadpoolctl import threadpool_limits
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from threadpoolctl import threadpool_limits
 
 from rung.v1 import rung_pb2, rung_pb2_grpc
 
