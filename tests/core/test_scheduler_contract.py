@@ -184,11 +184,20 @@ def test_resource_budget_is_never_exceeded(build: Build, kind: str) -> None:
     assert 0 < s.resource_spent <= 60
 
 
-def test_wall_time_budget_answers_done(build: Build, kind: str) -> None:
+def test_wall_time_budget_ends_the_study_when_its_last_job_ends(build: Build, kind: str) -> None:
     s = build(kind, max_wall_seconds=100.0)
     assert s.suggest(0.0).kind is JobKind.START
     assert s.suggest(99.0).kind is not JobKind.DONE
-    assert s.suggest(100.0).kind is JobKind.DONE
+    # Past the budget: nothing new, but free workers wait while jobs still run...
+    assert s.suggest(100.0).kind is JobKind.WAIT
+    running = [t for t in s.trials.values() if t.status is TrialStatus.RUNNING]
+    s.lose(running[0].trial_id)  # ...so a job whose worker dies is still resumed
+    assert s.suggest(101.0).trial_id == running[0].trial_id
+    for trial in running:
+        for resource in range(trial.reported + 1, trial.milestone + 1):
+            if s.report(trial.trial_id, resource, 0.5) is not Decision.CONTINUE:
+                break
+    assert s.suggest(102.0).kind is JobKind.DONE and s.finished(102.0)
 
 
 def _running_trial(s: Scheduler, workers: Workers, with_checkpoint: bool) -> int:

@@ -107,7 +107,9 @@ class Scheduler(ABC):
         if self._lost:
             return self._resume_lost(self._lost.pop(0))
         if self._wall_time_spent(now):
-            return Job.done()
+            # No new work; free workers wait while jobs run, so one whose worker
+            # dies is still resumed, and the study ends when the last job does.
+            return self._idle_job()
         return self._next_job(now)
 
     @abstractmethod
