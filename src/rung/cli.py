@@ -61,6 +61,15 @@ def _worker(args: argparse.Namespace) -> int:
     from rung.workers.loop import run_worker
     from rung.workers.training import TrainingSettings
 
+    if args.gpus:
+        from rung.client.sdk import default_worker_id
+        from rung.workers.launcher import launch, parse_gpus
+
+        try:
+            gpus = parse_gpus(args.gpus, torch.cuda.device_count)
+        except ValueError as exc:
+            raise InvalidArgument(str(exc)) from None
+        return launch(args.argv, gpus, args.worker_id or default_worker_id())
     if args.threads:
         torch.set_num_threads(args.threads)
     settings = TrainingSettings(
@@ -303,6 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
     p.add_argument("--data-seed", type=int, default=0, help="seed of the train/validation split")
     p.add_argument("--worker-id", default=None)
+    p.add_argument("--gpus", default=None, metavar="all|0,1,...",
+                   help="start one worker process per GPU (CUDA_VISIBLE_DEVICES set for each)")
     _add_training_flags(p, n_train=6000)
     p.set_defaults(func=_worker)
 
@@ -381,6 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # `worker --gpus` re-runs it
     level = "debug" if args.verbose else args.log_level
     setup_logging(level or ("info" if args.command == "serve" else "warning"), args.log_format)
     import grpc
