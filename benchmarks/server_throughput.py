@@ -14,8 +14,6 @@ gRPC itself.
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -26,19 +24,8 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from rung.client import Client
+from rung.server.launch import spawn_server
 from rung.v1 import rung_pb2 as pb
-
-
-def start_server(db: Path) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rung.cli", "serve", "--port", "0", "--db", str(db)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line.startswith("rung serving on "):
-        raise RuntimeError(f"server did not start: {line!r}")
-    return proc, line.split()[-1]
 
 
 def run_threads(n: int, seconds: float, work: Callable[[threading.Event], int]) -> float:
@@ -103,7 +90,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        proc, address = start_server(Path(tmp) / "rung.db")
+        db = Path(tmp) / "rung.db"
+        proc, address = spawn_server(["--port", "0", "--db", str(db)], db.with_suffix(".log"))
         try:
             with Client(address) as client:
                 client.create_study(

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from rung.server.launch import spawn_server
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -29,22 +31,18 @@ class ServerProcess:
 
     def start(self) -> "ServerProcess":
         # Reuse the port after a restart so clients with an open channel reconnect.
-        args = rung_command(
-            "serve", "--host", "127.0.0.1", "--port", str(self.port), "--db", str(self.db),
+        args = [
+            "--host", "127.0.0.1", "--port", str(self.port), "--db", str(self.db),
             "--lease-seconds", str(self.lease_seconds), *self.extra_args,
-        )
-        self.proc = subprocess.Popen(
-            args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().strip()
-        if not line.startswith("rung serving on "):
-            self.proc.kill()
-            _, err = self.proc.communicate(timeout=10)
-            raise RuntimeError(f"server failed to start: {line!r}\n{err}")
-        self.address = line.rsplit(" ", 1)[1]
+        ]
+        self.proc, self.address = spawn_server(args, self.log, cwd=REPO)
         self.port = int(self.address.rsplit(":", 1)[1])
         return self
+
+    @property
+    def log(self) -> Path:
+        """The server's log, kept across restarts."""
+        return self.db.with_suffix(".log")
 
     def kill(self) -> None:
         """SIGKILL: no chance to flush or clean up."""

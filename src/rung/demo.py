@@ -19,6 +19,7 @@ from typing import Sequence
 from scipy import stats
 
 from rung.client import Client
+from rung.server.launch import spawn_server
 from rung.status import format_config, segment_progress
 from rung.v1 import rung_pb2 as pb
 
@@ -43,21 +44,8 @@ class DemoSettings:
 
 def start_server(db: Path, lease_seconds: float = 30.0) -> tuple[subprocess.Popen[str], str]:
     """Starts `rung serve` on a free loopback port (its log next to the database)."""
-    log = open(db.with_suffix(".log"), "a")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rung.cli", "serve", "--host", "127.0.0.1", "--port", "0",
-         "--db", str(db), "--lease-seconds", str(lease_seconds)],
-        stdout=subprocess.PIPE,
-        stderr=log,
-        text=True,
-    )
-    log.close()  # the child holds its own descriptor
-    assert proc.stdout is not None
-    line = proc.stdout.readline().strip()
-    if not line.startswith("rung serving on "):
-        proc.kill()
-        raise RuntimeError(f"server did not start (said {line!r})")
-    return proc, line.rsplit(" ", 1)[1]
+    args = ["--host", "127.0.0.1", "--port", "0", "--db", str(db), "--lease-seconds", str(lease_seconds)]
+    return spawn_server(args, db.with_suffix(".log"))
 
 
 def _all_exited(procs: Sequence[subprocess.Popen[bytes]], timeout: float) -> bool:

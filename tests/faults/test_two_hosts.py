@@ -39,7 +39,8 @@ import pytest
 
 from rung.client.transfer import is_server_ref
 from rung.credentials import CA_FILE_ENV, TOKEN_ENV
-from support import REPO, rung_command, subprocess_env
+from rung.server.launch import spawn_server
+from support import REPO, subprocess_env
 from worker_fleet import (
     STUDY,
     RemoteClient,
@@ -131,22 +132,13 @@ def write_pki(folder: Path, server_ip: str) -> tuple[Path, Path, Path]:
 
 def start_server(hosts: Hosts, folder: Path, cert: Path, key: Path, token_file: Path
                  ) -> tuple[subprocess.Popen[str], str]:
-    command = rung_command(
-        "serve", "--host", hosts.server_ip, "--port", "0", "--db", str(folder / "rung.db"),
+    args = [
+        "--host", hosts.server_ip, "--port", "0", "--db", str(folder / "rung.db"),
         "--lease-seconds", "3", "--tls-cert", str(cert), "--tls-key", str(key),
         "--token-file", str(token_file),
-    )
-    with open(folder / "server.log", "w") as log:
-        proc = subprocess.Popen(
-            [*hosts.server, *command], stdout=subprocess.PIPE, stderr=log, text=True,
-            cwd=REPO, env=subprocess_env(),
-        )
-    assert proc.stdout is not None
-    line = proc.stdout.readline().strip()
-    if not line.startswith("rung serving on "):
-        proc.kill()
-        raise RuntimeError(f"server failed to start: {(folder / 'server.log').read_text()}")
-    return proc, line.rsplit(" ", 1)[1]
+    ]
+    return spawn_server(args, folder / "server.log", prefix=hosts.server, cwd=REPO,
+                        env=subprocess_env())
 
 
 @pytest.mark.parametrize("hosts", ["netns", "loopback"], indirect=True)
