@@ -13,6 +13,9 @@ SPACE = SearchSpace({"x": Float(0.0, 1.0), "n": Int(1, 8), "c": Categorical(("a"
 
 Build = Callable[..., Scheduler]
 
+# Schedulers that need a particular searcher; the others run with random search.
+SEARCHER_FOR = {"model_promotion": "mfgp"}
+
 
 def make_spec(
     kind: str,
@@ -27,6 +30,7 @@ def make_spec(
         name="t",
         space=SPACE,
         scheduler=SchedulerSettings(kind, r_min, r_max, eta, brackets),
+        searcher=SEARCHER_FOR.get(kind, "random"),
         budget=Budget(**budget) if budget else Budget(max_trials=30),
         seed=seed,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .asha import ASHA, AsyncHyperband
 from .base import Incumbent, Scheduler, TrialState
 from .fifo import FIFO
+from .model_promotion import ModelPromotion
 from .stopping import StoppingASHA
 from .sync import SyncHyperband, SyncSuccessiveHalving
 
@@ -15,6 +16,7 @@ SCHEDULERS: dict[str, type[Scheduler]] = {
     "sh": SyncSuccessiveHalving,
     "sync_hyperband": SyncHyperband,
     "asha_stopping": StoppingASHA,
+    "model_promotion": ModelPromotion,
 }
 
 __all__ = [
@@ -22,6 +24,7 @@ __all__ = [
     "AsyncHyperband",
     "FIFO",
     "Incumbent",
+    "ModelPromotion",
     "SCHEDULERS",
     "Scheduler",
     "StoppingASHA",

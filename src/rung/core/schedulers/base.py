@@ -92,6 +92,7 @@ class Scheduler(ABC):
         self._seq = 0  # order of milestone results, for ties
         self._incumbent: tuple[int, float, int] | None = None  # (-resource, key, trial_id)
         self._setup(brackets)
+        searcher.on_resources(r_min, r_max)
 
     @abstractmethod
     def _setup(self, brackets: int) -> None:
@@ -251,8 +252,12 @@ class Scheduler(ABC):
             return Job.wait()
         return Job.done()
 
-    def _start_trial(self, bracket: int, milestone: int, now: float) -> Job:
-        config = self.searcher.suggest()
+    def _start_trial(
+        self, bracket: int, milestone: int, now: float, config: dict[str, Any] | None = None
+    ) -> Job:
+        """Starts a trial with `config`, or with the searcher's suggestion when None."""
+        if config is None:
+            config = self.searcher.suggest()
         if config is None:
             return self._idle_job()
         if self.started_at is None:

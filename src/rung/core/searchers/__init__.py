@@ -11,6 +11,7 @@ from .base import Searcher
 from .gp import GPSearcher
 from .kde import BOHBSearcher
 from .local import LocalSearcher
+from .mfgp import MultiFidelityGPSearcher
 from .random import RandomSearcher
 
 SearcherFactory = Callable[[SearchSpace, int, Sequence[Config]], Searcher]
@@ -20,6 +21,7 @@ SEARCHERS: dict[str, SearcherFactory] = {
     "local": LocalSearcher,
     "gp": GPSearcher,
     "bohb": BOHBSearcher,
+    "mfgp": MultiFidelityGPSearcher,
 }
 
 
@@ -42,5 +44,6 @@ __all__ = [
     "LocalSearcher",
     "GPSearcher",
     "BOHBSearcher",
+    "MultiFidelityGPSearcher",
     "make_searcher",
 ]

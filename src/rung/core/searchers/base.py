@@ -20,6 +20,9 @@ class Searcher(ABC):
     def suggest(self) -> dict[str, Any] | None:
         """The next configuration, or None when the searcher has nothing left to propose."""
 
+    def on_resources(self, r_min: int, r_max: int) -> None:
+        """The study's resource range, told once by the scheduler; models over resource use it."""
+
     def on_report(self, trial_id: int, config: Config, resource: int, value: float) -> None:
         """A result (value already oriented so that lower is better) at `resource`."""
 

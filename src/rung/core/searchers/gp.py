@@ -117,6 +117,11 @@ class GaussianProcess:
         """
         theta = min((_fit_hyperparameters(x[subset], y[subset], s) for s in starts),
                     key=lambda f: f.fun).x
+        return cls.condition(x, y, theta)
+
+    @classmethod
+    def condition(cls, x: np.ndarray, y: np.ndarray, theta: np.ndarray) -> "GaussianProcess":
+        """The GP with hyperparameters `theta` (log scale) conditioned on every point."""
         n = len(y)
         lengths, signal, noise = _unpack(theta)
         k = _matern52((_pair_sq_diffs(x) @ lengths**-2).reshape(n, n), signal)[0]
@@ -143,6 +148,16 @@ def expected_improvement(mean: np.ndarray, std: np.ndarray, best: float) -> np.n
     """Expected amount by which a point improves on `best` (lower is better)."""
     z = (best - mean) / std
     return (best - mean) * ndtr(z) + std * np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+
+
+def candidate_points(
+    rng: np.random.Generator, centers: np.ndarray, n_random: int, n_local: int, step: float
+) -> np.ndarray:
+    """Acquisition candidates in the unit cube: uniform points plus Gaussian steps around `centers`."""
+    d = centers.shape[1]
+    chosen = centers[rng.integers(len(centers), size=n_local)]
+    local = reflect(chosen + rng.normal(0.0, step, (n_local, d)))
+    return np.vstack([rng.random((n_random, d)), local])
 
 
 class GPSearcher(ModelBasedSearcher):
@@ -215,7 +230,4 @@ class GPSearcher(ModelBasedSearcher):
         return np.vstack([fixed, random])
 
     def _candidates(self, best: np.ndarray) -> np.ndarray:
-        d = best.shape[1]
-        centers = best[self._rng.integers(len(best), size=self.n_local)]
-        local = reflect(centers + self._rng.normal(0.0, self.local_step, (self.n_local, d)))
-        return np.vstack([self._rng.random((self.n_random, d)), local])
+        return candidate_points(self._rng, best, self.n_random, self.n_local, self.local_step)

@@ -81,9 +81,13 @@ class ModelBasedSearcher(RandomSearcher):
                 # The scheduler answers WAIT and journals nothing: leave no trace either.
                 self._rng.bit_generator.state = rng_state
                 return None
+        self.mark_proposed(config)
+        return config
+
+    def mark_proposed(self, config: dict[str, Any]) -> None:
+        """`config` goes to a new trial: pending until its first result, never proposed again."""
         self._pending.append(config)
         self._seen.add(self._key(config))
-        return config
 
     def on_report(self, trial_id: int, config: Config, resource: int, value: float) -> None:
         if trial_id not in self._configs:

@@ -1,0 +1,67 @@
+"""Model-based promotion: resume the paused trial, or start the new configuration, that
+promises the most improvement per unit of resource still to spend.
+
+ASHA promotes by a fixed rule (the top 1/eta of a rung, looked at top rung
+first). This scheduler asks the joint (configuration, resource) model of the
+`mfgp` searcher instead, in the spirit of freeze-thaw BO, DyHPO and Hyper-Tune:
+every paused trial is scored by the expected improvement of its value *at
+r_max*, given everything observed of its learning curve and of all others,
+divided by the resource it still needs to get there (r_max - its checkpoint);
+a new trial by the best expected improvement among fresh candidates divided by
+r_max. The highest score wins; the job goes to the next rung level, as in ASHA,
+so the model sees the new result before it commits more.
+
+Everything else is ASHA's: rung levels, pause/resume jobs, checkpoints, leases,
+budgets, lost-trial recovery. Until the model is ready (min_points configs
+with results, initial configs used), ASHA's rule decides.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InvalidArgument
+from ..searchers.mfgp import MultiFidelityGPSearcher
+from ..types import Job
+from .asha import ASHA
+from .base import TrialState
+
+
+class ModelPromotion(ASHA):
+    def _setup(self, brackets: int) -> None:
+        if not isinstance(self.searcher, MultiFidelityGPSearcher):
+            raise InvalidArgument(
+                "the model_promotion scheduler needs the mfgp searcher (it ranks paused trials "
+                "with that searcher's model)"
+            )
+        super()._setup(brackets)
+
+    def _next_job(self, now: float) -> Job:
+        paused = self._resumable()
+        model = self.searcher.surrogate() if paused else None
+        if model is None:
+            return super()._next_job(now)
+        units = np.array([self.searcher.space.to_unit(t.config) for t, _ in paused])
+        left = np.array([self.r_max - t.checkpoint_resource for t, _ in paused], dtype=float)
+        scores = model.improvement(units) / left
+        best = int(np.argmax(scores))
+        first_level = self.levels[0][0]
+        if self._may_start_trial(first_level):
+            proposal = self.searcher.propose(model)
+            if proposal is not None and proposal[1] / self.r_max > scores[best]:
+                self.searcher.mark_proposed(proposal[0])
+                return self._start_trial(0, first_level, now, proposal[0])
+        trial, k = paused[best]
+        self.rungs[0][k].promoted.add(trial.trial_id)
+        return self._promote(trial, self.levels[0][k + 1])
+
+    def _resumable(self) -> list[tuple[TrialState, int]]:
+        """Paused trials the budget lets train to their next rung level, with their rung index."""
+        out = []
+        for trial in self.trials.values():
+            if not self._is_paused(trial.trial_id):
+                continue
+            k = trial.rung_index
+            if self._may_spend(self.levels[0][k + 1] - trial.checkpoint_resource):
+                out.append((trial, k))
+        return out

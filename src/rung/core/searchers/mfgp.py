@@ -1,0 +1,211 @@
+"""Multi-fidelity Bayesian optimization: one Gaussian process over (configuration, resource).
+
+Every result at every resource level trains one GP on the configuration's
+unit-cube encoding plus a resource coordinate z = log(r / r_min) / log(r_max /
+r_min) in [0, 1]. The Matern 5/2 kernel has its own length scale for z, fitted
+by marginal likelihood like the others: a long one says low-resource results
+predict full-resource ones well, a short one that they do not. So the model
+learns from every rung at once, as MOBSTER (Klein et al. 2020) and freeze-thaw
+BO do, where `gp` and `bohb` fit one level at a time.
+
+A new configuration maximizes expected improvement *at r_max* over the best
+predicted full-resource value among the configurations tried so far.
+Configurations still waiting for their first result are constant liars at r_max
+(valued at the best result so far), so parallel workers are sent elsewhere.
+
+Cost is bounded by design, because the server decides inside an RPC and replay
+re-runs every decision: the GP sees at most `max_points` results (the highest
+resources first, then an even spread over the rest); hyperparameters are
+refitted only when the data has grown by the factor `refit_growth` since the
+last fit, on at most `fit_points` results; in between only the Cholesky factor
+is recomputed. Fitting draws no random numbers, so the model is a pure function
+of the results and the last hyperparameters, and is cached between the
+scheduler's questions and the proposal of one decision.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import InvalidArgument
+from ..space import SearchSpace
+from ..types import Config
+from .gp import GaussianProcess, candidate_points, expected_improvement
+from .model_based import ModelBasedSearcher
+
+# Start of the first hyperparameter fit: log length scales (configuration, then
+# resource), log signal variance, log noise variance.
+DEFAULT_LOG_LENGTH = math.log(0.3)
+DEFAULT_LOG_RESOURCE_LENGTH = math.log(1.0)
+DEFAULT_LOG_SIGNAL = 0.0
+DEFAULT_LOG_NOISE = math.log(1e-3)
+
+
+@dataclass(frozen=True)
+class JointSurrogate:
+    """The fitted GP, predicting standardized values at (unit-cube config, z)."""
+
+    gp: GaussianProcess
+    best: float  # lowest predicted mean at r_max among configurations with results
+
+    def predict(self, units: np.ndarray, z: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean and standard deviation (standardized) of each row at resource z."""
+        zs = np.broadcast_to(np.asarray(z, dtype=float), (len(units),))
+        return self.gp.predict(np.column_stack([units, zs]))
+
+    def improvement(self, units: np.ndarray, z: float | np.ndarray = 1.0) -> np.ndarray:
+        """Expected improvement over `best` of each row's value at resource z."""
+        mean, std = self.predict(units, z)
+        return expected_improvement(mean, std, self.best)
+
+
+class MultiFidelityGPSearcher(ModelBasedSearcher):
+    """Proposes the configuration with the highest expected improvement at r_max under a
+    joint GP over (configuration, resource); `surrogate()` serves the model to schedulers."""
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        seed: int,
+        initial_configs: Sequence[Config] = (),
+        *,
+        n_random: int = 1000,
+        n_local: int = 500,
+        local_step: float = 0.05,
+        max_points: int = 256,
+        fit_points: int = 64,
+        refit_growth: float = 1.2,
+        min_points: int | None = None,
+    ):
+        super().__init__(space, seed, initial_configs, min_points=min_points)
+        if n_random < 0 or n_local < 0 or n_random + n_local == 0:
+            raise InvalidArgument("mfgp searcher: needs n_random + n_local > 0")
+        if not 2 <= fit_points <= max_points:
+            raise InvalidArgument(
+                f"mfgp searcher: need 2 <= fit_points <= max_points, got {fit_points}, {max_points}"
+            )
+        if not refit_growth >= 1.0:
+            raise InvalidArgument(f"mfgp searcher: refit_growth must be >= 1, got {refit_growth}")
+        self.n_random, self.n_local, self.local_step = n_random, n_local, local_step
+        self.max_points, self.fit_points, self.refit_growth = max_points, fit_points, refit_growth
+        self.r_min, self.r_max = 1, 1
+        self._theta: np.ndarray | None = None  # hyperparameters of the last fit
+        self._fit_size = 0  # results there were at the last fit (before the max_points cap)
+        self._version = 0  # bumped whenever results or pending configs change
+        self._cached: tuple[int, JointSurrogate] | None = None  # (version, model); not state
+
+    def on_resources(self, r_min: int, r_max: int) -> None:
+        self.r_min, self.r_max = r_min, r_max
+
+    # ------------------------------------------------------------------ contract
+
+    def suggest(self) -> dict[str, Any] | None:
+        fit = (self._theta, self._fit_size)
+        config = super().suggest()
+        if config is None:  # the scheduler waits: leave no trace, the model's fit included
+            (self._theta, self._fit_size), self._cached = fit, None
+        return config
+
+    def mark_proposed(self, config: dict[str, Any]) -> None:
+        super().mark_proposed(config)
+        self._version += 1
+
+    def on_report(self, trial_id: int, config: Config, resource: int, value: float) -> None:
+        super().on_report(trial_id, config, resource, value)
+        self._version += 1
+
+    def on_trial_failed(self, trial_id: int, config: Config) -> None:
+        super().on_trial_failed(trial_id, config)
+        self._version += 1
+
+    def state_dict(self) -> dict[str, Any]:
+        theta = None if self._theta is None else self._theta.tolist()
+        return {**super().state_dict(), "theta": theta, "fit_size": self._fit_size}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self._theta = None if state["theta"] is None else np.array(state["theta"])
+        self._fit_size = state["fit_size"]
+        self._cached = None
+
+    # ------------------------------------------------------------------ the model
+
+    def z(self, resource: int | np.ndarray) -> np.ndarray:
+        """Resource on the model's scale: 0 at r_min, 1 at r_max, logarithmic in between."""
+        if self.r_max <= self.r_min:
+            return np.ones_like(np.asarray(resource, dtype=float))
+        return np.log(np.asarray(resource, dtype=float) / self.r_min) / math.log(
+            self.r_max / self.r_min
+        )
+
+    def surrogate(self) -> JointSurrogate | None:
+        """The joint model on the current results and pending configs; None before `min_points`
+        configurations have a result or while user-given initial configs remain to be proposed.
+        May refit hyperparameters (state)."""
+        if len(self._configs) < self.min_points or self._initial:
+            return None
+        if self._cached is not None and self._cached[0] == self._version:
+            return self._cached[1]
+        x, y = self._training_data()
+        pending = self._pending_units()
+        x = np.vstack([x, np.column_stack([pending, np.ones(len(pending))])])
+        y = np.concatenate([y, np.full(len(pending), y.min())])  # constant liars at r_max
+        y = (y - y.mean()) / (y.std() or 1.0)
+        n_results = sum(len(vals) for vals in self._levels.values())
+        if self._theta is None or n_results >= self.refit_growth * self._fit_size:
+            subset = np.unique(np.linspace(0, len(y) - 1, min(len(y), self.fit_points)).astype(int))
+            gp = GaussianProcess.fit(x, y, self._starts(x.shape[1] - 1), subset)
+            self._theta, self._fit_size = gp.theta, n_results
+        else:
+            gp = GaussianProcess.condition(x, y, self._theta)
+        observed = np.array(list(self._units.values()))
+        best = float(gp.predict(np.column_stack([observed, np.ones(len(observed))]))[0].min())
+        model = JointSurrogate(gp, best)
+        self._cached = (self._version, model)
+        return model
+
+    def propose(self, model: JointSurrogate) -> tuple[dict[str, Any], float] | None:
+        """The fresh candidate with the highest expected improvement at r_max, and that value;
+        `mark_proposed` commits it."""
+        observed = np.array(list(self._units.values()))
+        top = observed[np.argsort(model.predict(observed, 1.0)[0], kind="stable")[:5]]
+        candidates = candidate_points(self._rng, top, self.n_random, self.n_local, self.local_step)
+        ei = model.improvement(candidates)
+        for i in np.argsort(-ei, kind="stable")[:100]:
+            config = self.space.from_unit(candidates[i])
+            if self._is_fresh(config):
+                return config, float(ei[i])
+        return None
+
+    def _model_level(self) -> int | None:
+        return self.r_max if len(self._configs) >= self.min_points else None
+
+    def _propose(self, level: int) -> dict[str, Any] | None:
+        model = self.surrogate()
+        proposal = self.propose(model) if model is not None else None
+        return proposal[0] if proposal is not None else None
+
+    def _training_data(self) -> tuple[np.ndarray, np.ndarray]:
+        """(config, z) rows and values of at most `max_points` results: the highest resources
+        (newest first) fill half, an even spread of the others the rest."""
+        rows = [(r, t, v) for r, vals in self._levels.items() for t, v in vals.items()]
+        rows.sort(key=lambda row: (-row[0], -row[1]))
+        if len(rows) > self.max_points:
+            head, rest = rows[: self.max_points // 2], rows[self.max_points // 2 :]
+            picks = np.linspace(0, len(rest) - 1, self.max_points - len(head)).astype(int)
+            rows = head + [rest[i] for i in picks]
+        units = np.array([self._units[t] for _, t, _ in rows])
+        z = self.z(np.array([r for r, _, _ in rows]))
+        return np.column_stack([units, z]), np.array([v for _, _, v in rows])
+
+    def _starts(self, d: int) -> np.ndarray:
+        """The last fit's hyperparameters, when there is one, and the default."""
+        default = np.array(
+            [DEFAULT_LOG_LENGTH] * d
+            + [DEFAULT_LOG_RESOURCE_LENGTH, DEFAULT_LOG_SIGNAL, DEFAULT_LOG_NOISE]
+        )
+        return default[None, :] if self._theta is None else np.vstack([self._theta, default])
