@@ -32,7 +32,7 @@ SPACE = SearchSpace(
         "wd": FiniteRange(0.0, 0.1, 5),
     }
 )
-LEARNING = ["local", "gp", "bohb"]
+LEARNING = ["local", "gp", "bohb", "mfgp"]
 INITIAL = [
     {"lr": 0.1, "x": 0.0, "n": 8, "opt": "adam", "wd": 0.05},
     {"lr": 0.001, "x": 0.5, "n": 64, "opt": "sgd", "wd": 0.0},
@@ -180,7 +180,7 @@ def best_after(kind: str, seed: int, evaluations: int = 40) -> float:
     return best
 
 
-@pytest.mark.parametrize("kind", ["gp", "bohb", "local"])
+@pytest.mark.parametrize("kind", ["gp", "bohb", "local", "mfgp"])
 def test_model_beats_random_search_on_a_quadratic(kind: str) -> None:
     seeds = range(5)
     random_best = np.mean([best_after("random", s) for s in seeds])

@@ -47,13 +47,18 @@ class Recorder:
         return decision
 
 
-@pytest.mark.parametrize("kind", ["asha", "hyperband", "sync_hyperband", "asha_stopping"])
-def test_simulator_and_server_agree(server: Any, kind: str) -> None:
+@pytest.mark.parametrize(
+    "kind, searcher",
+    [("asha", "random"), ("hyperband", "random"), ("sync_hyperband", "random"),
+     ("asha_stopping", "random"), ("asha", "mfgp"), ("model_promotion", "mfgp")],
+)
+def test_simulator_and_server_agree(server: Any, kind: str, searcher: str) -> None:
     bench = make_benchmark("hartmann3", r_max=SETTINGS["r_max"], seed=SETTINGS["seed"])
     spec = StudySpec(
-        name=f"sim-{kind}",
+        name=f"sim-{kind}-{searcher}",
         space=SearchSpace(bench.space.params),
         scheduler=SchedulerSettings(kind, SETTINGS["r_min"], SETTINGS["r_max"], SETTINGS["eta"]),
+        searcher=searcher,
         budget=Budget(max_trials=SETTINGS["max_trials"]),
         seed=SETTINGS["seed"],
     )
@@ -65,7 +70,7 @@ def test_simulator_and_server_agree(server: Any, kind: str) -> None:
 
     with Client(server.address) as client:
         study = client.create_study(
-            spec.name, bench.space.params, scheduler=kind, r_min=SETTINGS["r_min"],
+            spec.name, bench.space.params, scheduler=kind, searcher=searcher, r_min=SETTINGS["r_min"],
             r_max=SETTINGS["r_max"], eta=SETTINGS["eta"], max_trials=SETTINGS["max_trials"],
             seed=SETTINGS["seed"],
         )
