@@ -161,7 +161,7 @@ class ModelBasedSearcher(RandomSearcher):
 
     def _key(self, config: Config) -> str:
         # JSON keeps True apart from 1 and 1 apart from 1.0, as the space does.
-        return json.dumps([config[name] for name in self.space.params])
+        return json.dumps([config.get(name) for name in self.space.params])
 
     def _add_config(self, trial_id: int, config: dict[str, Any]) -> None:
         self._configs[trial_id] = config
