@@ -50,7 +50,7 @@ def holds_independently(space: SearchSpace, config: dict) -> set[str]:
     return {name for name in space.params if active(name)}
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(conditional_spaces(), st.integers(0, 2**32 - 1))
 def test_a_sample_holds_exactly_the_parameters_whose_conditions_hold(space, seed):
     config = space.sample(np.random.default_rng(seed))
@@ -58,7 +58,7 @@ def test_a_sample_holds_exactly_the_parameters_whose_conditions_hold(space, seed
     assert space.validate(config) == config
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(conditional_spaces(), st.integers(0, 2**32 - 1))
 def test_unit_cube_encoding_round_trips(space, seed):
     config = space.sample(np.random.default_rng(seed))
@@ -73,7 +73,7 @@ def test_unit_cube_encoding_round_trips(space, seed):
             assert back[name] == value and type(back[name]) is type(value)
 
 
-@settings(max_examples=100)
+@settings(max_examples=100, deadline=None)
 @given(conditional_spaces())
 def test_json_form_round_trips(space):
     assert SearchSpace.from_json(space.to_json()) == space

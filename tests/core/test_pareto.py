@@ -35,12 +35,13 @@ def brute_hypervolume(pts: list[tuple[float, ...]], ref: tuple[float, ...]) -> f
     return total
 
 
+@settings(deadline=None)
 @given(points)
 def test_pareto_front_equals_brute_force(pts):
     assert pareto_front(np.array(pts)) == brute_front(pts)
 
 
-@settings(max_examples=60)
+@settings(max_examples=60, deadline=None)
 @given(points)
 def test_hypervolume_equals_brute_force(pts):
     ref = tuple(7.0 for _ in pts[0])
@@ -52,6 +53,7 @@ def test_hypervolume_ignores_points_beyond_the_reference():
     assert hypervolume(np.empty((0, 2)), (1.0, 1.0)) == 0.0
 
 
+@settings(deadline=None)
 @given(st.lists(small, min_size=1, max_size=20))
 def test_single_objective_rank_is_value_then_report_order(values):
     """The special case the schedulers relied on before: exactly sorted by (value, report order)."""
@@ -59,6 +61,7 @@ def test_single_objective_rank_is_value_then_report_order(values):
     assert rank([Outcome((v,)) for v in values]) == expected
 
 
+@settings(deadline=None)
 @given(st.lists(st.tuples(small, small, st.integers(-2, 2).map(float)), min_size=1, max_size=12))
 def test_feasible_first_then_smaller_violation_then_fronts(rows):
     outcomes = [Outcome((a, b), (s,)) for a, b, s in rows]
