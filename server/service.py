@@ -15,6 +15,7 @@ lease gets a fresh deadline.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import uuid
@@ -549,7 +550,7 @@ def _report_values(
         return value, None
     named = dict(metrics)
     first = spec.objectives[0].name
-    if first not in named and len(spec.objectives) == 1:
+    if first not in named and len(spec.objectives) == 1 and math.isfinite(value):
         named[first] = value  # `value` still means the single objective
     named = spec.goals.metrics(named)  # checks names and numbers; every metric must be there
     return named[first], named
