@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import shutil
 import socket
@@ -16,6 +17,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 import grpc
 
 from rung import wire
+from rung.core.objectives import Constraint, Objective
 from rung.core.space import SearchSpace
 from rung.core.study import SchedulerSettings, StudySpec
 from rung.core.types import Budget, Decision, Mode
@@ -24,6 +26,7 @@ from rung.v1 import rung_pb2 as pb
 from rung.v1 import rung_pb2_grpc
 
 from .channel import open_channel
+from .results import StudyInfo
 from .transfer import file_digest, is_server_ref, save_download, upload_chunks
 
 log = logging.getLogger("rung.client")
@@ -130,15 +133,27 @@ class Client:
         max_resource: int = 0,
         max_wall_seconds: float = 0.0,
         seed: int = 0,
+        objectives: Mapping[str, str] | None = None,
+        constraints: Sequence[str | Constraint] = (),
+        conditions: Mapping[str, Any] | None = None,
+        reference_point: Sequence[float] = (),
     ) -> "Study":
         """Creates a study, or opens it if one with the same definition exists.
 
         `space` values may be rung domains, scipy.stats distributions
         (`stats.loguniform(1e-3, 1)`, `stats.randint(16, 256)`) or lists of choices.
+        Several objectives: `objectives={"error": "min", "latency_ms": "min"}` (instead of
+        `metric`/`mode`); constraints: `["memory_mb <= 4000"]`; conditional parameters:
+        `conditions={"momentum": {"parent": "optimizer", "equals": "sgd"}}`.
         """
         spec = StudySpec(
             name=name,
-            space=SearchSpace(space),
+            space=SearchSpace(space, conditions),
+            objectives=tuple(Objective(n, Mode(m)) for n, m in (objectives or {}).items()),
+            constraints=tuple(
+                c if isinstance(c, Constraint) else Constraint.parse(c) for c in constraints
+            ),
+            reference_point=tuple(reference_point),
             metric=metric,
             mode=Mode(mode),
             scheduler=SchedulerSettings(scheduler, r_min, r_max, eta, brackets),
@@ -181,8 +196,9 @@ class Study:
         self.client = client
         self.name = name
 
-    def info(self) -> pb.Study:
-        return self.client.get_study(self.name)
+    def info(self) -> StudyInfo:
+        """The study's progress and results (incumbent, Pareto front, hypervolume) as Python values."""
+        return StudyInfo.from_pb(self.client.get_study(self.name))
 
     def list_trials(self) -> list[pb.Trial]:
         return self.client.list_trials(self.name)
@@ -289,16 +305,21 @@ class Trial:
             raise ValueError("no checkpoint_dir was given to Study.trials()")
         return self.checkpoint_dir / self.study.name / f"trial-{self.trial_id}" / f"r{resource}.pt"
 
-    def report(self, resource: int, value: float, checkpoint: bool | str = False) -> Decision:
-        """Reports the metric at `resource`; `checkpoint=True` names `checkpoint_out`."""
+    def report(
+        self, resource: int, value: float | Mapping[str, float], checkpoint: bool | str = False
+    ) -> Decision:
+        """Reports the metric at `resource`, or named metrics (`{"error": e, "latency_ms": l}`:
+        every objective and constraint); `checkpoint=True` names `checkpoint_out`."""
         ref = str(self.checkpoint_out) if checkpoint is True else (checkpoint or "")
+        named = isinstance(value, Mapping)
         request = pb.ReportRequest(
             study=self.study.name,
             trial_id=self.trial_id,
             lease_id=self.lease_id,
             resource=resource,
-            value=value,
+            value=math.nan if named else value,  # NaN: no bare value, the server reads `metrics`
             checkpoint=ref,
+            metrics=dict(value) if named else {},
         )
         response = self._while_leased(lambda: self.study.client.call("Report", request))
         self.reported = resource

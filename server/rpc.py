@@ -90,6 +90,8 @@ def study_to_pb(view: StudyView) -> pb.Study:
                 value=view.incumbent.value,
             )
         )
+    if view.pareto is not None:
+        wire.pareto_to_pb(view.pareto, view.trial_configs, msg)
     return msg
 
 
@@ -112,7 +114,7 @@ def trial_to_pb(view: TrialView) -> pb.Trial:
             for s in r.segments
         ],
         observations=[
-            pb.Observation(seq=o.seq, resource=o.resource, value=o.value, at=o.at)
+            pb.Observation(seq=o.seq, resource=o.resource, value=o.value, at=o.at, metrics=o.metrics)
             for o in r.observations
         ],
         checkpoint=r.checkpoint,
@@ -218,6 +220,7 @@ class RungServicer(rung_pb2_grpc.RungServicer):
             request.resource,
             request.value,
             request.checkpoint,
+            metrics=wire.metrics_from_pb(request.metrics),
         )
         return pb.ReportResponse(
             decision=wire.DECISIONS[decision], status=wire.TRIAL_STATUSES[status]

@@ -15,13 +15,15 @@ lease gets a fresh deadline.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, Mapping, NamedTuple
 
 from rung.core.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from rung.core.results import MetricsReport, ParetoSummary, summarize
 from rung.core.schedulers import Incumbent, Scheduler
 from rung.core.study import StudySpec, check_study_name
 from rung.core.types import Decision, Job, JobKind, TrialStatus
@@ -63,6 +65,7 @@ class Observation(NamedTuple):
     resource: int
     value: float
     at: float  # server clock when it arrived
+    metrics: Mapping[str, float] | None = None  # named metrics, when the report carried them
 
 
 @dataclass
@@ -97,6 +100,8 @@ class StudyView:
     resource_spent: int
     incumbent: Incumbent | None
     incumbent_config: dict[str, Any] | None
+    pareto: ParetoSummary | None = None  # studies with several objectives or constraints
+    trial_configs: dict[int, dict[str, Any]] = field(default_factory=dict)  # of the front's trials
 
 
 @dataclass(frozen=True)
@@ -244,17 +249,21 @@ class StudyService:
         resource: int,
         value: float,
         checkpoint: str = "",
+        metrics: Mapping[str, float] | None = None,
     ) -> tuple[Decision, TrialStatus]:
+        """`value` is a single-objective study's result; `metrics` names every objective
+        and constraint metric (and, in a single-objective study, may hold its value)."""
         _check_text(checkpoint, "checkpoint", MAX_TEXT_LENGTH)
         check_report_ref(checkpoint, name, trial_id, resource)
         study = self._study(name)
+        value, metrics = _report_values(study.spec, value, metrics)
         with study.lock:
             scheduler = study.scheduler
             trial = scheduler.trial(trial_id)
             previous = study.reports.get((trial_id, resource, lease_id))
             if previous is not None:  # a retried report: stored once, same answer
                 stored, decision = previous
-                if stored != value:
+                if stored != (metrics or value):
                     raise InvalidArgument(
                         f"trial {trial_id} already reported {stored} at resource {resource} "
                         f"under this lease; a different value ({value}) is refused"
@@ -262,7 +271,7 @@ class StudyService:
                 return decision, trial.status
             self._expire_leases(study)
             self._active_lease(study, trial_id, lease_id)
-            decision = scheduler.report(trial_id, resource, value)
+            decision = scheduler.report(trial_id, resource, _scheduler_input(study.spec, value, metrics))
             payload = {
                 "now": self.clock(),
                 "trial_id": trial_id,
@@ -271,6 +280,7 @@ class StudyService:
                 "value": float(value),
                 "checkpoint": checkpoint,
                 "decision": decision.value,
+                **({"metrics": metrics} if metrics else {}),
             }
             seq = self._append(study, "report", payload)
             self._record_report(study, seq, payload, decision)
@@ -425,8 +435,10 @@ class StudyService:
     ) -> None:
         trial_id, resource = p["trial_id"], p["resource"]
         record = study.records[trial_id]
-        record.observations.append(Observation(seq, resource, p["value"], p["now"]))
-        study.reports[(trial_id, resource, p["lease_id"])] = (p["value"], decision)
+        record.observations.append(
+            Observation(seq, resource, p["value"], p["now"], p.get("metrics"))
+        )
+        study.reports[(trial_id, resource, p["lease_id"])] = (p.get("metrics") or p["value"], decision)
         if decision is not Decision.CONTINUE:
             study.leases.pop(p["lease_id"], None)
             if p["checkpoint"] and resource == study.scheduler.trials[trial_id].checkpoint_resource:
@@ -471,7 +483,10 @@ class StudyService:
                     raise JournalMismatch(f"{name} seq {event.seq}: replay issued {job}")
                 self._record_job(study, event.seq, p, job, restart_deadline)
             elif event.kind == "report":
-                decision = study.scheduler.report(p["trial_id"], p["resource"], p["value"])
+                decision = study.scheduler.report(
+                    p["trial_id"], p["resource"],
+                    _scheduler_input(study.spec, p["value"], p.get("metrics")),
+                )
                 if decision.value != p["decision"]:
                     raise JournalMismatch(f"{name} seq {event.seq}: replay decided {decision}")
                 self._record_report(study, event.seq, p, decision)
@@ -507,6 +522,7 @@ class StudyService:
             else:
                 state = "running"
             incumbent = scheduler.incumbent()
+            pareto = None if study.spec.is_scalar else _pareto(study)
             return StudyView(
                 spec=study.spec,
                 state=state,
@@ -519,7 +535,49 @@ class StudyService:
                 incumbent_config=(
                     dict(scheduler.trials[incumbent.trial_id].config) if incumbent else None
                 ),
+                pareto=pareto,
+                trial_configs={
+                    p.trial_id: dict(scheduler.trials[p.trial_id].config) for p in pareto.front
+                } if pareto else {},
             )
+
+
+def _report_values(
+    spec: StudySpec, value: float, metrics: Mapping[str, float] | None
+) -> tuple[float, dict[str, float] | None]:
+    """The report's (value, metrics) as journaled: `value` is the first objective's value."""
+    if not metrics:
+        return value, None
+    named = dict(metrics)
+    first = spec.objectives[0].name
+    if first not in named and len(spec.objectives) == 1 and math.isfinite(value):
+        named[first] = value  # `value` still means the single objective
+    named = spec.goals.metrics(named)  # checks names and numbers; every metric must be there
+    return named[first], named
+
+
+def _scheduler_input(
+    spec: StudySpec, value: float, metrics: Mapping[str, float] | None
+) -> float | Mapping[str, float]:
+    """A number for a single-objective study (as before), the named metrics otherwise."""
+    if spec.is_scalar:
+        return value
+    if metrics is None:
+        raise InvalidArgument(
+            f"this study has objectives {[o.name for o in spec.objectives]} and constraints "
+            f"{[str(c) for c in spec.constraints]}: report every metric by name"
+        )
+    return metrics
+
+
+def _pareto(study: _Study) -> ParetoSummary:
+    reports = [
+        MetricsReport(o.seq, o.at, trial_id, o.resource, o.metrics)
+        for trial_id, record in study.records.items()
+        for o in record.observations
+        if o.metrics
+    ]
+    return summarize(study.spec.goals, reports, study.spec.reference_point)
 
 
 def _check_text(value: Any, what: str, limit: int) -> None:

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from rung.core.conditions import Condition
 from rung.core.errors import InvalidArgument
+from rung.core.objectives import Constraint, Objective
+from rung.core.results import ParetoSummary
 from rung.core.space import Categorical, Domain, FiniteRange, Float, Int, SearchSpace
 from rung.core.study import SchedulerSettings, StudySpec
 from rung.core.types import Budget, ConfigValue, Decision, JobKind, Mode, TrialStatus
 from rung.v1 import rung_pb2 as pb
 
 MODES = {Mode.MIN: pb.MIN, Mode.MAX: pb.MAX}
+CONSTRAINT_OPS = {"<=": pb.LESS_EQUAL, ">=": pb.GREATER_EQUAL}
 JOB_KINDS = {
     JobKind.START: pb.START,
     JobKind.RESUME: pb.RESUME,
@@ -95,24 +99,56 @@ def domain_from_pb(msg: pb.Parameter) -> Domain:
     raise InvalidArgument(f"parameter {msg.name!r} has no domain")
 
 
+def space_to_pb(space: SearchSpace) -> list[pb.Parameter]:
+    params = [domain_to_pb(n, d) for n, d in space.params.items()]
+    for p in params:
+        cond = space.conditions.get(p.name)
+        if cond is not None:
+            p.condition.CopyFrom(
+                pb.ParameterCondition(parent=cond.parent, values=[value_to_pb(v) for v in cond.values])
+            )
+    return params
+
+
 def space_from_pb(params: Any) -> SearchSpace:
     names = [p.name for p in params]
     if len(set(names)) != len(names):
         raise InvalidArgument("parameter names in the search space must be unique")
-    out = {}
+    out, conditions = {}, {}
     for p in params:
         try:
             out[p.name] = domain_from_pb(p)
+            if p.HasField("condition"):
+                values = tuple(value_from_pb(v) for v in p.condition.values)
+                conditions[p.name] = Condition(p.condition.parent, values)
         except InvalidArgument as exc:
             raise InvalidArgument(f"parameter {p.name!r}: {exc}") from None
-    return SearchSpace(out)
+    return SearchSpace(out, conditions)
+
+
+def metrics_from_pb(metrics: Mapping[str, float]) -> dict[str, float]:
+    return {k: float(v) for k, v in sorted(metrics.items())}
+
+
+def _mode_from_pb(mode: int) -> Mode:
+    found = {pb.MIN: Mode.MIN, pb.MAX: Mode.MAX, pb.MODE_UNSPECIFIED: Mode.MIN}.get(mode)
+    if found is None:
+        raise InvalidArgument(f"unknown metric mode {mode}")
+    return found
+
+
+def _constraint_from_pb(msg: pb.Constraint) -> Constraint:
+    op = {v: k for k, v in CONSTRAINT_OPS.items()}.get(msg.op)
+    if op is None:
+        raise InvalidArgument(f"constraint on {msg.metric!r}: set op to LESS_EQUAL or GREATER_EQUAL")
+    return Constraint(msg.metric, op, msg.bound)
 
 
 def spec_to_pb(spec: StudySpec) -> pb.StudySpec:
     s = spec.scheduler
     return pb.StudySpec(
         name=spec.name,
-        space=[domain_to_pb(n, d) for n, d in spec.space.params.items()],
+        space=space_to_pb(spec.space),
         metric=pb.Metric(name=spec.metric, mode=MODES[spec.mode]),
         scheduler=pb.SchedulerSpec(
             kind=s.kind, r_min=s.r_min, r_max=s.r_max, eta=s.eta, brackets=s.brackets
@@ -126,14 +162,20 @@ def spec_to_pb(spec: StudySpec) -> pb.StudySpec:
             max_wall_seconds=spec.budget.max_wall_seconds,
         ),
         seed=spec.seed,
+        objectives=[] if spec.is_scalar else [
+            pb.Metric(name=o.name, mode=MODES[o.mode]) for o in spec.objectives
+        ],
+        constraints=[
+            pb.Constraint(metric=c.metric, op=CONSTRAINT_OPS[c.op], bound=c.bound)
+            for c in spec.constraints
+        ],
+        reference_point=list(spec.reference_point),
     )
 
 
 def spec_from_pb(msg: pb.StudySpec) -> StudySpec:
     """Reads a spec; unset fields take the documented defaults (ASHA, random, eta 3)."""
-    mode = {pb.MIN: Mode.MIN, pb.MAX: Mode.MAX, pb.MODE_UNSPECIFIED: Mode.MIN}.get(msg.metric.mode)
-    if mode is None:
-        raise InvalidArgument(f"unknown metric mode {msg.metric.mode}")
+    mode = _mode_from_pb(msg.metric.mode)
     s = msg.scheduler
     defaults = SchedulerSettings()
     return StudySpec(
@@ -156,4 +198,24 @@ def spec_from_pb(msg: pb.StudySpec) -> StudySpec:
             max_wall_seconds=msg.budget.max_wall_seconds,
         ),
         seed=msg.seed,
+        objectives=tuple(Objective(m.name, _mode_from_pb(m.mode)) for m in msg.objectives),
+        constraints=tuple(_constraint_from_pb(c) for c in msg.constraints),
+        reference_point=tuple(msg.reference_point),
     )
+
+
+def pareto_to_pb(
+    summary: ParetoSummary, configs: Mapping[int, Mapping[str, ConfigValue]], msg: pb.Study
+) -> None:
+    """Fills a Study's front, hypervolume curve and reference point."""
+    msg.pareto_front.extend(
+        pb.ParetoPoint(
+            trial_id=p.trial_id,
+            config=config_to_pb(configs[p.trial_id]),
+            resource=p.resource,
+            metrics=dict(p.metrics),
+        )
+        for p in summary.front
+    )
+    msg.hypervolume.extend(pb.HypervolumePoint(seq=s, at=at, value=v) for s, at, v in summary.hypervolume)
+    msg.reference_point.extend(summary.reference_point)

@@ -13,6 +13,12 @@ class Mode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     MIN: _ClassVar[Mode]
     MAX: _ClassVar[Mode]
 
+class ConstraintOp(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CONSTRAINT_OP_UNSPECIFIED: _ClassVar[ConstraintOp]
+    LESS_EQUAL: _ClassVar[ConstraintOp]
+    GREATER_EQUAL: _ClassVar[ConstraintOp]
+
 class StudyState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     STUDY_STATE_UNSPECIFIED: _ClassVar[StudyState]
@@ -46,6 +52,9 @@ class Decision(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
 MODE_UNSPECIFIED: Mode
 MIN: Mode
 MAX: Mode
+CONSTRAINT_OP_UNSPECIFIED: ConstraintOp
+LESS_EQUAL: ConstraintOp
+GREATER_EQUAL: ConstraintOp
 STUDY_STATE_UNSPECIFIED: StudyState
 STUDY_RUNNING: StudyState
 STUDY_DONE: StudyState
@@ -132,18 +141,28 @@ class FiniteRangeDomain(_message.Message):
     def __init__(self, low: _Optional[float] = ..., high: _Optional[float] = ..., size: _Optional[int] = ..., log: _Optional[bool] = ..., cast_int: _Optional[bool] = ...) -> None: ...
 
 class Parameter(_message.Message):
-    __slots__ = ("name", "float_domain", "int_domain", "categorical", "finite_range")
+    __slots__ = ("name", "float_domain", "int_domain", "categorical", "finite_range", "condition")
     NAME_FIELD_NUMBER: _ClassVar[int]
     FLOAT_DOMAIN_FIELD_NUMBER: _ClassVar[int]
     INT_DOMAIN_FIELD_NUMBER: _ClassVar[int]
     CATEGORICAL_FIELD_NUMBER: _ClassVar[int]
     FINITE_RANGE_FIELD_NUMBER: _ClassVar[int]
+    CONDITION_FIELD_NUMBER: _ClassVar[int]
     name: str
     float_domain: FloatDomain
     int_domain: IntDomain
     categorical: CategoricalDomain
     finite_range: FiniteRangeDomain
-    def __init__(self, name: _Optional[str] = ..., float_domain: _Optional[_Union[FloatDomain, _Mapping]] = ..., int_domain: _Optional[_Union[IntDomain, _Mapping]] = ..., categorical: _Optional[_Union[CategoricalDomain, _Mapping]] = ..., finite_range: _Optional[_Union[FiniteRangeDomain, _Mapping]] = ...) -> None: ...
+    condition: ParameterCondition
+    def __init__(self, name: _Optional[str] = ..., float_domain: _Optional[_Union[FloatDomain, _Mapping]] = ..., int_domain: _Optional[_Union[IntDomain, _Mapping]] = ..., categorical: _Optional[_Union[CategoricalDomain, _Mapping]] = ..., finite_range: _Optional[_Union[FiniteRangeDomain, _Mapping]] = ..., condition: _Optional[_Union[ParameterCondition, _Mapping]] = ...) -> None: ...
+
+class ParameterCondition(_message.Message):
+    __slots__ = ("parent", "values")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    values: _containers.RepeatedCompositeFieldContainer[Value]
+    def __init__(self, parent: _Optional[str] = ..., values: _Optional[_Iterable[_Union[Value, _Mapping]]] = ...) -> None: ...
 
 class Metric(_message.Message):
     __slots__ = ("name", "mode")
@@ -186,7 +205,7 @@ class Budget(_message.Message):
     def __init__(self, max_trials: _Optional[int] = ..., max_resource: _Optional[int] = ..., max_wall_seconds: _Optional[float] = ...) -> None: ...
 
 class StudySpec(_message.Message):
-    __slots__ = ("name", "space", "metric", "scheduler", "searcher", "budget", "seed")
+    __slots__ = ("name", "space", "metric", "scheduler", "searcher", "budget", "seed", "objectives", "constraints", "reference_point")
     NAME_FIELD_NUMBER: _ClassVar[int]
     SPACE_FIELD_NUMBER: _ClassVar[int]
     METRIC_FIELD_NUMBER: _ClassVar[int]
@@ -194,6 +213,9 @@ class StudySpec(_message.Message):
     SEARCHER_FIELD_NUMBER: _ClassVar[int]
     BUDGET_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
+    OBJECTIVES_FIELD_NUMBER: _ClassVar[int]
+    CONSTRAINTS_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_POINT_FIELD_NUMBER: _ClassVar[int]
     name: str
     space: _containers.RepeatedCompositeFieldContainer[Parameter]
     metric: Metric
@@ -201,7 +223,20 @@ class StudySpec(_message.Message):
     searcher: SearcherSpec
     budget: Budget
     seed: int
-    def __init__(self, name: _Optional[str] = ..., space: _Optional[_Iterable[_Union[Parameter, _Mapping]]] = ..., metric: _Optional[_Union[Metric, _Mapping]] = ..., scheduler: _Optional[_Union[SchedulerSpec, _Mapping]] = ..., searcher: _Optional[_Union[SearcherSpec, _Mapping]] = ..., budget: _Optional[_Union[Budget, _Mapping]] = ..., seed: _Optional[int] = ...) -> None: ...
+    objectives: _containers.RepeatedCompositeFieldContainer[Metric]
+    constraints: _containers.RepeatedCompositeFieldContainer[Constraint]
+    reference_point: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, name: _Optional[str] = ..., space: _Optional[_Iterable[_Union[Parameter, _Mapping]]] = ..., metric: _Optional[_Union[Metric, _Mapping]] = ..., scheduler: _Optional[_Union[SchedulerSpec, _Mapping]] = ..., searcher: _Optional[_Union[SearcherSpec, _Mapping]] = ..., budget: _Optional[_Union[Budget, _Mapping]] = ..., seed: _Optional[int] = ..., objectives: _Optional[_Iterable[_Union[Metric, _Mapping]]] = ..., constraints: _Optional[_Iterable[_Union[Constraint, _Mapping]]] = ..., reference_point: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class Constraint(_message.Message):
+    __slots__ = ("metric", "op", "bound")
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    OP_FIELD_NUMBER: _ClassVar[int]
+    BOUND_FIELD_NUMBER: _ClassVar[int]
+    metric: str
+    op: ConstraintOp
+    bound: float
+    def __init__(self, metric: _Optional[str] = ..., op: _Optional[_Union[ConstraintOp, str]] = ..., bound: _Optional[float] = ...) -> None: ...
 
 class Incumbent(_message.Message):
     __slots__ = ("trial_id", "config", "resource", "value")
@@ -216,7 +251,7 @@ class Incumbent(_message.Message):
     def __init__(self, trial_id: _Optional[int] = ..., config: _Optional[_Union[Config, _Mapping]] = ..., resource: _Optional[int] = ..., value: _Optional[float] = ...) -> None: ...
 
 class Study(_message.Message):
-    __slots__ = ("spec", "state", "trials_started", "trials_running", "promotions", "resource_spent", "has_incumbent", "incumbent", "created_at")
+    __slots__ = ("spec", "state", "trials_started", "trials_running", "promotions", "resource_spent", "has_incumbent", "incumbent", "created_at", "pareto_front", "hypervolume", "reference_point")
     SPEC_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     TRIALS_STARTED_FIELD_NUMBER: _ClassVar[int]
@@ -226,6 +261,9 @@ class Study(_message.Message):
     HAS_INCUMBENT_FIELD_NUMBER: _ClassVar[int]
     INCUMBENT_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    PARETO_FRONT_FIELD_NUMBER: _ClassVar[int]
+    HYPERVOLUME_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_POINT_FIELD_NUMBER: _ClassVar[int]
     spec: StudySpec
     state: StudyState
     trials_started: int
@@ -235,7 +273,39 @@ class Study(_message.Message):
     has_incumbent: bool
     incumbent: Incumbent
     created_at: float
-    def __init__(self, spec: _Optional[_Union[StudySpec, _Mapping]] = ..., state: _Optional[_Union[StudyState, str]] = ..., trials_started: _Optional[int] = ..., trials_running: _Optional[int] = ..., promotions: _Optional[int] = ..., resource_spent: _Optional[int] = ..., has_incumbent: _Optional[bool] = ..., incumbent: _Optional[_Union[Incumbent, _Mapping]] = ..., created_at: _Optional[float] = ...) -> None: ...
+    pareto_front: _containers.RepeatedCompositeFieldContainer[ParetoPoint]
+    hypervolume: _containers.RepeatedCompositeFieldContainer[HypervolumePoint]
+    reference_point: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, spec: _Optional[_Union[StudySpec, _Mapping]] = ..., state: _Optional[_Union[StudyState, str]] = ..., trials_started: _Optional[int] = ..., trials_running: _Optional[int] = ..., promotions: _Optional[int] = ..., resource_spent: _Optional[int] = ..., has_incumbent: _Optional[bool] = ..., incumbent: _Optional[_Union[Incumbent, _Mapping]] = ..., created_at: _Optional[float] = ..., pareto_front: _Optional[_Iterable[_Union[ParetoPoint, _Mapping]]] = ..., hypervolume: _Optional[_Iterable[_Union[HypervolumePoint, _Mapping]]] = ..., reference_point: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class ParetoPoint(_message.Message):
+    __slots__ = ("trial_id", "config", "resource", "metrics")
+    class MetricsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    TRIAL_ID_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    trial_id: int
+    config: Config
+    resource: int
+    metrics: _containers.ScalarMap[str, float]
+    def __init__(self, trial_id: _Optional[int] = ..., config: _Optional[_Union[Config, _Mapping]] = ..., resource: _Optional[int] = ..., metrics: _Optional[_Mapping[str, float]] = ...) -> None: ...
+
+class HypervolumePoint(_message.Message):
+    __slots__ = ("seq", "at", "value")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    at: float
+    value: float
+    def __init__(self, seq: _Optional[int] = ..., at: _Optional[float] = ..., value: _Optional[float] = ...) -> None: ...
 
 class Segment(_message.Message):
     __slots__ = ("seq", "resume_from", "milestone", "worker_id", "lease_id", "lost")
@@ -254,16 +324,25 @@ class Segment(_message.Message):
     def __init__(self, seq: _Optional[int] = ..., resume_from: _Optional[int] = ..., milestone: _Optional[int] = ..., worker_id: _Optional[str] = ..., lease_id: _Optional[str] = ..., lost: _Optional[bool] = ...) -> None: ...
 
 class Observation(_message.Message):
-    __slots__ = ("seq", "resource", "value", "at")
+    __slots__ = ("seq", "resource", "value", "at", "metrics")
+    class MetricsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
     SEQ_FIELD_NUMBER: _ClassVar[int]
     RESOURCE_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
     AT_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
     seq: int
     resource: int
     value: float
     at: float
-    def __init__(self, seq: _Optional[int] = ..., resource: _Optional[int] = ..., value: _Optional[float] = ..., at: _Optional[float] = ...) -> None: ...
+    metrics: _containers.ScalarMap[str, float]
+    def __init__(self, seq: _Optional[int] = ..., resource: _Optional[int] = ..., value: _Optional[float] = ..., at: _Optional[float] = ..., metrics: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class Trial(_message.Message):
     __slots__ = ("id", "config", "status", "bracket", "segments", "observations", "checkpoint", "checkpoint_resource", "failures", "lease_deadline")
@@ -374,20 +453,29 @@ class Job(_message.Message):
     def __init__(self, kind: _Optional[_Union[JobKind, str]] = ..., trial_id: _Optional[int] = ..., config: _Optional[_Union[Config, _Mapping]] = ..., resume_from: _Optional[int] = ..., milestone: _Optional[int] = ..., checkpoint: _Optional[str] = ..., lease_id: _Optional[str] = ..., lease_deadline: _Optional[float] = ..., retry_after_ms: _Optional[int] = ..., lease_seconds: _Optional[float] = ...) -> None: ...
 
 class ReportRequest(_message.Message):
-    __slots__ = ("study", "trial_id", "lease_id", "resource", "value", "checkpoint")
+    __slots__ = ("study", "trial_id", "lease_id", "resource", "value", "checkpoint", "metrics")
+    class MetricsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
     STUDY_FIELD_NUMBER: _ClassVar[int]
     TRIAL_ID_FIELD_NUMBER: _ClassVar[int]
     LEASE_ID_FIELD_NUMBER: _ClassVar[int]
     RESOURCE_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
     study: str
     trial_id: int
     lease_id: str
     resource: int
     value: float
     checkpoint: str
-    def __init__(self, study: _Optional[str] = ..., trial_id: _Optional[int] = ..., lease_id: _Optional[str] = ..., resource: _Optional[int] = ..., value: _Optional[float] = ..., checkpoint: _Optional[str] = ...) -> None: ...
+    metrics: _containers.ScalarMap[str, float]
+    def __init__(self, study: _Optional[str] = ..., trial_id: _Optional[int] = ..., lease_id: _Optional[str] = ..., resource: _Optional[int] = ..., value: _Optional[float] = ..., checkpoint: _Optional[str] = ..., metrics: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class ReportResponse(_message.Message):
     __slots__ = ("decision", "status")

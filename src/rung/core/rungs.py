@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import bisect
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Union
 
 from .errors import InvalidArgument
+from .objectives import Outcome
+from .pareto import rank
 
 
 def rung_levels(r_min: int, r_max: int, eta: int, bracket: int = 0) -> list[int]:
@@ -107,9 +109,76 @@ class Rung:
         return {"level": self.level, "entries": self._entries, "promoted": sorted(self.promoted)}
 
     @classmethod
-    def from_json(cls, data: dict) -> "Rung":
+    def from_json(cls, data: dict) -> "AnyRung":
+        if "outcomes" in data:
+            return OutcomeRung.from_json(data)
         rung = cls(data["level"])
         rung._entries = [tuple(e) for e in data["entries"]]  # type: ignore[misc]
         rung.promoted = set(data["promoted"])
         rung._open = [e for e in rung._entries if e[2] not in rung.promoted]
         return rung
+
+
+class OutcomeRung:
+    """Results with several objectives or constraints at one rung level, ranked by `pareto.rank`.
+
+    Same interface as `Rung`. The order of a set of outcomes is not a sort by a
+    key of each (an epsilon-net depends on the whole front), so it is recomputed
+    when asked for after a new result, and cached until the next one.
+    """
+
+    def __init__(self, level: int):
+        self.level = level
+        self._entries: list[tuple[Outcome, int, int]] = []  # (outcome, seq, trial_id), seq order
+        self._order: list[int] | None = []  # indices into _entries, best first
+        self.promoted: set[int] = set()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def record(self, trial_id: int, key: Outcome, seq: int) -> int:
+        """Inserts a result and returns its rank in this rung (0 = best)."""
+        self._entries.append((key, seq, trial_id))
+        self._entries.sort(key=lambda e: e[1])
+        self._order = None
+        return next(i for i, t in enumerate(self._ranked()) if t == trial_id)
+
+    def _ranked(self) -> list[int]:
+        """Trial ids best first."""
+        if self._order is None:
+            self._order = rank([e[0] for e in self._entries])
+        return [self._entries[i][2] for i in self._order]
+
+    def candidates(self, eta: int) -> Iterator[int]:
+        """The trials in the top floor(n / eta) of this rung, best first."""
+        yield from self._ranked()[: len(self._entries) // eta]
+
+    def promotable(self, eta: int, eligible: Callable[[int], bool]) -> int | None:
+        """The best candidate not yet promoted out of this rung, if any."""
+        for trial_id in self.candidates(eta):
+            if trial_id not in self.promoted and eligible(trial_id):
+                return trial_id
+        return None
+
+    def to_json(self) -> dict:
+        return {
+            "level": self.level,
+            "outcomes": [[o.to_json(), seq, t] for o, seq, t in self._entries],
+            "promoted": sorted(self.promoted),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> "OutcomeRung":
+        rung = cls(data["level"])
+        rung._entries = [(Outcome.from_json(o), seq, t) for o, seq, t in data["outcomes"]]
+        rung._order = None
+        rung.promoted = set(data["promoted"])
+        return rung
+
+
+AnyRung = Union[Rung, OutcomeRung]
+
+
+def make_rung(level: int, scalar: bool) -> AnyRung:
+    """A rung for plain numbers (one objective, no constraints) or for outcomes."""
+    return Rung(level) if scalar else OutcomeRung(level)

@@ -4,6 +4,11 @@ Users may write domains as rung objects (`Float(1e-3, 1, log=True)`), as
 scipy.stats frozen distributions the way the seeds do (`stats.loguniform(1e-2, 1)`,
 `stats.randint(32, 256)`, `stats.uniform(0, 1)`), or as a list of choices.
 Every domain maps to and from the unit interval, which model-based searchers use.
+
+A parameter may carry a `Condition` on another (see `conditions`): it is then
+active only for some values of its parent, and absent from configurations
+where it is inactive. In the unit-cube encoding an inactive parameter takes the
+fixed value `INACTIVE_UNIT` (the middle), so every config has d coordinates.
 """
 
 from __future__ import annotations
@@ -14,8 +19,11 @@ from typing import Any, Mapping, Union
 
 import numpy as np
 
+from .conditions import Condition, canonical, check_conditions
 from .errors import InvalidArgument
 from .types import Config, ConfigValue
+
+INACTIVE_UNIT = 0.5  # unit-cube coordinate of an inactive parameter
 
 
 def _check_bounds(low: float, high: float, log: bool, what: str) -> None:
@@ -201,9 +209,11 @@ def to_domain(value: Any) -> Domain:
 
 
 class SearchSpace:
-    """An ordered mapping from parameter names to domains."""
+    """An ordered mapping from parameter names to domains, with optional conditions."""
 
-    def __init__(self, params: Mapping[str, Any]):
+    def __init__(
+        self, params: Mapping[str, Any], conditions: Mapping[str, Any] | None = None
+    ):
         if not params:
             raise InvalidArgument("the search space is empty")
         self.params: dict[str, Domain] = {}
@@ -214,52 +224,103 @@ class SearchSpace:
                 self.params[name] = to_domain(dom)
             except InvalidArgument as exc:
                 raise InvalidArgument(f"parameter {name!r}: {exc}") from None
+        read = {child: Condition.from_json(c) for child, c in (conditions or {}).items()}
+        self._order = check_conditions(self.params, read)
+        self.conditions: dict[str, Condition] = {
+            child: canonical(child, c, self.params[c.parent]) for child, c in read.items()
+        }
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, SearchSpace) and self.params == other.params
+        return (
+            isinstance(other, SearchSpace)
+            and self.params == other.params
+            and self.conditions == other.conditions
+        )
 
     def __repr__(self) -> str:
+        if self.conditions:
+            return f"SearchSpace({self.params!r}, conditions={self.conditions!r})"
         return f"SearchSpace({self.params!r})"
+
+    def active(self, config: Mapping[str, Any]) -> set[str]:
+        """The parameters whose conditions hold for `config` (parents before children)."""
+        on: set[str] = set()
+        for name in self._order:
+            cond = self.conditions.get(name)
+            if cond is None or (cond.parent in on and cond.holds(config.get(cond.parent))):
+                on.add(name)
+        return on
 
     def sample(self, rng: np.random.Generator) -> dict[str, ConfigValue]:
         return self.from_unit(rng.random(len(self.params)))
 
     def from_unit(self, u: "np.ndarray | list[float]") -> dict[str, ConfigValue]:
-        return {name: dom.from_unit(float(x)) for (name, dom), x in zip(self.params.items(), u)}
+        full = {name: dom.from_unit(float(x)) for (name, dom), x in zip(self.params.items(), u)}
+        if not self.conditions:
+            return full
+        on = self.active(full)
+        return {name: v for name, v in full.items() if name in on}
 
     def to_unit(self, config: Config) -> np.ndarray:
-        return np.array([dom.to_unit(config[name]) for name, dom in self.params.items()])
+        return np.array([
+            dom.to_unit(config[name]) if name in config else INACTIVE_UNIT
+            for name, dom in self.params.items()
+        ])
 
     def validate(self, config: Mapping[str, Any]) -> dict[str, ConfigValue]:
-        """Returns the config with canonical types, or raises InvalidArgument."""
-        missing = set(self.params) - set(config)
+        """Returns the config with canonical types, or raises InvalidArgument.
+
+        A config holds exactly the active parameters: those whose conditions hold.
+        """
         extra = set(config) - set(self.params)
-        if missing or extra:
+        if extra:
             raise InvalidArgument(
-                f"config does not match the search space (missing {sorted(missing)}, "
-                f"unknown {sorted(extra)})"
+                f"config does not match the search space (unknown {sorted(extra)})"
             )
-        out = {}
-        for name, dom in self.params.items():
+        out: dict[str, ConfigValue] = {}
+        missing = []
+        for name in self._order:
+            cond = self.conditions.get(name)
+            if cond is not None and not (cond.parent in out and cond.holds(out[cond.parent])):
+                if name in config:
+                    raise InvalidArgument(
+                        f"parameter {name!r} is inactive here (its condition: {cond.parent!r} "
+                        f"in {list(cond.values)}) and must be left out"
+                    )
+                continue
+            if name not in config:
+                missing.append(name)
+                continue
             try:
-                out[name] = dom.validate(config[name])
+                out[name] = self.params[name].validate(config[name])
             except InvalidArgument as exc:
                 raise InvalidArgument(f"parameter {name!r}: {exc}") from None
-        return out
+        if missing:
+            raise InvalidArgument(
+                f"config does not match the search space (missing {sorted(missing)}, unknown [])"
+            )
+        return {name: out[name] for name in self.params if name in out}
 
     def to_json(self) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
         for name, dom in self.params.items():
             body = {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(dom).items()}
             out[name] = {"type": type(dom).__name__, **body}
+            if name in self.conditions:
+                out[name]["condition"] = self.conditions[name].to_json()
         return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Mapping[str, Any]]) -> "SearchSpace":
         types = {t.__name__: t for t in _DOMAIN_TYPES}
         params: dict[str, Domain] = {}
+        conditions: dict[str, Any] = {}
         for name, body in data.items():
+            if not isinstance(body, Mapping):
+                raise InvalidArgument(f"parameter {name!r}: expected an object, got {body!r}")
             kwargs = dict(body)
+            if "condition" in kwargs:
+                conditions[name] = kwargs.pop("condition")
             kind = types.get(kwargs.pop("type", None))
             if kind is None:
                 raise InvalidArgument(f"parameter {name!r}: unknown domain type {body.get('type')!r}")
@@ -269,4 +330,4 @@ class SearchSpace:
                 params[name] = kind(**kwargs)
             except TypeError as exc:
                 raise InvalidArgument(f"parameter {name!r}: {exc}") from None
-        return cls(params)
+        return cls(params, conditions)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from .errors import InvalidArgument
+from .objectives import Constraint, Objective, Objectives
 from .schedulers import SCHEDULERS, Scheduler
 from .searchers import SEARCHERS, make_searcher
 from .space import SearchSpace
@@ -46,11 +48,33 @@ class StudySpec:
     initial_configs: tuple[Mapping[str, Any], ...] = ()
     budget: Budget = field(default_factory=lambda: Budget(max_trials=20))
     seed: int = 0
+    # Several objectives: `objectives` (the first also sets metric and mode); none = (metric, mode).
+    objectives: tuple[Objective, ...] = ()
+    constraints: tuple[Constraint, ...] = ()
+    # Hypervolume reference point, one value per objective in its own units; () = from the results.
+    reference_point: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         check_study_name(self.name)
+        if self.objectives:
+            object.__setattr__(self, "metric", self.objectives[0].name)
+            object.__setattr__(self, "mode", self.objectives[0].mode)
         if not isinstance(self.metric, str) or not self.metric:
             raise InvalidArgument("metric name must be a non-empty string")
+        object.__setattr__(self, "mode", Mode(self.mode))
+        if not self.objectives:
+            object.__setattr__(self, "objectives", (Objective(self.metric, self.mode),))
+        object.__setattr__(self, "objectives", tuple(self.objectives))
+        object.__setattr__(self, "constraints", tuple(self.constraints))
+        Objectives(self.objectives, self.constraints)  # validates names
+        ref = tuple(self.reference_point)
+        if ref and (len(ref) != len(self.objectives) or not all(
+            isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in ref
+        )):
+            raise InvalidArgument(
+                f"reference_point needs one finite number per objective ({len(self.objectives)})"
+            )
+        object.__setattr__(self, "reference_point", tuple(float(x) for x in ref))
         if self.scheduler.kind not in SCHEDULERS:
             raise InvalidArgument(
                 f"unknown scheduler {self.scheduler.kind!r}; known: {', '.join(sorted(SCHEDULERS))}"
@@ -66,12 +90,26 @@ class StudySpec:
         )
         self.build_scheduler()  # validates r_min, r_max, eta and brackets
 
+    @property
+    def goals(self) -> Objectives:
+        """The objectives and constraints together."""
+        return Objectives(self.objectives, self.constraints)
+
+    @property
+    def is_scalar(self) -> bool:
+        """One objective and no constraints: a study as rung had before several objectives."""
+        return self.goals.is_scalar
+
     def build_scheduler(self) -> Scheduler:
         """A fresh scheduler; the same spec always builds the same one."""
         s = self.scheduler
         searcher = make_searcher(self.searcher, self.space, self.seed, self.initial_configs)
         cls = SCHEDULERS[s.kind]
-        return cls(searcher, self.mode, s.r_min, s.r_max, s.eta, self.budget, self.seed, s.brackets)
+        extra = {} if self.is_scalar else {"objectives": self.goals}
+        return cls(
+            searcher, self.mode, s.r_min, s.r_max, s.eta, self.budget, self.seed, s.brackets,
+            **extra,
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -84,10 +122,14 @@ class StudySpec:
             "initial_configs": [dict(c) for c in self.initial_configs],
             "budget": vars(self.budget).copy(),
             "seed": self.seed,
+            # Only when set, so a scalar study's JSON (and old journals) stay as they were.
+            **({} if self.is_scalar else self.goals.to_json()),
+            **({"reference_point": list(self.reference_point)} if self.reference_point else {}),
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "StudySpec":
+        goals = Objectives.from_json(data) if "objectives" in data else None
         return cls(
             name=data["name"],
             space=SearchSpace.from_json(data["space"]),
@@ -98,4 +140,7 @@ class StudySpec:
             initial_configs=tuple(data["initial_configs"]),
             budget=Budget(**data["budget"]),
             seed=data["seed"],
+            objectives=goals.objectives if goals else (),
+            constraints=goals.constraints if goals else (),
+            reference_point=tuple(data.get("reference_point", ())),
         )

@@ -42,7 +42,7 @@ def hyperband_bracket_sizes(r_min: int, r_max: int, eta: int, n_brackets: int) -
 class AsyncHyperband(Scheduler):
     def _setup(self, brackets: int) -> None:
         self.levels = bracket_levels(self.r_min, self.r_max, self.eta, brackets)
-        self.rungs = [[Rung(level) for level in levels] for levels in self.levels]
+        self.rungs = [[self._rung(level) for level in levels] for levels in self.levels]
         sizes = hyperband_bracket_sizes(self.r_min, self.r_max, self.eta, len(self.levels))
         self.bracket_probabilities = np.array(sizes, dtype=float) / sum(sizes)
         self._rng = np.random.default_rng([self.seed, 0x5EED])

@@ -17,9 +17,11 @@ from __future__ import annotations
 import copy
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Mapping, Union
 
 from ..errors import FailedPrecondition, InvalidArgument, NotFound
+from ..objectives import Objective, Objectives, Outcome
+from ..rungs import AnyRung, make_rung
 from ..searchers.base import Searcher
 from ..types import Budget, Decision, Job, JobKind, Mode, TrialStatus, check_metric
 
@@ -77,9 +79,15 @@ class Scheduler(ABC):
         budget: Budget,
         seed: int,
         brackets: int = 0,
+        *,
+        objectives: Objectives | None = None,
     ):
         self.searcher = searcher
         self.mode = Mode(mode)
+        # Without `objectives`, results are one number oriented by `mode`, as before.
+        self.objectives = objectives or Objectives((Objective("value", self.mode),))
+        if self.objectives.objectives[0].mode is not self.mode:
+            raise InvalidArgument("the scheduler's mode must be that of the first objective")
         self.r_min, self.r_max, self.eta = r_min, r_max, eta
         self.budget = budget
         self.seed = seed
@@ -90,7 +98,8 @@ class Scheduler(ABC):
         self.stopped = False
         self._lost: list[int] = []  # trials whose lease expired, resumed first
         self._seq = 0  # order of milestone results, for ties
-        self._incumbent: tuple[int, float, int] | None = None  # (-resource, key, trial_id)
+        # (-resource, key, trial_id); for outcomes key is (violation, first objective's key)
+        self._incumbent: tuple[int, Any, int] | None = None
         self._setup(brackets)
         searcher.on_resources(r_min, r_max)
 
@@ -119,7 +128,10 @@ class Scheduler(ABC):
 
     # ------------------------------------------------------------------ telling
 
-    def report(self, trial_id: int, resource: int, value: float) -> Decision:
+    def report(
+        self, trial_id: int, resource: int, value: Union[float, Mapping[str, float]]
+    ) -> Decision:
+        """`value`: the objective's value, or named metrics (every objective and constraint)."""
         trial = self.running_trial(trial_id)
         if isinstance(resource, bool) or not isinstance(resource, int):
             raise InvalidArgument(f"resource must be an integer, got {resource!r}")
@@ -128,9 +140,12 @@ class Scheduler(ABC):
                 f"trial {trial_id} was assigned resources {trial.resume_from}..{trial.milestone} "
                 f"and last reported {trial.reported}; {resource} is out of order or out of range"
             )
-        key = self._key(check_metric(value))
+        key = self._result_key(value)
         trial.reported = resource
-        self.searcher.on_report(trial_id, trial.config, resource, key)
+        if isinstance(key, Outcome):
+            self.searcher.on_outcome(trial_id, trial.config, resource, key)
+        else:
+            self.searcher.on_report(trial_id, trial.config, resource, key)
         if self.stopped:
             trial.status = TrialStatus.STOPPED
             return Decision.STOP
@@ -141,7 +156,18 @@ class Scheduler(ABC):
         self._update_incumbent(trial_id, resource, key)
         return self._on_milestone(trial, key, self._seq)
 
-    def _on_progress(self, trial: TrialState, resource: int, key: float) -> Decision:
+    def _result_key(self, value: Union[float, Mapping[str, float]]) -> Union[float, Outcome]:
+        """What rungs rank: a number (lower is better) in a scalar study, an Outcome otherwise."""
+        if self.objectives.is_scalar:
+            if isinstance(value, Mapping):
+                value = self.objectives.metrics(value)[self.objectives.objectives[0].name]
+            return self._key(check_metric(value))
+        return self.objectives.outcome(self.objectives.metrics(value))
+
+    def _rung(self, level: int) -> AnyRung:
+        return make_rung(level, self.objectives.is_scalar)
+
+    def _on_progress(self, trial: TrialState, resource: int, key: Any) -> Decision:
         """A result below the milestone; promotion-type schedulers just continue."""
         return Decision.CONTINUE
 
@@ -221,6 +247,8 @@ class Scheduler(ABC):
         if self._incumbent is None:
             return None
         neg_resource, key, trial_id = self._incumbent
+        if isinstance(key, tuple):
+            key = key[1]
         return Incumbent(trial_id, -neg_resource, key if self.mode is Mode.MIN else -key)
 
     # ------------------------------------------------------------------ helpers
@@ -229,7 +257,9 @@ class Scheduler(ABC):
         """Orients a metric so that lower is better."""
         return value if self.mode is Mode.MIN else -value
 
-    def _update_incumbent(self, trial_id: int, resource: int, key: float) -> None:
+    def _update_incumbent(self, trial_id: int, resource: int, key: Union[float, Outcome]) -> None:
+        if isinstance(key, Outcome):
+            key = (key.violation, key.keys[0])
         candidate = (-resource, key, trial_id)
         if self._incumbent is None or candidate < self._incumbent:
             self._incumbent = candidate
@@ -321,6 +351,8 @@ class Scheduler(ABC):
         self._lost = list(state["lost"])
         self._seq = state["seq"]
         inc = state["incumbent"]
+        if inc and isinstance(inc[1], list):
+            inc = [inc[0], tuple(inc[1]), inc[2]]
         self._incumbent = (inc[0], inc[1], inc[2]) if inc else None
         self.searcher.load_state_dict(state["searcher"])
         self._load_extra_state(state)

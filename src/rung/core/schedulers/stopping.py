@@ -25,7 +25,7 @@ from .fifo import FIFO
 class StoppingASHA(FIFO):
     def _setup(self, brackets: int) -> None:
         super()._setup(brackets)
-        self.rungs = [Rung(level) for level in self.levels]
+        self.rungs = [self._rung(level) for level in self.levels]
         self._rung_of = {level: k for k, level in enumerate(self.levels)}
 
     def _on_progress(self, trial: TrialState, resource: int, key: float) -> Decision:

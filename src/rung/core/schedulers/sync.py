@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..rungs import Rung, bracket_levels, max_bracket
+from ..rungs import AnyRung, Rung, bracket_levels, max_bracket
 from ..types import Decision, Job, JobKind
 from .asha import hyperband_bracket_sizes
 from .base import Scheduler, TrialState, check_one_bracket
@@ -32,7 +32,7 @@ class BracketRun:
     """One pass of successive halving through a bracket."""
 
     number: int  # runs before this one; the bracket is number % n_brackets
-    rungs: list[Rung]
+    rungs: list[AnyRung]
     rung_index: int = 0  # the rung being filled
     started: int = 0  # trials started into rung 0
     pending: set[int] = field(default_factory=set)  # trials running towards the rung being filled
@@ -127,7 +127,7 @@ class SyncHyperband(Scheduler):
 
     def _fresh_run(self, number: int) -> BracketRun:
         bracket = number % len(self.levels)
-        return BracketRun(number, [Rung(level) for level in self.levels[bracket]])
+        return BracketRun(number, [self._rung(level) for level in self.levels[bracket]])
 
     # ------------------------------------------------------------------ telling
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
+from ..objectives import Outcome
 from ..space import SearchSpace
 from ..types import Config
 
@@ -26,6 +27,14 @@ class Searcher(ABC):
     def on_report(self, trial_id: int, config: Config, resource: int, value: float) -> None:
         """A result (value already oriented so that lower is better) at `resource`."""
 
+    def on_outcome(self, trial_id: int, config: Config, resource: int, outcome: Outcome) -> None:
+        """A result of a study with several objectives or constraints.
+
+        Searchers that learn from one number get `scalar_value(outcome)`, so
+        random and local search work unchanged; model-based ones override this.
+        """
+        self.on_report(trial_id, config, resource, scalar_value(outcome))
+
     def on_trial_failed(self, trial_id: int, config: Config) -> None:
         """The trial failed; a searcher waiting for its first result stops waiting."""
 
@@ -35,3 +44,14 @@ class Searcher(ABC):
 
     @abstractmethod
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+# An infeasible result must look worse than any feasible one to a searcher that sees one number.
+INFEASIBLE_OFFSET = 1e6
+
+
+def scalar_value(outcome: Outcome) -> float:
+    """One number for an outcome: the first objective, pushed past every feasible value when infeasible."""
+    if outcome.feasible:
+        return outcome.keys[0]
+    return INFEASIBLE_OFFSET + outcome.violation

@@ -193,23 +193,55 @@ class GPSearcher(ModelBasedSearcher):
         self._theta: np.ndarray | None = None  # hyperparameters of the last fit, a warm start
 
     def _propose(self, level: int) -> dict[str, Any] | None:
-        observed, y = self._level_data(level)
-        candidates = self._candidates(observed[np.argsort(y, kind="stable")[:5]])
+        if level in self._outcomes:
+            observed, y, slacks = self._outcome_data(level)
+            feasible = (slacks <= 0).all(axis=1)
+            ranked = np.where(feasible, y, np.inf)
+        else:
+            (observed, y), slacks, feasible = self._level_data(level), None, None
+            ranked = y
+        candidates = self._candidates(observed[np.argsort(ranked, kind="stable")[:5]])
         pending = self._pending_units()
         x = np.vstack([observed, pending])
-        y = np.concatenate([y, np.full(len(pending), y.min())])  # constant liar
+        best_raw = y[feasible].min() if feasible is not None and feasible.any() else y.min()
+        y = np.concatenate([y, np.full(len(pending), best_raw)])  # constant liar
         y = (y - y.mean()) / (y.std() or 1.0)
-        n = len(y)
-        subset = np.sort(self._rng.choice(n, self.fit_points, replace=False)) if (
-            n > self.fit_points
-        ) else np.arange(n)
+        subset = self._fit_subset(len(y))
         gp = GaussianProcess.fit(x, y, self._starts(x.shape[1]), subset)
         mean, std = gp.predict(candidates)
-        order = np.argsort(-expected_improvement(mean, std, y.min()), kind="stable")
+        if feasible is None or feasible.all():
+            score = expected_improvement(mean, std, y.min())
+        else:
+            pof = self._probability_of_feasibility(observed, slacks, candidates)
+            if feasible.any():
+                score = expected_improvement(mean, std, y[: len(ranked)][feasible].min()) * pof
+            else:
+                score = pof  # nothing feasible yet: look for feasibility first
+        order = np.argsort(-score, kind="stable")
         config = self._first_fresh(candidates[order[:100]])
         if config is not None:
             self._theta = gp.theta  # only with an answer: a None answer must change nothing
         return config
+
+    def _fit_subset(self, n: int) -> np.ndarray:
+        """At most `fit_points` rows for fitting hyperparameters (the cost grows as n**3)."""
+        if n > self.fit_points:
+            return np.sort(self._rng.choice(n, self.fit_points, replace=False))
+        return np.arange(n)
+
+    def _probability_of_feasibility(
+        self, x: np.ndarray, slacks: np.ndarray, candidates: np.ndarray
+    ) -> np.ndarray:
+        """Product over constraints of P(slack <= 0) under a GP fitted to each slack."""
+        pof = np.ones(len(candidates))
+        subset = self._fit_subset(len(x))
+        for c in range(slacks.shape[1]):
+            s = slacks[:, c]
+            mu, sd = s.mean(), s.std() or 1.0
+            gp = GaussianProcess.fit(x, (s - mu) / sd, self._starts(x.shape[1])[:1], subset)
+            mean, std = gp.predict(candidates)
+            pof *= ndtr((-mu / sd - mean) / std)
+        return pof
 
     def state_dict(self) -> dict[str, Any]:
         theta = None if self._theta is None else self._theta.tolist()

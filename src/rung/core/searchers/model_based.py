@@ -22,8 +22,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import InvalidArgument
+from ..objectives import Outcome
 from ..space import Categorical, SearchSpace
 from ..types import Config
+from .multiobjective import feasibility_ranked, parego_weights, scalarize
 from .random import RandomSearcher
 
 RESAMPLE_TRIES = 32  # random draws before concluding that a finite space is used up
@@ -63,6 +65,8 @@ class ModelBasedSearcher(RandomSearcher):
         self._configs: dict[int, dict[str, Any]] = {}  # trial_id -> config, once reported
         self._units: dict[int, np.ndarray] = {}  # trial_id -> config in the unit cube
         self._levels: dict[int, dict[int, float]] = {}  # resource -> trial_id -> value
+        # resource -> trial_id -> outcome, in studies with several objectives or constraints
+        self._outcomes: dict[int, dict[int, Outcome]] = {}
         self._pending: list[dict[str, Any]] = []  # proposed, no result yet
         self._seen: set[str] = set()  # keys of every config proposed or reported
 
@@ -95,6 +99,10 @@ class ModelBasedSearcher(RandomSearcher):
             self._drop_pending(config)
         self._levels.setdefault(resource, {})[trial_id] = float(value)
 
+    def on_outcome(self, trial_id: int, config: Config, resource: int, outcome: Outcome) -> None:
+        self._outcomes.setdefault(resource, {})[trial_id] = outcome
+        super().on_outcome(trial_id, config, resource, outcome)
+
     def on_trial_failed(self, trial_id: int, config: Config) -> None:
         # No result will come; the config stays in `_seen`, so it is not proposed again.
         self._drop_pending(config)
@@ -112,6 +120,9 @@ class ModelBasedSearcher(RandomSearcher):
             "configs": [[t, c] for t, c in self._configs.items()],
             "levels": [[r, [[t, v] for t, v in vals.items()]] for r, vals in self._levels.items()],
             "pending": list(self._pending),
+            **({"outcomes": [
+                [r, [[t, o.to_json()] for t, o in vals.items()]] for r, vals in self._outcomes.items()
+            ]} if self._outcomes else {}),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -121,6 +132,9 @@ class ModelBasedSearcher(RandomSearcher):
             self._add_config(trial_id, dict(config))
         self._levels = {r: {t: v for t, v in vals} for r, vals in state["levels"]}
         self._pending = [dict(c) for c in state["pending"]]
+        self._outcomes = {
+            r: {t: Outcome.from_json(o) for t, o in vals} for r, vals in state.get("outcomes", [])
+        }
         self._seen = {self._key(c) for c in [*self._configs.values(), *self._pending]}
 
     # ------------------------------------------------------------------ for subclasses
@@ -135,9 +149,24 @@ class ModelBasedSearcher(RandomSearcher):
         return max(enough) if enough else None
 
     def _level_data(self, level: int) -> tuple[np.ndarray, np.ndarray]:
-        """Unit-cube configs (n x d) and values (n) of the results at `level`."""
+        """Unit-cube configs (n x d) and values (n, lower is better) of the results at `level`.
+
+        With several objectives or constraints the values are a fresh ParEGO
+        scalarization, infeasible results after every feasible one.
+        """
+        if level in self._outcomes:
+            x, values, slacks = self._outcome_data(level)
+            return x, feasibility_ranked(values, np.maximum(slacks, 0.0).sum(axis=1))
         vals = self._levels[level]
         return np.array([self._units[t] for t in vals]), np.array(list(vals.values()))
+
+    def _outcome_data(self, level: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Configs, scalarized objectives (fresh random weights) and constraint slacks (n x c)."""
+        outcomes = self._outcomes[level]
+        keys = np.array([o.keys for o in outcomes.values()], dtype=float)
+        slacks = np.array([o.slacks for o in outcomes.values()], dtype=float).reshape(len(keys), -1)
+        values = scalarize(keys, parego_weights(self._rng, keys.shape[1]))
+        return np.array([self._units[t] for t in outcomes]), values, slacks
 
     def _pending_units(self) -> np.ndarray:
         d = len(self.space.params)
@@ -165,7 +194,7 @@ class ModelBasedSearcher(RandomSearcher):
 
     def _key(self, config: Config) -> str:
         # JSON keeps True apart from 1 and 1 apart from 1.0, as the space does.
-        return json.dumps([config[name] for name in self.space.params])
+        return json.dumps([config.get(name) for name in self.space.params])
 
     def _add_config(self, trial_id: int, config: dict[str, Any]) -> None:
         self._configs[trial_id] = config
