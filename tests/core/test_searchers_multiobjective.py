@@ -21,7 +21,7 @@ def evaluate(config):
     return {"f1": x + y, "f2": (1 - x) + y, "g": x - 0.5}
 
 
-@pytest.mark.parametrize("kind", ["gp", "bohb"])
+@pytest.mark.parametrize("kind", ["gp", "bohb", "mfgp"])
 def test_model_based_searchers_learn_the_feasible_front(kind):
     searcher = make_searcher(kind, SPACE, seed=0)
     for trial_id in range(40):

@@ -12,6 +12,9 @@ A new configuration maximizes expected improvement *at r_max* over the best
 predicted full-resource value among the configurations tried so far.
 Configurations still waiting for their first result are constant liars at r_max
 (valued at the best result so far), so parallel workers are sent elsewhere.
+With several objectives or constraints the model learns one ParEGO
+scalarization per proposal, infeasible results ranked last (see
+`multiobjective.py`).
 
 Cost is bounded by design, because the server decides inside an RPC and replay
 re-runs every decision: the GP sees at most `max_points` results (the highest
@@ -36,6 +39,7 @@ from ..space import SearchSpace
 from ..types import Config
 from .gp import GaussianProcess, candidate_points, expected_improvement
 from .model_based import ModelBasedSearcher
+from .multiobjective import feasibility_ranked, parego_weights, scalarize
 
 # Start of the first hyperparameter fit: log length scales (configuration, then
 # resource), log signal variance, log noise variance.
@@ -50,7 +54,8 @@ class JointSurrogate:
     """The fitted GP, predicting standardized values at (unit-cube config, z)."""
 
     gp: GaussianProcess
-    best: float  # lowest predicted mean at r_max among configurations with results
+    best: float  # lowest predicted mean at r_max among the configurations it was fitted on
+    leaders: np.ndarray  # those configurations, best predicted first (at most five)
 
     def predict(self, units: np.ndarray, z: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and standard deviation (standardized) of each row at resource z."""
@@ -73,10 +78,10 @@ class MultiFidelityGPSearcher(ModelBasedSearcher):
         seed: int,
         initial_configs: Sequence[Config] = (),
         *,
-        n_random: int = 1000,
-        n_local: int = 500,
+        n_random: int = 600,
+        n_local: int = 400,
         local_step: float = 0.05,
-        max_points: int = 256,
+        max_points: int = 200,
         fit_points: int = 64,
         refit_growth: float = 1.2,
         min_points: int | None = None,
@@ -162,18 +167,19 @@ class MultiFidelityGPSearcher(ModelBasedSearcher):
             self._theta, self._fit_size = gp.theta, n_results
         else:
             gp = GaussianProcess.condition(x, y, self._theta)
-        observed = np.array(list(self._units.values()))
-        best = float(gp.predict(np.column_stack([observed, np.ones(len(observed))]))[0].min())
-        model = JointSurrogate(gp, best)
+        observed = np.unique(x[:, :-1], axis=0)
+        final = gp.predict(np.column_stack([observed, np.ones(len(observed))]))[0]
+        order = np.argsort(final, kind="stable")
+        model = JointSurrogate(gp, float(final[order[0]]), observed[order[:5]])
         self._cached = (self._version, model)
         return model
 
     def propose(self, model: JointSurrogate) -> tuple[dict[str, Any], float] | None:
         """The fresh candidate with the highest expected improvement at r_max, and that value;
         `mark_proposed` commits it."""
-        observed = np.array(list(self._units.values()))
-        top = observed[np.argsort(model.predict(observed, 1.0)[0], kind="stable")[:5]]
-        candidates = candidate_points(self._rng, top, self.n_random, self.n_local, self.local_step)
+        candidates = candidate_points(
+            self._rng, model.leaders, self.n_random, self.n_local, self.local_step
+        )
         ei = model.improvement(candidates)
         for i in np.argsort(-ei, kind="stable")[:100]:
             config = self.space.from_unit(candidates[i])
@@ -200,7 +206,24 @@ class MultiFidelityGPSearcher(ModelBasedSearcher):
             rows = head + [rest[i] for i in picks]
         units = np.array([self._units[t] for _, t, _ in rows])
         z = self.z(np.array([r for r, _, _ in rows]))
-        return np.column_stack([units, z]), np.array([v for _, _, v in rows])
+        return np.column_stack([units, z]), self._values(rows)
+
+    def _values(self, rows: list[tuple[int, int, float]]) -> np.ndarray:
+        """The values to model, lower is better. With several objectives or constraints: one
+        ParEGO scalarization (weights drawn once per model) per level, infeasible results ranked
+        after every feasible one by violation, as `gp` does on its one level."""
+        if not self._outcomes:
+            return np.array([v for _, _, v in rows])
+        by_level: dict[int, dict[int, float]] = {}
+        weights = None
+        for r, outcomes in self._outcomes.items():
+            keys = np.array([o.keys for o in outcomes.values()], dtype=float)
+            if weights is None:
+                weights = parego_weights(self._rng, keys.shape[1])
+            violations = np.array([o.violation for o in outcomes.values()])
+            ranked = feasibility_ranked(scalarize(keys, weights), violations)
+            by_level[r] = dict(zip(outcomes, ranked.tolist()))
+        return np.array([by_level[r][t] for r, t, _ in rows])
 
     def _starts(self, d: int) -> np.ndarray:
         """The last fit's hyperparameters, when there is one, and the default."""
