@@ -8,7 +8,8 @@ every paused trial is scored by the expected improvement of its value *at
 r_max*, given everything observed of its learning curve and of all others,
 divided by the resource it still needs to get there (r_max - its checkpoint);
 a new trial by the best expected improvement among fresh candidates divided by
-r_max. The highest score wins; the job goes to the next rung level, as in ASHA,
+r_max. The highest score wins (only the best 32 paused trials of each rung are
+scored, which bounds the cost); the job goes to the next rung level, as in ASHA,
 so the model sees the new result before it commits more.
 
 Everything else is ASHA's: rung levels, pause/resume jobs, checkpoints, leases,
@@ -18,6 +19,8 @@ with results, initial configs used), ASHA's rule decides.
 
 from __future__ import annotations
 
+from itertools import islice
+
 import numpy as np
 
 from ..errors import InvalidArgument
@@ -25,6 +28,8 @@ from ..searchers.mfgp import MultiFidelityGPSearcher
 from ..types import Job
 from .asha import ASHA
 from .base import TrialState
+
+SCORED_PER_RUNG = 32
 
 
 class ModelPromotion(ASHA):
@@ -56,12 +61,18 @@ class ModelPromotion(ASHA):
         return self._promote(trial, self.levels[0][k + 1])
 
     def _resumable(self) -> list[tuple[TrialState, int]]:
-        """Paused trials the budget lets train to their next rung level, with their rung index."""
+        """Paused trials the budget lets train to their next rung level, with their rung index:
+        the best `SCORED_PER_RUNG` of each rung, so a decision's cost does not grow with the
+        study (a trial ranked lower in its rung than that has little to expect)."""
         out = []
-        for trial in self.trials.values():
-            if not self._is_paused(trial.trial_id):
-                continue
-            k = trial.rung_index
-            if self._may_spend(self.levels[0][k + 1] - trial.checkpoint_resource):
-                out.append((trial, k))
+        for k, rung in enumerate(self.rungs[0][:-1]):
+            for trial_id in islice(rung.candidates(1), SCORED_PER_RUNG):
+                trial = self.trials[trial_id]
+                if (
+                    self._is_paused(trial_id)
+                    and trial.rung_index == k
+                    and trial_id not in rung.promoted
+                    and self._may_spend(self.levels[0][k + 1] - trial.checkpoint_resource)
+                ):
+                    out.append((trial, k))
         return out
