@@ -15,6 +15,8 @@
                 if trial.report(epoch, error, checkpoint=at_milestone) is not Decision.CONTINUE:
                     break
 
+`create_study(..., **RECOMMENDED)` picks the recommended scheduler and searcher.
+
 Every call is retried with backoff while the server is unreachable (a
 restarting server loses nothing: Suggest is idempotent by request id, Report by
 (trial, resource)).
@@ -22,6 +24,7 @@ restarting server loses nothing: Suggest is idempotent by request id, Report by
 
 from .sdk import Client, Study, Trial, TrialLost
 from rung.core.space import Categorical, FiniteRange, Float, Int
+from rung.core.study import RECOMMENDED
 from rung.core.types import Decision
 
 __all__ = [
@@ -31,6 +34,7 @@ __all__ = [
     "FiniteRange",
     "Float",
     "Int",
+    "RECOMMENDED",
     "Study",
     "Trial",
     "TrialLost",

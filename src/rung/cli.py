@@ -109,16 +109,28 @@ def _create(args: argparse.Namespace) -> int:
         initial = [json.loads(text) for text in args.initial_config]
     except (OSError, ValueError) as exc:
         raise InvalidArgument(f"cannot read the search space or an initial config: {exc}") from exc
+    scheduler, searcher = _scheduler_and_searcher(args)
     with _client(args) as client:
         client.create_study(
             args.study, space.params, metric=args.metric, mode=args.mode,
-            scheduler=args.scheduler, r_min=args.r_min, r_max=args.r_max, eta=args.eta,
-            brackets=args.brackets, searcher=args.searcher, initial_configs=initial,
+            scheduler=scheduler, r_min=args.r_min, r_max=args.r_max, eta=args.eta,
+            brackets=args.brackets, searcher=searcher, initial_configs=initial,
             max_trials=args.max_trials, max_resource=args.max_resource,
             max_wall_seconds=args.max_wall_seconds, seed=args.seed,
         )
-    print(f"study {args.study}: {args.scheduler} with the {args.searcher} searcher")
+    print(f"study {args.study}: {scheduler} with the {searcher} searcher")
     return 0
+
+
+def _scheduler_and_searcher(args: argparse.Namespace) -> tuple[str, str]:
+    """--recommended, or the flags given, or asha with random search."""
+    from rung.core.study import RECOMMENDED
+
+    if args.recommended:
+        if args.scheduler or args.searcher:
+            raise InvalidArgument("--recommended sets --scheduler and --searcher; give one or the other")
+        return RECOMMENDED["scheduler"], RECOMMENDED["searcher"]
+    return args.scheduler or "asha", args.searcher or "random"
 
 
 def _add_study_flags(p: argparse.ArgumentParser) -> None:
@@ -126,8 +138,15 @@ def _add_study_flags(p: argparse.ArgumentParser) -> None:
     from rung.core.schedulers import SCHEDULERS
     from rung.core.searchers import SEARCHERS
 
-    p.add_argument("--scheduler", default="asha", choices=sorted(SCHEDULERS))
-    p.add_argument("--searcher", default="random", choices=sorted(SEARCHERS))
+    from rung.core.study import RECOMMENDED
+
+    p.add_argument("--scheduler", choices=sorted(SCHEDULERS), help="default: asha")
+    p.add_argument("--searcher", choices=sorted(SEARCHERS), help="default: random")
+    p.add_argument(
+        "--recommended", action="store_true",
+        help=f"the recommended general choice: {RECOMMENDED['scheduler']} scheduler with the "
+        f"{RECOMMENDED['searcher']} searcher (docs/compare.md)",
+    )
     p.add_argument("--eta", type=int, default=3, help="reduction factor")
     p.add_argument("--seed", type=int, default=0)
 
@@ -223,6 +242,7 @@ def _export_checkpoint(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from rung.demo import DemoSettings, run_demo
 
+    scheduler, searcher = _scheduler_and_searcher(args)
     return run_demo(
         DemoSettings(
             workdir=Path(args.workdir),
@@ -231,8 +251,8 @@ def _demo(args: argparse.Namespace) -> int:
             trials=args.trials,
             r_max=args.r_max,
             eta=args.eta,
-            scheduler=args.scheduler,
-            searcher=args.searcher,
+            scheduler=scheduler,
+            searcher=searcher,
             n_train=args.n_train,
             n_val=args.n_val,
             seed=args.seed,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rung.client import Client
+from rung.client import RECOMMENDED, Client
 from support import rung_command, subprocess_env
 
 SPACE = {
@@ -41,6 +41,17 @@ def test_create_selects_scheduler_and_searcher(server, tmp_path, scheduler, sear
         spec = client.get_study("cli-study").spec
         assert (spec.scheduler.kind, spec.searcher.kind, spec.scheduler.r_max) == (scheduler, searcher, 27)
         assert spec.budget.max_trials == 20 and len(spec.searcher.initial_configs) == 1
+
+
+def test_create_recommended_picks_the_recommended_pair(server, tmp_path):
+    out = create(server, tmp_path, "rec", "--recommended", "--r-max", "27", "--max-trials", "9")
+    assert out.returncode == 0, out.stderr
+    with Client(server.address) as client:
+        spec = client.get_study("rec").spec
+        assert (spec.scheduler.kind, spec.searcher.kind) == (
+            RECOMMENDED["scheduler"], RECOMMENDED["searcher"])
+    out = create(server, tmp_path, "rec2", "--recommended", "--searcher", "gp", "--max-trials", "9")
+    assert out.returncode == 2 and "--recommended" in out.stderr
 
 
 def test_create_refuses_bad_input_clearly(server, tmp_path):

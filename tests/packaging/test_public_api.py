@@ -5,7 +5,7 @@ import rung.client
 
 def test_client_exports_exactly_the_sdk():
     assert sorted(rung.client.__all__) == [
-        "Categorical", "Client", "Decision", "FiniteRange", "Float", "Int", "Study", "Trial",
+        "Categorical", "Client", "Decision", "FiniteRange", "Float", "Int", "RECOMMENDED", "Study", "Trial",
         "TrialLost",
     ]
     for name in rung.client.__all__:
