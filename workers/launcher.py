@@ -14,18 +14,15 @@ import os
 import signal
 import subprocess
 import sys
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 OWN_FLAGS = ("--gpus", "--worker-id")
 
 
 def parse_gpus(spec: str, device_count: Callable[[], int]) -> list[str]:
-    """GPU indices from "all" or a comma-separated list such as "0,2"."""
+    """GPU indices from "all" (none on a machine without CUDA) or a list such as "0,2"."""
     if spec == "all":
-        count = device_count()
-        if count == 0:
-            raise ValueError("--gpus all: this machine has no CUDA device")
-        return [str(i) for i in range(count)]
+        return [str(i) for i in range(device_count())]
     gpus = [part.strip() for part in spec.split(",")]
     if not gpus or not all(g.isdigit() for g in gpus) or len(set(gpus)) != len(gpus):
         raise ValueError(f"--gpus takes 'all' or distinct GPU indices like 0,1; got {spec!r}")
