@@ -27,8 +27,7 @@ def test_parse_gpus():
     for bad in ["", "a", "0,0", "-1", "0,,1"]:
         with pytest.raises(ValueError):
             parse_gpus(bad, lambda: 2)
-    with pytest.raises(ValueError, match="no CUDA device"):
-        parse_gpus("all", lambda: 0)
+    assert parse_gpus("all", lambda: 0) == []  # the worker then runs once, on the CPU
 
 
 def test_child_command_drops_the_launcher_flags():
