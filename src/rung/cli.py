@@ -66,10 +66,10 @@ def _worker(args: argparse.Namespace) -> int:
 
         try:
             gpus = parse_gpus(args.gpus, torch.cuda.device_count)
+            if gpus:
+                return launch(args.argv, gpus, args.worker_id or default_worker_id())
         except ValueError as exc:
             raise InvalidArgument(str(exc)) from None
-        if gpus:
-            return launch(args.argv, gpus, args.worker_id or default_worker_id())
         print(f"rung worker --gpus {args.gpus}: this machine has no CUDA device; "
               "running one worker on the CPU instead", file=sys.stderr)
         args.device = "cpu"
