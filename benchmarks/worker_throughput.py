@@ -15,7 +15,9 @@
    JSON lines carry the times), for the bare loop its evaluation. The bare
    loop indexes its tensors directly, the leanest loop there is (on a GPU with
    --data-on-device it holds the data on the GPU, as the worker then does).
-   Rounds alternate worker and bare loop; medians are reported.
+   Rounds alternate worker and bare loop; the result is the median over rounds
+   of each round's ratio, so a machine whose load changes between rounds (a
+   shared one) biases neither side.
 
 2. Gap between jobs. A worker runs an ASHA study of many short jobs (256
    training images); the gap is the time from the server's answer to a job's
@@ -177,8 +179,9 @@ def main() -> None:
                 for n in range(args.rounds):
                     worker.append(worker_round(args, client, address, workdir, n))
                     bare.append(bare_round(args, data, n))
-                    print(f"round {n + 1}: worker {worker[-1][0]:,.0f} images/s, bare loop {bare[-1][0]:,.0f} "
-                          f"(training only: {worker[-1][1]:,.0f} vs {bare[-1][1]:,.0f})", flush=True)
+                    print(f"round {n + 1}: worker {worker[-1][0]:,.0f} images/s, bare loop {bare[-1][0]:,.0f}, "
+                          f"ratio {worker[-1][0] / bare[-1][0]:.3f} (training only: {worker[-1][1]:,.0f} vs "
+                          f"{bare[-1][1]:,.0f})", flush=True)
                 gap_ms = gaps(args, client, address, workdir)
         finally:
             server.terminate()
@@ -186,12 +189,15 @@ def main() -> None:
 
     w, b = (statistics.median(r[0] for r in rounds) for rounds in (worker, bare))
     wt, bt = (statistics.median(r[1] for r in rounds) for rounds in (worker, bare))
+    ratio = statistics.median(wr[0] / br[0] for wr, br in zip(worker, bare))
+    ratio_training = statistics.median(wr[1] / br[1] for wr, br in zip(worker, bare))
     amp = " with bf16 autocast" if args.amp else ""
     print(f"\n{args.model} on {args.dataset}, {args.device}{amp}, batch {args.batch_size}, "
           f"{args.n_train} images, {args.threads} threads, epochs 2..{args.epochs} of {args.rounds} rounds:")
-    print(f"  rung worker  {w:10,.0f} images/s end to end ({wt:,.0f} training only)")
-    print(f"  bare loop    {b:10,.0f} images/s end to end ({bt:,.0f} training only)")
-    print(f"  ratio        {w / b:10.3f} end to end ({wt / bt:.3f} training only; target >= 0.95)")
+    print(f"  rung worker  {w:10,.0f} images/s end to end ({wt:,.0f} training only), median over rounds")
+    print(f"  bare loop    {b:10,.0f} images/s end to end ({bt:,.0f} training only), median over rounds")
+    print(f"  ratio        {ratio:10.3f} end to end ({ratio_training:.3f} training only), median of the "
+          f"rounds' ratios (target >= 0.95)")
     gap_ms.sort()
     print(f"gap from a job's last report to the next job: median {statistics.median(gap_ms):.1f} ms, "
           f"p90 {gap_ms[int(0.9 * (len(gap_ms) - 1))]:.1f} ms, max {gap_ms[-1]:.1f} ms over {len(gap_ms)} "
