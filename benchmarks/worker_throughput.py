@@ -15,7 +15,7 @@
    JSON lines carry the times), for the bare loop its evaluation. The bare
    loop indexes its tensors directly, the leanest loop there is (on a GPU with
    --data-on-device it holds the data on the GPU, as the worker then does).
-   Rounds alternate worker and bare loop; the result is the median over rounds
+   Rounds alternate which side runs first; the result is the median over rounds
    of each round's ratio, so a machine whose load changes between rounds (a
    shared one) biases neither side.
 
@@ -176,9 +176,12 @@ def main() -> None:
         try:
             with Client(address) as client:
                 worker, bare = [], []
-                for n in range(args.rounds):
+                for n in range(args.rounds):  # odd rounds run the bare loop first
+                    if n % 2:
+                        bare.append(bare_round(args, data, n))
                     worker.append(worker_round(args, client, address, workdir, n))
-                    bare.append(bare_round(args, data, n))
+                    if not n % 2:
+                        bare.append(bare_round(args, data, n))
                     print(f"round {n + 1}: worker {worker[-1][0]:,.0f} images/s, bare loop {bare[-1][0]:,.0f}, "
                           f"ratio {worker[-1][0] / bare[-1][0]:.3f} (training only: {worker[-1][1]:,.0f} vs "
                           f"{bare[-1][1]:,.0f})", flush=True)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
 from rung.client import Client, Decision, Trial
 from rung.client.transfer import is_server_ref
 
