@@ -9,15 +9,19 @@
    configuration); a bare PyTorch loop in this process trains the same model
    with the same optimizer, batch size, data split, device, precision and
    number of threads. Both evaluate on the same validation images after every
-   epoch. Images per second count the epochs after the first (warm-up), from
-   the end of one epoch to the end of the next: for the worker that includes
-   evaluation, the report to the server, heartbeats and progress lines (its
-   JSON lines carry the times), for the bare loop its evaluation. The bare
+   epoch. Throughput counts epochs 2..E-1, from the end of epoch 1 to the end
+   of epoch E-1 (the first epoch warms up; the worker process is still
+   running at the end of E-1, so its CPU time can be read): for the worker
+   that includes evaluation, the report to the server, heartbeats and progress
+   lines (its JSON lines carry the times), for the bare loop its evaluation.
+   Three rates: wall-clock images/s end to end; images per CPU second of the
+   whole process (all threads; /proc for the worker, process_time for the
+   loop), which a shared machine's changing load disturbs far less than wall
+   clock; and wall-clock images/s of the training part alone. The bare
    loop indexes its tensors directly, the leanest loop there is (on a GPU with
    --data-on-device it holds the data on the GPU, as the worker then does).
-   Rounds alternate which side runs first; the result is the median over rounds
-   of each round's ratio, so a machine whose load changes between rounds (a
-   shared one) biases neither side.
+   Rounds alternate which side runs first; each ratio reported is the median
+   over rounds of that round's ratio.
 
 2. Gap between jobs. A worker runs an ASHA study of many short jobs (256
    training images); the gap is the time from the server's answer to a job's
@@ -30,13 +34,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -70,20 +76,45 @@ def json_lines(command: list[str]) -> list[dict[str, Any]]:
     return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
 
 
-def worker_round(args: argparse.Namespace, client: Client, address: str, workdir: Path, n: int) -> tuple[float, float]:
-    """(images/s end to end, images/s training only) of one worker trial."""
+class Rates(NamedTuple):
+    """Images per second over the measured epochs: wall clock end to end, per CPU second, training only."""
+
+    wall: float
+    cpu: float
+    training: float
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, all threads) a running process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def worker_round(args: argparse.Namespace, client: Client, address: str, workdir: Path, n: int) -> Rates:
+    """One worker trial, measured from the end of epoch 1 to the end of epoch E-1 (the worker still runs then)."""
     study = f"throughput-{n}"
     client.create_study(study, space={"learning_rate": [LEARNING_RATE], "batch_size": [args.batch_size]},
                         scheduler="fifo", r_max=args.epochs, max_trials=1)
-    epochs = [line for line in json_lines(worker_command(args, address, study, workdir)) if line["event"] == "epoch"]
-    assert [e["epoch"] for e in epochs] == list(range(1, args.epochs + 1)), epochs
-    images = args.n_train - args.n_train % args.batch_size
-    seconds = epochs[-1]["time"] - epochs[0]["time"]
-    return images * (len(epochs) - 1) / seconds, statistics.median(e["images_per_s"] for e in epochs[1:])
+    worker = subprocess.Popen(worker_command(args, address, study, workdir), stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True)
+    assert worker.stdout is not None
+    measured = {}  # epoch -> (JSON line, worker CPU seconds when the line arrived)
+    for text in worker.stdout:
+        line = json.loads(text) if text.startswith("{") else {}
+        if line.get("event") == "epoch" and line["epoch"] in (1, args.epochs - 1):
+            measured[line["epoch"]] = (line, process_cpu_seconds(worker.pid))
+        elif line.get("event") == "epoch":
+            measured.setdefault(line["epoch"], (line, math.nan))
+    if worker.wait() != 0 or sorted(measured) != list(range(1, args.epochs + 1)):
+        raise RuntimeError(f"worker failed (exit {worker.returncode}), epochs seen: {sorted(measured)}")
+    (first, cpu_first), (last, cpu_last) = measured[1], measured[args.epochs - 1]
+    images = (args.n_train - args.n_train % args.batch_size) * (args.epochs - 2)
+    training = statistics.median(measured[e][0]["images_per_s"] for e in range(2, args.epochs))
+    return Rates(images / (last["time"] - first["time"]), images / (cpu_last - cpu_first), training)
 
 
-def bare_round(args: argparse.Namespace, data: tuple[torch.Tensor, ...], seed: int) -> tuple[float, float]:
-    """The same training as a plain loop: (images/s end to end, images/s training only)."""
+def bare_round(args: argparse.Namespace, data: tuple[torch.Tensor, ...], seed: int) -> Rates:
+    """The same training as a plain loop, measured over the same epochs."""
     device = torch.device(args.device)
     train_x, train_y, val_x, val_y = data
     torch.manual_seed(seed)
@@ -91,7 +122,7 @@ def bare_round(args: argparse.Namespace, data: tuple[torch.Tensor, ...], seed: i
     optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE, momentum=0.9)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
     amp = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.amp and device.type == "cuda")
-    ends, train_rates = [], []
+    ends, cpu, train_rates = [], [], []
     images = len(train_y) - len(train_y) % args.batch_size
     for _ in range(args.epochs):
         started = time.perf_counter()
@@ -113,7 +144,10 @@ def bare_round(args: argparse.Namespace, data: tuple[torch.Tensor, ...], seed: i
                         for x, y in zip(val_x.split(EVAL_BATCH_SIZE), val_y.split(EVAL_BATCH_SIZE)))
         assert 0 <= wrong <= len(val_y)
         ends.append(time.perf_counter())
-    return images * (args.epochs - 1) / (ends[-1] - ends[0]), statistics.median(train_rates[1:])
+        cpu.append(time.process_time())
+    measured = images * (args.epochs - 2)
+    return Rates(measured / (ends[-2] - ends[0]), measured / (cpu[-2] - cpu[0]),
+                 statistics.median(train_rates[1:-1]))
 
 
 def load_data(args: argparse.Namespace) -> tuple[torch.Tensor, ...]:
@@ -156,7 +190,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA, in both loops")
     parser.add_argument("--data-on-device", action="store_true", help="training set on the GPU, in both loops")
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=5, help="per trial; epochs 2..E-1 are measured")
     parser.add_argument("--n-train", type=int, default=6000)
     parser.add_argument("--n-val", type=int, default=1000)
     parser.add_argument("--batch-size", type=int, default=128)
@@ -182,25 +216,25 @@ def main() -> None:
                     worker.append(worker_round(args, client, address, workdir, n))
                     if not n % 2:
                         bare.append(bare_round(args, data, n))
-                    print(f"round {n + 1}: worker {worker[-1][0]:,.0f} images/s, bare loop {bare[-1][0]:,.0f}, "
-                          f"ratio {worker[-1][0] / bare[-1][0]:.3f} (training only: {worker[-1][1]:,.0f} vs "
-                          f"{bare[-1][1]:,.0f})", flush=True)
+                    w, b = worker[-1], bare[-1]
+                    print(f"round {n + 1}: worker {w.wall:,.0f} images/s ({w.cpu:,.0f} per CPU second), "
+                          f"bare loop {b.wall:,.0f} ({b.cpu:,.0f}); ratios {w.wall / b.wall:.3f} wall clock, "
+                          f"{w.cpu / b.cpu:.3f} CPU", flush=True)
                 gap_ms = gaps(args, client, address, workdir)
         finally:
             server.terminate()
             server.wait(timeout=30)
 
-    w, b = (statistics.median(r[0] for r in rounds) for rounds in (worker, bare))
-    wt, bt = (statistics.median(r[1] for r in rounds) for rounds in (worker, bare))
-    ratio = statistics.median(wr[0] / br[0] for wr, br in zip(worker, bare))
-    ratio_training = statistics.median(wr[1] / br[1] for wr, br in zip(worker, bare))
     amp = " with bf16 autocast" if args.amp else ""
     print(f"\n{args.model} on {args.dataset}, {args.device}{amp}, batch {args.batch_size}, "
-          f"{args.n_train} images, {args.threads} threads, epochs 2..{args.epochs} of {args.rounds} rounds:")
-    print(f"  rung worker  {w:10,.0f} images/s end to end ({wt:,.0f} training only), median over rounds")
-    print(f"  bare loop    {b:10,.0f} images/s end to end ({bt:,.0f} training only), median over rounds")
-    print(f"  ratio        {ratio:10.3f} end to end ({ratio_training:.3f} training only), median of the "
-          f"rounds' ratios (target >= 0.95)")
+          f"{args.n_train} images, {args.threads} threads, epochs 2..{args.epochs - 1} of {args.rounds} rounds "
+          "(medians over rounds):")
+    for label, field in (("wall clock, end to end", "wall"), ("per CPU second, end to end", "cpu"),
+                         ("wall clock, training only", "training")):
+        w, b = (statistics.median(getattr(r, field) for r in side) for side in (worker, bare))
+        ratio = statistics.median(getattr(wr, field) / getattr(br, field) for wr, br in zip(worker, bare))
+        print(f"  {label:27} rung worker {w:8,.0f} images/s, bare loop {b:8,.0f}, ratio {ratio:.3f}")
+    print("  (ratio: median of the rounds' ratios; target >= 0.95)")
     gap_ms.sort()
     print(f"gap from a job's last report to the next job: median {statistics.median(gap_ms):.1f} ms, "
           f"p90 {gap_ms[int(0.9 * (len(gap_ms) - 1))]:.1f} ms, max {gap_ms[-1]:.1f} ms over {len(gap_ms)} "
