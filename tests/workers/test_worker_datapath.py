@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from rung.workers.objective import load_objective_factory
 from rung.workers.progress import Bars, JsonLines, make_progress
 from rung.workers.segment import train_segment
 from rung.workers.training import ImageClassification, TrainingSettings
+from support import REPO, rung_command, subprocess_env
 
 CPU = torch.device("cpu")
 CONFIG = {"learning_rate": 0.05, "batch_size": 64}
@@ -125,3 +128,28 @@ def test_progress_modes() -> None:
         advance(40)
     trial.epoch_done(1, 0.5, 0.25, 1234.5)
     assert "trial 3 epoch 1/2: loss 0.5000, metric 0.2500, 1,234 images/s" in terminal.getvalue()
+
+
+def test_worker_flags_are_recorded_with_the_trial(server, fake_fmnist_dir: Path, tmp_path: Path) -> None:
+    """`rung worker`'s data-path flags reach the objective and are recorded in its job line and checkpoints."""
+    from rung.client import Client
+
+    with Client(server.address) as client:
+        client.create_study("flags", space={"learning_rate": [0.05], "batch_size": [32]}, scheduler="fifo",
+                            r_max=1, max_trials=1)
+    out = subprocess.run(
+        rung_command(
+            "worker", "--server", server.address, "--study", "flags", "--max-epochs", "1", "--device", "cpu",
+            "--data-dir", str(fake_fmnist_dir), "--n-train", "128", "--n-val", "32", "--threads", "1",
+            "--checkpoints", str(tmp_path / "ckpt"), "--progress", "json", "--loader-workers", "1",
+            "--persistent-workers", "--prefetch-factor", "2", "--augment", "--channels-last",
+        ),
+        cwd=REPO, env=subprocess_env(), capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    (job,) = [json.loads(line) for line in out.stdout.splitlines() if '"event": "job"' in line]
+    expected = {"loader_workers": 1, "pin_memory": False, "persistent_workers": True, "prefetch_factor": 2,
+                "gpu_prefetch": False, "on_device": False, "augment": True, "channels_last": True, "compile": False}
+    assert job["recorded"]["data_path"] == expected
+    (checkpoint,) = (tmp_path / "ckpt").rglob("r1.pt")
+    assert read_checkpoint(checkpoint)["extra"]["recorded"] == job["recorded"]
