@@ -29,7 +29,7 @@ class DataPathOptions:
     """How a worker feeds its model; recorded with every trial (see `effective`)."""
 
     loader_workers: int = 0
-    """DataLoader processes; 0 is fastest for in-memory tensors on a CPU."""
+    """DataLoader processes; 0 gathers batches in the worker itself, fastest for in-memory tensors."""
     pin_memory: bool = True
     """Page-locked host batches (CUDA only), so copies to the GPU run asynchronously."""
     persistent_workers: bool = False
@@ -91,11 +91,13 @@ class TensorBatches:
         self.options = options
         self.device = device
         self.size = len(dataset)
-        self._on_device: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._pin = options.effective(device)["pin_memory"]
         self._loader: DataLoader | None = None
-        if options.on_device:
-            x, y = dataset.tensors
-            self._on_device = (x.to(device), y.to(device))
+        x, y = dataset.tensors
+        # On the device, or in host memory gathered here: a DataLoader only pays
+        # off with loader processes, for in-memory tensors.
+        self._tensors = (x.to(device), y.to(device)) if options.on_device else (x, y)
+        if not options.loader_workers:
             return
         self._sampler = _EpochBatches()
         self._loader = DataLoader(
@@ -103,7 +105,7 @@ class TensorBatches:
             sampler=self._sampler,
             batch_size=None,  # the sampler yields whole index tensors: one gather per batch
             num_workers=options.loader_workers,
-            pin_memory=options.effective(device)["pin_memory"],
+            pin_memory=self._pin,
             persistent_workers=options.persistent_workers,
             prefetch_factor=options.prefetch_factor,
             # Seeds of the loader processes come from here, not from the global
@@ -120,15 +122,15 @@ class TensorBatches:
         batch_size = min(batch_size, self.size)
         perm = torch.randperm(self.size, generator=generator)
         index_batches = list(perm[: self.examples_per_epoch(batch_size)].split(batch_size))
-        if self._on_device is not None:
-            x_all, y_all = self._on_device
-            batches: Iterator[Batch] = (
-                (x_all[i], y_all[i]) for i in (idx.to(self.device, non_blocking=True) for idx in index_batches)
-            )
-        else:
-            assert self._loader is not None
+        batches: Iterator[Batch]
+        if self.options.on_device:
+            x_all, y_all = self._tensors
+            batches = ((x_all[i], y_all[i]) for i in (idx.to(self.device, non_blocking=True) for idx in index_batches))
+        elif self._loader is not None:
             self._sampler.batches = index_batches
             batches = self._to_device(iter(self._loader))
+        else:
+            batches = self._to_device(self._gather(index_batches))
         for x, y in batches:
             if self.options.augment:
                 x = random_crop_flip(x, generator)
@@ -139,6 +141,12 @@ class TensorBatches:
         if self.options.channels_last and x.dim() == 4:
             return x.contiguous(memory_format=torch.channels_last)
         return x
+
+    def _gather(self, index_batches: list[torch.Tensor]) -> Iterator[Batch]:
+        x_all, y_all = self._tensors
+        for idx in index_batches:
+            x, y = x_all[idx], y_all[idx]
+            yield (x.pin_memory(), y.pin_memory()) if self._pin else (x, y)
 
     def _to_device(self, batches: Iterator[Batch]) -> Iterator[Batch]:
         if not self.options.effective(self.device)["gpu_prefetch"]:
