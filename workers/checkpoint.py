@@ -1,12 +1,16 @@
 """Trial checkpoints: everything needed to resume training bit-for-bit.
 
-A checkpoint holds the model, optimizer, LR scheduler (and AMP grad scaler)
-states, the RNG states of torch, CUDA, numpy and ``random``, the epoch count and
-a small ``extra`` dict for the caller. It is loaded with
+A checkpoint holds the objective's training state (`Trainer.state_dict()`: for
+the built-in objectives the model, optimizer, LR scheduler and AMP grad scaler
+states), the RNG states of torch, CUDA, numpy and ``random``, the epoch count
+and a small ``extra`` dict for the caller. It is loaded with
 ``torch.load(weights_only=True)``, which refuses arbitrary pickled objects, so a
 checkpoint fetched from another worker cannot run code here; that is why RNG
 states are stored as tensors, ints and floats rather than as the tuples the RNG
-modules return.
+modules return, and why a state that holds anything else is refused when saved.
+
+Format 1 (before objectives were plugins) kept the built-in objective's four
+states at the top level; it is still read, as the state of format 2.
 """
 
 from __future__ import annotations
@@ -14,17 +18,18 @@ from __future__ import annotations
 import os
 import random
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from rung.durable import fsync_dir
 
-FORMAT_VERSION = 1
-_KEYS = ("format", "epoch", "model", "optimizer", "lr_scheduler", "grad_scaler", "rng", "extra")
+FORMAT_VERSION = 2
+_KEYS = ("format", "epoch", "state", "rng", "extra")
+_FORMAT_1_STATE = ("model", "optimizer", "lr_scheduler", "grad_scaler")
 
 
 class CheckpointError(Exception):
@@ -34,28 +39,25 @@ class CheckpointError(Exception):
 def save_checkpoint(
     path: Path,
     *,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    lr_scheduler: torch.optim.lr_scheduler.LRScheduler,
+    state: dict[str, Any],
     epoch: int,
     extra: dict[str, Any],
-    grad_scaler: torch.amp.GradScaler | None = None,
+    device: torch.device,
 ) -> None:
     """Write a checkpoint atomically: a reader sees the old file or the complete new one.
 
-    ``extra`` may hold only str-keyed dicts, lists, str, int, float, bool and
-    None (what a weights-only load accepts); anything else raises TypeError
-    here rather than making the checkpoint unloadable later.
+    ``state`` may hold tensors, str-keyed dicts, lists, tuples, str, int,
+    float, bool and None; ``extra`` the same without tensors. Anything else
+    raises TypeError here rather than making the checkpoint unloadable later.
+    ``device`` is where training runs: its CUDA RNG state is saved.
     """
-    _check_plain(extra, "extra")
+    _check_plain(state, "state", tensors=True)
+    _check_plain(extra, "extra", tensors=False)
     payload = {
         "format": FORMAT_VERSION,
         "epoch": int(epoch),
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "lr_scheduler": lr_scheduler.state_dict(),
-        "grad_scaler": grad_scaler.state_dict() if grad_scaler is not None and grad_scaler.is_enabled() else None,
-        "rng": _rng_state(_device_of(model)),
+        "state": state,
+        "rng": _rng_state(device),
         "extra": extra,
     }
     path = Path(path)
@@ -82,41 +84,36 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated zip, bad pickle, disallowed global, ...
         raise CheckpointError(f"checkpoint {path} is corrupt or not a rung checkpoint: {exc}") from exc
+    if isinstance(payload, dict) and payload.get("format") == 1 and set(payload) == {
+        "format", "epoch", "rng", "extra", *_FORMAT_1_STATE
+    }:
+        payload = {
+            "format": FORMAT_VERSION,
+            "epoch": payload["epoch"],
+            "state": {key: payload[key] for key in _FORMAT_1_STATE},
+            "rng": payload["rng"],
+            "extra": payload["extra"],
+        }
     if not isinstance(payload, dict) or payload.get("format") != FORMAT_VERSION or set(payload) != set(_KEYS):
         raise CheckpointError(f"checkpoint {path} is not a rung checkpoint of format {FORMAT_VERSION}")
     return payload
 
 
-def load_checkpoint(
-    path: Path,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    lr_scheduler: torch.optim.lr_scheduler.LRScheduler,
-    grad_scaler: torch.amp.GradScaler | None = None,
-) -> int:
-    """Restore model, optimizer, scheduler, scaler and RNG states in place; return the epoch."""
+def load_checkpoint(path: Path, load_state: Callable[[dict[str, Any]], None], device: torch.device) -> int:
+    """Hand the saved state to `load_state`, restore the RNG states; return the epoch."""
     payload = read_checkpoint(path)
     try:
-        model.load_state_dict(payload["model"])
-        optimizer.load_state_dict(payload["optimizer"])
-        lr_scheduler.load_state_dict(payload["lr_scheduler"])
-        if grad_scaler is not None and payload["grad_scaler"] is not None:
-            grad_scaler.load_state_dict(payload["grad_scaler"])
-        _set_rng_state(payload["rng"], _device_of(model))
+        load_state(payload["state"])
+        _set_rng_state(payload["rng"], device)
     except (RuntimeError, ValueError, KeyError, TypeError) as exc:
-        raise CheckpointError(f"checkpoint {path} does not fit this model/optimizer: {exc}") from exc
+        raise CheckpointError(f"checkpoint {path} does not fit this trial's model/optimizer: {exc}") from exc
     return int(payload["epoch"])
-
-
-def _device_of(model: nn.Module) -> torch.device:
-    param = next(model.parameters(), None)
-    return param.device if param is not None else torch.device("cpu")
 
 
 def _rng_state(device: torch.device) -> dict[str, Any]:
     """RNG states as weights-only-loadable values.
 
-    Only the CUDA generator of the model's own device is kept: a trial paused on
+    Only the CUDA generator of the training device is kept: a trial paused on
     cuda:1 of one machine may resume on cuda:0 of another.
     """
     np_state = np.random.get_state(legacy=False)
@@ -151,14 +148,18 @@ def _set_rng_state(state: dict[str, Any], device: torch.device) -> None:
     random.setstate((py["version"], tuple(py["state"].tolist()), py["gauss_next"]))
 
 
-def _check_plain(value: Any, where: str) -> None:
+def _check_plain(value: Any, where: str, tensors: bool) -> None:
+    """Refuse what a weights-only load would refuse; states may hold tensors and int keys (optimizers')."""
     if isinstance(value, dict):
+        keys = (str, int) if tensors else (str,)
         for key, item in value.items():
-            if not isinstance(key, str):
-                raise TypeError(f"{where}: keys must be str, got {key!r}")
-            _check_plain(item, f"{where}[{key!r}]")
-    elif isinstance(value, list):
+            if not isinstance(key, keys) or isinstance(key, bool):
+                raise TypeError(f"{where}: keys must be {' or '.join(k.__name__ for k in keys)}, got {key!r}")
+            _check_plain(item, f"{where}[{key!r}]", tensors)
+    elif isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
-            _check_plain(item, f"{where}[{i}]")
+            _check_plain(item, f"{where}[{i}]", tensors)
+    elif tensors and isinstance(value, (torch.Tensor, torch.dtype, torch.device)):
+        return
     elif value is not None and not isinstance(value, (str, int, float, bool)):
         raise TypeError(f"{where}: {type(value).__name__} cannot be stored in a checkpoint")

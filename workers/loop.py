@@ -5,6 +5,12 @@ training, saves a checkpoint there, reports, and hands the job back (Release),
 so another worker resumes the trial from that epoch; a second signal hands the
 job back at once (resumed from the last rung's checkpoint).
 
+Training code that fails (an exception, CUDA out of memory, a NaN loss) fails
+its trial with the reason, and the worker goes on to its next job. Only a run
+of `max_failures` consecutive failures other than divergence or out-of-memory
+(which say the configuration is bad, not the worker) stops the worker: then
+its code or machine is broken, and failing every trial of the study would not help.
+
 Checkpoints live either in a folder all workers share (`--checkpoints DIR`) or
 on the server (`--checkpoints server`): then each milestone's checkpoint is
 saved to a private temporary folder, uploaded before the report that names it,
@@ -13,6 +19,7 @@ and downloaded by whichever worker resumes the trial.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import shutil
@@ -22,15 +29,21 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from rung.client import Client, Decision, Trial
 from rung.client.transfer import is_server_ref
 
-from .training import Objective, TrainingSettings
+from .objective import Objective
+from .progress import WorkerProgress
+from .segment import TrialDiverged, train_segment
 
 log = logging.getLogger("rung.worker")
 
 
 MAX_FAILURES_IN_A_ROW = 3
+CONFIGURATION_FAILURES = (TrialDiverged, torch.OutOfMemoryError)
+"""Failures that say the configuration is bad (too high a learning rate, too big a batch), not the worker."""
 SERVER_CHECKPOINTS = "server"  # --checkpoints value that keeps checkpoints on the server
 
 
@@ -39,6 +52,7 @@ class WorkerSummary:
     jobs: int = 0
     epochs_trained: int = 0
     epochs_resumed: int = 0  # epochs a resume skipped compared with retraining from scratch
+    failed: int = 0  # jobs whose training code failed (their trials failed on the server)
 
 
 class Shutdown:
@@ -59,6 +73,7 @@ def run_trial(
     objective: Objective,
     upload: bool = False,
     stopping: threading.Event | None = None,
+    progress: WorkerProgress | None = None,
 ) -> int:
     """Trains one job; returns the number of epochs trained.
 
@@ -68,6 +83,9 @@ def run_trial(
     is handed back with a checkpoint of that epoch.
     """
     stopping = stopping or threading.Event()
+    shown = (progress or WorkerProgress()).job(
+        trial.trial_id, trial.resume_from, trial.milestone, trial.config, objective.describe()
+    )
     trained = 0
     trial.checkpoint_out.parent.mkdir(parents=True, exist_ok=True)
 
@@ -80,15 +98,19 @@ def run_trial(
         if checkpoint and upload:
             checkpoint = trial.upload_checkpoint(trial.checkpoint_out)
         decision = trial.report(epoch, error, checkpoint=checkpoint)
+        shown.reported(epoch, decision.name.lower())
         return decision is Decision.CONTINUE and not stopping.is_set()
 
-    objective.train(
+    train_segment(
+        objective,
         trial.config,
         trial.resume_from,
         trial.milestone,
         _checkpoint_in(trial),
         trial.checkpoint_out,
         on_epoch,
+        trial_seed=trial.trial_id,  # equal configurations in two trials still differ
+        progress=shown,
     )
     if stopping.is_set() and not trial.finished:
         _hand_back(trial, upload)
@@ -96,7 +118,7 @@ def run_trial(
 
 
 def _hand_back(trial: Trial, upload: bool) -> None:
-    """Releases the job with the checkpoint `Objective.train` saved at the last epoch."""
+    """Releases the job with the checkpoint `train_segment` saved at the last epoch."""
     at = trial.reported
     if at <= trial.resume_from:
         trial.release()
@@ -121,18 +143,23 @@ def _checkpoint_in(trial: Trial) -> Path | None:
 def run_worker(
     client: Client,
     study: str,
-    settings: TrainingSettings,
+    objective: Objective,
     checkpoints: str | Path,
     worker_id: str | None = None,
+    progress: WorkerProgress | None = None,
+    max_failures: int = MAX_FAILURES_IN_A_ROW,
 ) -> WorkerSummary:
-    """Runs jobs until the study is done; `checkpoints` is a shared folder or "server"."""
+    """Runs jobs until the study is done; `checkpoints` is a shared folder or "server".
+
+    `max_failures` consecutive failures (not counting divergence and
+    out-of-memory) stop the worker with the last one's exception; 0 never stops.
+    """
     shutdown = Shutdown()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, shutdown)
     upload = str(checkpoints) == SERVER_CHECKPOINTS
     scratch = tempfile.TemporaryDirectory(prefix="rung-worker-") if upload else None
     checkpoint_dir = Path(scratch.name) if scratch else Path(checkpoints)
-    objective = Objective(settings)
     summary = WorkerSummary()
     failures = 0
     try:
@@ -141,11 +168,18 @@ def run_worker(
             log.info("job %r", trial)
             try:
                 with trial:  # an exception marks the trial failed on the server
-                    summary.epochs_trained += run_trial(trial, objective, upload, shutdown.requested)
+                    summary.epochs_trained += run_trial(trial, objective, upload, shutdown.requested, progress)
+            except CONFIGURATION_FAILURES as exc:
+                summary.failed += 1
+                log.warning("trial %d failed: %s: %s", trial.trial_id, type(exc).__name__, exc)
+                _free_device_memory(objective)
+                continue
             except Exception:
+                summary.failed += 1
                 failures += 1
                 log.exception("trial %d failed (%d in a row)", trial.trial_id, failures)
-                if failures >= MAX_FAILURES_IN_A_ROW:
+                _free_device_memory(objective)
+                if failures == max_failures:
                     raise
                 continue
             finally:
@@ -161,3 +195,10 @@ def run_worker(
         if scratch:
             scratch.cleanup()
     return summary
+
+
+def _free_device_memory(objective: Objective) -> None:
+    """After a failed trial, give its tensors back (the exception held them) before the next one."""
+    gc.collect()
+    if objective.device.type == "cuda":
+        torch.cuda.empty_cache()

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from rung.core.errors import InvalidArgument
 from rung.credentials import CA_FILE_ENV, TOKEN_ENV, CredentialsError, read_token_file
@@ -59,7 +59,6 @@ def _worker(args: argparse.Namespace) -> int:
     import torch
 
     from rung.workers.loop import run_worker
-    from rung.workers.training import TrainingSettings
 
     if args.gpus:
         from rung.client.sdk import default_worker_id
@@ -67,30 +66,71 @@ def _worker(args: argparse.Namespace) -> int:
 
         try:
             gpus = parse_gpus(args.gpus, torch.cuda.device_count)
+            if gpus:
+                return launch(args.argv, gpus, args.worker_id or default_worker_id())
         except ValueError as exc:
             raise InvalidArgument(str(exc)) from None
-        return launch(args.argv, gpus, args.worker_id or default_worker_id())
+        print(f"rung worker --gpus {args.gpus}: this machine has no CUDA device; "
+              "running one worker on the CPU instead", file=sys.stderr)
+        args.device = "cpu"
     if args.threads:
         torch.set_num_threads(args.threads)
-    settings = TrainingSettings(
-        data_dir=Path(args.data_dir),
-        max_epochs=args.max_epochs,
-        dataset=args.dataset,
-        model=args.model,
-        n_train=args.n_train or None,
-        n_val=args.n_val or None,
-        device=args.device,
-        amp=args.amp,
-        seed=args.data_seed,
-        download=args.download,
-    )
+    objective, progress = _worker_objective(args)
     client = _client(args, retry_seconds=WORKER_RETRY_SECONDS)
-    summary = run_worker(client, args.study, settings, args.checkpoints, args.worker_id)
+    summary = run_worker(
+        client, args.study, objective, args.checkpoints, args.worker_id, progress, args.max_failures
+    )
     print(
         f"worker done: {summary.jobs} jobs, {summary.epochs_trained} epochs trained, "
-        f"{summary.epochs_resumed} epochs skipped by resuming from checkpoints"
+        f"{summary.epochs_resumed} epochs skipped by resuming from checkpoints, "
+        f"{summary.failed} trials failed"
     )
     return 0
+
+
+def _worker_objective(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The objective (`--objective`, built from the training flags) and the progress display."""
+    from rung.workers.datapath import DataPathOptions
+    from rung.workers.objective import TrainingSettings, load_objective_factory
+    from rung.workers.progress import make_progress
+
+    try:
+        options = dict(_key_value(text) for text in args.objective_option)
+        factory = load_objective_factory(args.objective)
+        settings = TrainingSettings(
+            data_dir=Path(args.data_dir),
+            max_epochs=args.max_epochs,
+            dataset=args.dataset,
+            model=args.model,
+            n_train=args.n_train or None,
+            n_val=args.n_val or None,
+            device=args.device,
+            amp=args.amp,
+            seed=args.data_seed,
+            download=args.download,
+            data_path=DataPathOptions(
+                loader_workers=args.loader_workers,
+                pin_memory=args.pin_memory,
+                persistent_workers=args.persistent_workers,
+                prefetch_factor=args.prefetch_factor,
+                gpu_prefetch=args.gpu_prefetch,
+                on_device=args.data_on_device,
+                augment=args.augment,
+                channels_last=args.channels_last,
+                compile=args.compile,
+            ),
+            options=options,
+        )
+        return factory(settings), make_progress(args.progress)
+    except ValueError as exc:  # bad flags, an unknown objective, a CUDA device that is not there
+        raise InvalidArgument(str(exc)) from None
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise ValueError(f"--objective-option takes KEY=VALUE, got {text!r}")
+    return key, value
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -266,6 +306,26 @@ def _add_training_flags(p: argparse.ArgumentParser, n_train: int) -> None:
     p.add_argument("--n-val", type=int, default=1000, help="validation images held out of train")
 
 
+def _add_data_path_flags(p: argparse.ArgumentParser) -> None:
+    """How batches reach the model; every choice is recorded with each trial."""
+    g = p.add_argument_group("data path (recorded with each trial)")
+    g.add_argument("--loader-workers", type=int, default=0, help="DataLoader processes")
+    g.add_argument("--pin-memory", action=argparse.BooleanOptionalAction, default=True,
+                   help="page-locked batches for asynchronous copies (CUDA)")
+    g.add_argument("--persistent-workers", action="store_true",
+                   help="keep loader processes across epochs and trials")
+    g.add_argument("--prefetch-factor", type=int, default=None,
+                   help="batches each loader process prepares ahead")
+    g.add_argument("--gpu-prefetch", action=argparse.BooleanOptionalAction, default=True,
+                   help="copy the next batch to the GPU while the current one trains (CUDA)")
+    g.add_argument("--data-on-device", action="store_true",
+                   help="hold the training set on the GPU as tensors (small data sets)")
+    g.add_argument("--augment", action="store_true",
+                   help="random crop and flip, computed where the batch is")
+    g.add_argument("--channels-last", action="store_true", help="channels-last memory format")
+    g.add_argument("--compile", action="store_true", help="torch.compile the model")
+
+
 def _add_connection_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--server", default=DEFAULT_SERVER, help="HOST:PORT of `rung serve`")
     p.add_argument("--token-file", default=None,
@@ -320,6 +380,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoints", default="checkpoints",
                    help="checkpoint folder shared by all workers of a study, or `server` to "
                         "keep checkpoints on the server (no shared filesystem needed)")
+    p.add_argument("--objective", default="cnn", metavar="cnn|dropout_mlp|MODULE:FACTORY",
+                   help="what to train: the built-in CNN (--model on --dataset), the seeds' "
+                        "dropout MLP, or your own factory by import path, e.g. "
+                        "mypkg.train:make_objective (see docs/workers.md)")
+    p.add_argument("--objective-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="passed to your objective as settings.options (repeatable)")
     p.add_argument("--dataset", default="fashion_mnist", choices=["fashion_mnist", "cifar10"])
     p.add_argument("--model", default="lenet", choices=["lenet", "resnet18"])
     p.add_argument("--max-epochs", type=int, required=True,
@@ -333,8 +399,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-seed", type=int, default=0, help="seed of the train/validation split")
     p.add_argument("--worker-id", default=None)
     p.add_argument("--gpus", default=None, metavar="all|0,1,...",
-                   help="start one worker process per GPU (CUDA_VISIBLE_DEVICES set for each)")
+                   help="start one worker process per GPU (CUDA_VISIBLE_DEVICES set for each); "
+                        "without a GPU, `all` runs one worker on the CPU")
+    p.add_argument("--progress", default="auto", choices=["auto", "bar", "json", "off"],
+                   help="a bar per epoch on a terminal, JSON lines otherwise (auto)")
+    p.add_argument("--max-failures", type=int, default=3, metavar="N",
+                   help="stop after N trials in a row failed with an error other than divergence "
+                        "or out-of-memory (0 = never)")
     _add_training_flags(p, n_train=6000)
+    _add_data_path_flags(p)
     p.set_defaults(func=_worker)
 
     p = sub.add_parser("status", help="show studies, running jobs and leases, rungs, incumbent")

@@ -97,7 +97,8 @@ def run_demo(s: DemoSettings) -> int:
                 [sys.executable, "-m", "rung.cli", "worker", "--server", address, "--study", STUDY,
                  "--max-epochs", str(s.r_max), "--checkpoints", str(s.workdir / "checkpoints"),
                  "--data-dir", str(s.data_dir), "--n-train", str(s.n_train), "--n-val", str(s.n_val),
-                 "--threads", str(threads), "--worker-id", f"local-{i}", "--device", "auto"],
+                 "--threads", str(threads), "--worker-id", f"local-{i}", "--device", "auto",
+                 "--progress", "off"],  # the demo prints its own progress
             ))
         while not _all_exited(workers, PROGRESS_SECONDS):
             study = client.get_study(STUDY)

@@ -17,7 +17,7 @@ import pytest
 
 from rung.client import Client
 from rung.v1 import rung_pb2 as pb
-from rung.workers.launcher import child_command, parse_gpus
+from rung.workers.launcher import child_command, parse_gpus, visible_device
 from support import REPO, rung_command, subprocess_env
 
 
@@ -27,8 +27,16 @@ def test_parse_gpus():
     for bad in ["", "a", "0,0", "-1", "0,,1"]:
         with pytest.raises(ValueError):
             parse_gpus(bad, lambda: 2)
-    with pytest.raises(ValueError, match="no CUDA device"):
-        parse_gpus("all", lambda: 0)
+    assert parse_gpus("all", lambda: 0) == []  # the worker then runs once, on the CPU
+
+
+def test_gpu_numbers_count_the_visible_devices():
+    assert visible_device("1", None) == "1"
+    assert visible_device("1", "") == "1"
+    assert visible_device("1", "2,3") == "3"  # e.g. Slurm gave this job GPUs 2 and 3
+    assert visible_device("0", "GPU-5f1c,GPU-9a2b") == "GPU-5f1c"
+    with pytest.raises(ValueError, match="only 2 GPU"):
+        visible_device("2", "2,3")
 
 
 def test_child_command_drops_the_launcher_flags():

@@ -7,14 +7,14 @@ import pytest
 import torch
 
 from rung.workers.checkpoint import CheckpointError, read_checkpoint
-from rung.workers.training import Objective, TrainingSettings
+from rung.workers.training import ImageClassification, TrainingSettings
 
 CONFIG = {"learning_rate": 0.05, "batch_size": 64, "momentum": 0.9, "weight_decay": 1e-4}
 
 
 @pytest.fixture(scope="module")
-def objective(fake_fmnist_dir: Path) -> Objective:
-    return Objective(TrainingSettings(data_dir=fake_fmnist_dir, max_epochs=4, n_train=512, n_val=128, device="cpu"))
+def objective(fake_fmnist_dir: Path) -> ImageClassification:
+    return ImageClassification(TrainingSettings(data_dir=fake_fmnist_dir, max_epochs=4, n_train=512, n_val=128, device="cpu"))
 
 
 class Recorder:
@@ -32,15 +32,16 @@ class Recorder:
 def _assert_same_checkpoint(a: Path, b: Path) -> None:
     pa, pb = read_checkpoint(a), read_checkpoint(b)
     assert pa["epoch"] == pb["epoch"]
-    for key, value in pa["model"].items():
-        torch.testing.assert_close(pb["model"][key], value, rtol=1e-6, atol=1e-7)
-    for index, state in pa["optimizer"]["state"].items():
-        torch.testing.assert_close(pb["optimizer"]["state"][index]["momentum_buffer"], state["momentum_buffer"])
-    assert pa["lr_scheduler"] == pb["lr_scheduler"]
+    sa, sb = pa["state"], pb["state"]
+    for key, value in sa["model"].items():
+        torch.testing.assert_close(sb["model"][key], value, rtol=1e-6, atol=1e-7)
+    for index, state in sa["optimizer"]["state"].items():
+        torch.testing.assert_close(sb["optimizer"]["state"][index]["momentum_buffer"], state["momentum_buffer"])
+    assert sa["lr_scheduler"] == sb["lr_scheduler"]
     assert torch.equal(pa["rng"]["torch"], pb["rng"]["torch"])
 
 
-def test_resumed_training_equals_straight_training(objective: Objective, tmp_path: Path) -> None:
+def test_resumed_training_equals_straight_training(objective: ImageClassification, tmp_path: Path) -> None:
     straight = Recorder()
     objective.train(CONFIG, 0, 3, None, tmp_path / "straight.pt", straight)
 
@@ -54,14 +55,14 @@ def test_resumed_training_equals_straight_training(objective: Objective, tmp_pat
     _assert_same_checkpoint(tmp_path / "straight.pt", tmp_path / "e3.pt")
 
 
-def test_learning_rate_schedule_spans_max_epochs(objective: Objective, tmp_path: Path) -> None:
+def test_learning_rate_schedule_spans_max_epochs(objective: ImageClassification, tmp_path: Path) -> None:
     objective.train(CONFIG, 0, 2, None, tmp_path / "c.pt", Recorder())
-    scheduler = read_checkpoint(tmp_path / "c.pt")["lr_scheduler"]
+    scheduler = read_checkpoint(tmp_path / "c.pt")["state"]["lr_scheduler"]
     assert scheduler["T_max"] == 4 and scheduler["last_epoch"] == 2
     assert scheduler["_last_lr"][0] == pytest.approx(CONFIG["learning_rate"] / 2)  # cos(pi/2): half way
 
 
-def test_trial_seed_and_config_derived_seed(objective: Objective, tmp_path: Path) -> None:
+def test_trial_seed_and_config_derived_seed(objective: ImageClassification, tmp_path: Path) -> None:
     runs = {}
     for name, config, seed in [
         ("a", CONFIG, 1),
@@ -70,22 +71,22 @@ def test_trial_seed_and_config_derived_seed(objective: Objective, tmp_path: Path
         ("d", {**CONFIG, "batch_size": 64.0}, None),  # as it arrives through a protobuf Struct
     ]:
         objective.train(config, 0, 1, None, tmp_path / f"{name}.pt", Recorder(), trial_seed=seed)
-        runs[name] = read_checkpoint(tmp_path / f"{name}.pt")["model"]["0.weight"]
+        runs[name] = read_checkpoint(tmp_path / f"{name}.pt")["state"]["model"]["0.weight"]
     assert not torch.equal(runs["a"], runs["b"])
     assert torch.equal(runs["c"], runs["d"])
 
 
-def test_stopping_early_checkpoints_the_last_epoch(objective: Objective, tmp_path: Path) -> None:
+def test_stopping_early_checkpoints_the_last_epoch(objective: ImageClassification, tmp_path: Path) -> None:
     out = tmp_path / "c.pt"
     recorder = Recorder(stop_after=2)
     result = objective.train(CONFIG, 0, 4, None, out, recorder)
     assert [e for e, _ in recorder.calls] == [1, 2]
     assert result == recorder.calls[-1][1]
     payload = read_checkpoint(out)
-    assert payload["epoch"] == 2 and payload["extra"]["val_error"] == result
+    assert payload["epoch"] == 2 and payload["extra"]["value"] == result
 
 
-def test_checkpoint_exists_before_the_final_report(objective: Objective, tmp_path: Path) -> None:
+def test_checkpoint_exists_before_the_final_report(objective: ImageClassification, tmp_path: Path) -> None:
     out = tmp_path / "c.pt"
     seen: list[int] = []
 
@@ -98,7 +99,7 @@ def test_checkpoint_exists_before_the_final_report(objective: Objective, tmp_pat
     assert seen == [2]
 
 
-def test_training_learns(objective: Objective, tmp_path: Path) -> None:
+def test_training_learns(objective: ImageClassification, tmp_path: Path) -> None:
     recorder = Recorder()
     objective.train({"learning_rate": 0.05, "batch_size": 32}, 0, 4, None, tmp_path / "c.pt", recorder)
     errors = [err for _, err in recorder.calls]
@@ -106,7 +107,7 @@ def test_training_learns(objective: Objective, tmp_path: Path) -> None:
     assert errors[-1] < 0.2  # the fake images encode their labels: easy to learn
 
 
-def test_resume_checks_the_checkpoint(objective: Objective, tmp_path: Path) -> None:
+def test_resume_checks_the_checkpoint(objective: ImageClassification, tmp_path: Path) -> None:
     objective.train(CONFIG, 0, 1, None, tmp_path / "e1.pt", Recorder())
     with pytest.raises(CheckpointError, match="epoch 1, expected 2"):
         objective.train(CONFIG, 2, 3, tmp_path / "e1.pt", tmp_path / "out.pt", Recorder())
@@ -131,7 +132,7 @@ def test_resume_checks_the_checkpoint(objective: Objective, tmp_path: Path) -> N
         ({**CONFIG, "learning_rate": -1.0}, 0, 1),
     ],
 )
-def test_invalid_requests(objective: Objective, tmp_path: Path, config: dict, start: int, end: int) -> None:
+def test_invalid_requests(objective: ImageClassification, tmp_path: Path, config: dict, start: int, end: int) -> None:
     with pytest.raises(ValueError):
         objective.train(config, start, end, None, tmp_path / "c.pt", Recorder())
 
@@ -140,8 +141,8 @@ def test_cifar10_with_lenet(fake_cifar_dir: Path, tmp_path: Path, caplog: pytest
     settings = TrainingSettings(
         data_dir=fake_cifar_dir, dataset="cifar10", max_epochs=2, n_train=150, n_val=50, device="cpu", amp=True
     )
-    with caplog.at_level(logging.INFO, logger="rung.workers.training"):
-        objective = Objective(settings)
+    with caplog.at_level(logging.INFO, logger="rung.workers.classification"):
+        objective = ImageClassification(settings)
     assert "amp=True ignored" in caplog.text
     recorder = Recorder()
     objective.train(CONFIG, 0, 2, None, tmp_path / "c.pt", recorder)
@@ -149,7 +150,7 @@ def test_cifar10_with_lenet(fake_cifar_dir: Path, tmp_path: Path, caplog: pytest
 
 
 def test_real_fashion_mnist_learns(real_fmnist_dir: Path, tmp_path: Path) -> None:
-    objective = Objective(TrainingSettings(data_dir=real_fmnist_dir, max_epochs=3, n_train=2048, n_val=512))
+    objective = ImageClassification(TrainingSettings(data_dir=real_fmnist_dir, max_epochs=3, n_train=2048, n_val=512))
     error = objective.train({"learning_rate": 0.05, "batch_size": 32}, 0, 3, None, tmp_path / "c.pt", Recorder())
     assert error < 0.4  # chance is 0.9
 
@@ -158,7 +159,7 @@ def test_real_fashion_mnist_learns(real_fmnist_dir: Path, tmp_path: Path) -> Non
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("amp", [False, True])
 def test_cuda_training_and_resume(fake_fmnist_dir: Path, tmp_path: Path, amp: bool) -> None:
-    objective = Objective(
+    objective = ImageClassification(
         TrainingSettings(data_dir=fake_fmnist_dir, max_epochs=2, n_train=512, n_val=128, device="cuda", amp=amp)
     )
     assert objective.device.type == "cuda" and torch.backends.cudnn.benchmark
