@@ -35,30 +35,32 @@ from typing import Any
 import numpy as np
 import torch
 
+from rung.core.space import FiniteRange, SearchSpace
 from rung.workers.training import Objective, TrainingSettings
 
-GRID: dict[str, tuple[float, ...]] = {
-    "learning_rate": (0.001, 0.003, 0.01, 0.03, 0.1, 0.3),
-    "batch_size": (32, 64, 128),
-    "momentum": (0.0, 0.5, 0.9),
-    "weight_decay": (0.0, 0.001),
-    "width": (0.5, 1.0),
-}
-"""Every value of every hyperparameter, in increasing order (the benchmark's domains)."""
+GRID = SearchSpace(
+    {
+        "learning_rate": FiniteRange(1e-3, 10**-0.5, 6, log=True),  # 10^-3, 10^-2.5, ..., 10^-0.5
+        "batch_size": FiniteRange(32, 128, 3, log=True, cast_int=True),
+        "momentum": FiniteRange(0.0, 0.9, 3),
+        "weight_decay": FiniteRange(0.0, 1e-3, 2),
+        "width": FiniteRange(0.5, 1.0, 2),  # LeNet's conv channels: 3 and 8, or 6 and 16
+    }
+)
+"""The grid, as ordered finite domains: the `lenet` benchmark's search space, stored with the table."""
 
 
 def grid_configs(seed: int) -> list[dict[str, Any]]:
     """All grid points, in an order shuffled by `seed`."""
-    names = list(GRID)
-    points = [dict(zip(names, values)) for values in itertools.product(*GRID.values())]
-    for config in points:
-        config["batch_size"] = int(config["batch_size"])
+    names = list(GRID.params)
+    values = [domain.values() for domain in GRID.params.values()]
+    points = [dict(zip(names, point)) for point in itertools.product(*values)]
     order = np.random.default_rng(seed).permutation(len(points))
     return [points[i] for i in order]
 
 
 def config_key(config: dict[str, Any]) -> str:
-    return json.dumps({name: config[name] for name in GRID}, sort_keys=True)
+    return json.dumps({name: config[name] for name in GRID.params}, sort_keys=True)
 
 
 def read_records(path: Path) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
@@ -76,6 +78,14 @@ def read_records(path: Path) -> tuple[dict[str, Any] | None, list[dict[str, Any]
         else:
             records.append(item)
     return header, records
+
+
+def drop_torn_tail(path: Path) -> None:
+    """Cut a last line left unfinished by a crash, so the next append starts a line of its own."""
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        with path.open("r+b") as f:
+            f.truncate(data.rfind(b"\n") + 1)
 
 
 def record_curve(objective: Objective, config: dict[str, Any], epochs: int) -> dict[str, Any]:
@@ -105,12 +115,14 @@ def record(args: argparse.Namespace) -> None:
         "n_val": args.n_val,
         "threads": args.threads,
         "seed": args.seed,
-        "grid": GRID,
+        "space": GRID.to_json(),
     }
     header, done = read_records(args.out)
     if header is not None and header != json.loads(json.dumps(settings)):
         sys.exit(f"{args.out} was recorded with other settings ({header}); use another --out")
-    if header is None:
+    if header is not None:
+        drop_torn_tail(args.out)
+    else:
         machine = {"platform": platform.platform(), "processor": platform.processor(), "torch": torch.__version__}
         with args.out.open("w") as out:
             out.write(json.dumps({"settings": settings, "machine": machine}) + "\n")
@@ -151,8 +163,7 @@ def pack(source: Path, target: Path) -> None:
         "settings": header,
         "machine": machine,
         "packed": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "names": list(GRID),
-        "configs": [[r["config"][name] for name in GRID] for r in records],
+        "configs": [[r["config"][name] for name in GRID.params] for r in records],
         "val_error": [r["val_error"] for r in records],
         "cpu_seconds": [r["cpu_seconds"] for r in records],
         "wall_seconds": [r["wall_seconds"] for r in records],
