@@ -17,17 +17,22 @@ class LeNet(nn.Sequential):
     and average pooling: it trains several times faster at the learning rates a
     tuner explores, which is what a benchmark objective needs. The first dense
     layer is sized from ``input_shape`` so the net also takes 3x32x32 images.
+    ``width`` multiplies the number of channels of both conv layers (6 and 16
+    at 1.0), a capacity knob a tuner can search.
     """
 
-    def __init__(self, num_classes: int = 10, input_shape: InputShape = (1, 28, 28)) -> None:
-        channels, height, width = input_shape
+    def __init__(self, num_classes: int = 10, input_shape: InputShape = (1, 28, 28), width: float = 1.0) -> None:
+        if not width > 0:
+            raise ValueError(f"width must be > 0, got {width}")
+        channels, height, image_width = input_shape
+        conv1, conv2 = max(1, round(6 * width)), max(1, round(16 * width))
         # conv pad 2 keeps the size, pool halves it, conv 5x5 drops 4, pool halves.
-        flat = 16 * ((height // 2 - 4) // 2) * ((width // 2 - 4) // 2)
+        flat = conv2 * ((height // 2 - 4) // 2) * ((image_width // 2 - 4) // 2)
         super().__init__(
-            nn.Conv2d(channels, 6, kernel_size=5, padding=2),
+            nn.Conv2d(channels, conv1, kernel_size=5, padding=2),
             nn.ReLU(),
             nn.MaxPool2d(2, stride=2),
-            nn.Conv2d(6, 16, kernel_size=5),
+            nn.Conv2d(conv1, conv2, kernel_size=5),
             nn.ReLU(),
             nn.MaxPool2d(2, stride=2),
             nn.Flatten(),
@@ -55,10 +60,17 @@ def cifar_resnet18(num_classes: int = 10, in_channels: int = 3) -> nn.Module:
 MODELS = ("lenet", "resnet18")
 
 
-def build_model(name: str, num_classes: int, *, input_shape: InputShape | None = None) -> nn.Module:
-    """Build a freshly initialized model by name (``input_shape`` defaults to the model's usual data)."""
+def build_model(
+    name: str, num_classes: int, *, input_shape: InputShape | None = None, width: float = 1.0
+) -> nn.Module:
+    """Build a freshly initialized model by name (``input_shape`` defaults to the model's usual data).
+
+    ``width`` (a channel multiplier) applies to LeNet only.
+    """
     if name == "lenet":
-        return LeNet(num_classes, input_shape or (1, 28, 28))
+        return LeNet(num_classes, input_shape or (1, 28, 28), width)
+    if width != 1.0:
+        raise ValueError(f"width applies to lenet only, not {name!r}")
     if name == "resnet18":
         return cifar_resnet18(num_classes, (input_shape or (3, 32, 32))[0])
     raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")

@@ -34,6 +34,8 @@ class Hyperparameters:
     batch_size: int
     momentum: float = 0.9
     weight_decay: float = 0.0
+    width: float = 1.0
+    """Channel multiplier of LeNet's conv layers."""
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Hyperparameters:
@@ -53,14 +55,27 @@ class Hyperparameters:
             batch_size=int(batch_size),
             momentum=float(config.get("momentum", 0.9)),
             weight_decay=float(config.get("weight_decay", 0.0)),
+            width=float(config.get("width", 1.0)),
         )
-        if not (hp.learning_rate > 0 and hp.batch_size >= 1 and 0 <= hp.momentum < 1 and hp.weight_decay >= 0):
+        if not (
+            hp.learning_rate > 0
+            and hp.batch_size >= 1
+            and 0 <= hp.momentum < 1
+            and hp.weight_decay >= 0
+            and hp.width > 0
+        ):
             raise ValueError(f"hyperparameters out of range: {hp}")
         return hp
 
     def seed(self) -> int:
-        """A stable 63-bit seed derived from the normalized values."""
-        text = json.dumps(dataclasses.asdict(self), sort_keys=True)
+        """A stable 63-bit seed derived from the normalized values.
+
+        The default width is left out, so configs without one keep the seeds they had before width existed.
+        """
+        values = dataclasses.asdict(self)
+        if values["width"] == 1.0:
+            del values["width"]
+        text = json.dumps(values, sort_keys=True)
         return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") >> 1
 
 
@@ -76,7 +91,9 @@ class ImageClassification(Classification):
 
     def setup(self, config: Mapping[str, Any], context: TrialContext) -> TrialSetup:
         hp = Hyperparameters.from_config(config)
-        model = self.place(build_model(self.settings.model, NUM_CLASSES, input_shape=self.input_shape))
+        model = self.place(build_model(
+            self.settings.model, NUM_CLASSES, input_shape=self.input_shape, width=hp.width
+        ))
         optimizer = torch.optim.SGD(
             model.parameters(), lr=hp.learning_rate, momentum=hp.momentum, weight_decay=hp.weight_decay
         )

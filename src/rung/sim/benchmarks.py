@@ -259,11 +259,18 @@ class CNNSurrogate(Benchmark):
         return best[1]
 
 
+def _lenet(**kw: Any) -> Benchmark:
+    from .tabular import lenet  # imported on use: tabular builds on this module
+
+    return lenet(**kw)
+
+
 BENCHMARKS: dict[str, Callable[..., Benchmark]] = {
     "branin": MFBranin,
     "hartmann3": lambda **kw: MFHartmann(3, **kw),
     "hartmann6": lambda **kw: MFHartmann(6, **kw),
     "cnn": CNNSurrogate,
+    "lenet": _lenet,  # recorded curves, epochs 1..27 (rung.sim.tabular)
 }
 
 
