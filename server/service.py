@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, NamedTuple
 
 from rung.core.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
@@ -109,6 +109,19 @@ class TrialView:
     lease_deadline: float = 0.0  # of the running job's lease; 0.0 when none
 
 
+@dataclass(frozen=True)
+class StudySnapshot:
+    """A study and all its trials as of one journal position (`seq`), read in one lock hold."""
+
+    view: StudyView
+    seq: int
+    trials: list[TrialView]
+
+
+# Called as listener(study, seq, kind) after each journaled event; see StudyService.subscribe.
+EventListener = Callable[[str, int, str], None]
+
+
 class _Study:
     """One study in memory; all access under its lock."""
 
@@ -142,6 +155,7 @@ class StudyService:
         self.max_lost = max_lost
         self._studies: dict[str, _Study] = {}
         self._lock = threading.Lock()
+        self._listeners: list[EventListener] = []
         for name in journal.studies():
             self._studies[name] = self._replay(name)
 
@@ -163,7 +177,8 @@ class StudyService:
             study = _Study(spec, now)
             self._studies[spec.name] = study
             log.info("study created", extra={"study": spec.name})
-            return self._view(study)
+        self._notify(spec.name, 1, "created")
+        return self._view(study)
 
     def get_study(self, name: str) -> StudyView:
         return self._view(self._study(name))
@@ -188,23 +203,70 @@ class StudyService:
             self.journal.delete(name)
             del self._studies[name]
         log.info("study deleted", extra={"study": name})
+        self._notify(name, 0, "deleted")
 
     def list_trials(self, name: str) -> list[TrialView]:
         study = self._study(name)
         with study.lock:
             self._expire_leases(study)
-            deadlines = {le.trial_id: le.deadline for le in study.leases.values()}
-            return [
+            return self._trial_views(study, copy_records=False)
+
+    def snapshot(self, name: str) -> StudySnapshot:
+        """The study and copies of its trial records, consistent with each other (for the dashboard)."""
+        study = self._study(name)
+        with study.lock:
+            self._expire_leases(study)
+            return StudySnapshot(
+                self._view_locked(study), study.seq, self._trial_views(study, copy_records=True)
+            )
+
+    def journal_position(self, name: str) -> int:
+        """The study's last journal sequence number: a cheap 'has anything changed?' check."""
+        return self._study(name).seq
+
+    def subscribe(self, listener: EventListener) -> Callable[[], None]:
+        """Calls `listener(study, seq, kind)` after every journaled event; returns an unsubscribe.
+
+        Study creation and deletion are announced too (deletion with seq 0). The
+        listener runs on the caller's thread, inside the study's lock: it must be
+        quick (set a flag, notify a condition) and must not call the service.
+        """
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _notify(self, name: str, seq: int, kind: str) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(name, seq, kind)
+            except Exception:  # a watcher's bug must not fail the RPC that was journaled
+                log.exception("event listener failed")
+
+    def _trial_views(self, study: _Study, copy_records: bool) -> list[TrialView]:
+        deadlines = {le.trial_id: le.deadline for le in study.leases.values()}
+        views = []
+        for t in study.scheduler.trials.values():
+            record = study.records[t.trial_id]
+            if copy_records:
+                record = TrialRecord(
+                    [replace(s) for s in record.segments], list(record.observations),
+                    record.checkpoint, record.checkpoint_resource, list(record.failures),
+                )
+            views.append(
                 TrialView(
-                    t.trial_id,
-                    dict(t.config),
-                    t.status,
-                    t.bracket,
-                    study.records[t.trial_id],
+                    t.trial_id, dict(t.config), t.status, t.bracket, record,
                     deadlines.get(t.trial_id, 0.0),
                 )
-                for t in study.scheduler.trials.values()
-            ]
+            )
+        return views
 
     # ------------------------------------------------------------------ ask
 
@@ -399,6 +461,7 @@ class StudyService:
             self._reload(study)
             raise
         study.seq = seq
+        self._notify(study.spec.name, seq, kind)
         return seq
 
     def _reload(self, study: _Study) -> None:
@@ -499,27 +562,30 @@ class StudyService:
     def _view(self, study: _Study) -> StudyView:
         with study.lock:
             self._expire_leases(study)
-            scheduler = study.scheduler
-            if scheduler.stopped:
-                state = "stopped"
-            elif scheduler.finished(self.clock()):
-                state = "done"
-            else:
-                state = "running"
-            incumbent = scheduler.incumbent()
-            return StudyView(
-                spec=study.spec,
-                state=state,
-                created_at=study.created_at,
-                trials_started=len(scheduler.trials),
-                trials_running=scheduler.n_running,
-                promotions=scheduler.promotions,
-                resource_spent=scheduler.resource_spent,
-                incumbent=incumbent,
-                incumbent_config=(
-                    dict(scheduler.trials[incumbent.trial_id].config) if incumbent else None
-                ),
-            )
+            return self._view_locked(study)
+
+    def _view_locked(self, study: _Study) -> StudyView:
+        scheduler = study.scheduler
+        if scheduler.stopped:
+            state = "stopped"
+        elif scheduler.finished(self.clock()):
+            state = "done"
+        else:
+            state = "running"
+        incumbent = scheduler.incumbent()
+        return StudyView(
+            spec=study.spec,
+            state=state,
+            created_at=study.created_at,
+            trials_started=len(scheduler.trials),
+            trials_running=scheduler.n_running,
+            promotions=scheduler.promotions,
+            resource_spent=scheduler.resource_spent,
+            incumbent=incumbent,
+            incumbent_config=(
+                dict(scheduler.trials[incumbent.trial_id].config) if incumbent else None
+            ),
+        )
 
 
 def _check_text(value: Any, what: str, limit: int) -> None:
