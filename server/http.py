@@ -46,7 +46,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from rung.core.errors import InvalidArgument, NotFound
 
-from .dashboard.model import MAX_PAGE, SORT_KEYS, ModelCache, study_list
+from .dashboard.model import MAX_PAGE, SORT_KEYS, STATUSES, ModelCache, study_list
 from .security import ServerSecurity
 from .service import StudyService
 
@@ -120,7 +120,7 @@ class Dashboard:
         self.service = service
         self.security = security
         self.clock = clock
-        self.models = ModelCache(service, clock)
+        self.models = ModelCache(service)
         self.feed = ChangeFeed()
         self._unsubscribe = service.subscribe(self._on_event)
         self.session = (
@@ -227,36 +227,36 @@ class Handler(BaseHTTPRequestHandler):
         if not match or match.group(2) == "stop":
             raise HttpError(HTTPStatus.NOT_FOUND, f"no such page: {path}")
         name, view, trial = match.groups()
-        model = d.models.get(name)
-        if view is None:
-            return self._json(model.summary(now))
-        if view == "trials" and trial is not None:
-            found = model.trial(int(trial))
+        if view == "running":  # lease deadlines move with heartbeats, without events
+            deadlines = d.service.lease_deadlines(name)
+            return self._json(d.models.read(name, lambda m: m.running(deadlines, now)))
+        if view == "trials" and trial is None:
+            args = self._page_args(query)
+            return self._json(d.models.read(name, lambda m: m.page(*args)))
+        if view == "trials":
+            found = d.models.read(name, lambda m: m.trial(int(trial)))
             if found is None:
                 raise HttpError(HTTPStatus.NOT_FOUND, f"study {name} has no trial {trial}")
             return self._json(found)
-        if view == "trials":
-            return self._json(self._page(model, query))
         if trial is not None:
             raise HttpError(HTTPStatus.NOT_FOUND, f"no such page: {path}")
-        if view in ("curves", "parallel"):
-            return self._json(getattr(model, view)(_int_arg(query, "limit", 1000, 1, 100_000)))
-        if view == "running":
-            return self._json(model.running(now))
-        return self._json(getattr(model, view)())
+        if view is None:
+            return self._json(d.models.read(name, lambda m: m.summary(now)))
+        limit = _int_arg(query, "limit", 1000, 1, 100_000) if view in ("curves", "parallel") else None
+        return self._json(d.models.read(name, lambda m: m.chart(view, limit)))
 
-    def _page(self, model: Any, query: dict[str, list[str]]) -> dict[str, Any]:
+    def _page_args(self, query: dict[str, list[str]]) -> tuple:
+        """(offset, limit, sort, descending, status, text filter) of a table page, validated."""
         sort = query.get("sort", ["id"])[-1]
-        params = model.spec.space.params
-        if sort not in SORT_KEYS and not (sort.startswith("param:") and sort[6:] in params):
+        if sort not in SORT_KEYS and not sort.startswith("param:"):
             raise HttpError(HTTPStatus.BAD_REQUEST, f"cannot sort by {sort!r}")
         order = query.get("order", ["asc"])[-1]
         if order not in ("asc", "desc"):
             raise HttpError(HTTPStatus.BAD_REQUEST, "order must be asc or desc")
         status = query.get("status", [""])[-1]
-        if status not in ("", "running", "paused", "completed", "stopped", "failed"):
+        if status and status not in STATUSES:
             raise HttpError(HTTPStatus.BAD_REQUEST, f"unknown status {status!r}")
-        return model.page(
+        return (
             _int_arg(query, "offset", 0, 0, 10**9), _int_arg(query, "limit", 50, 1, MAX_PAGE),
             sort, order == "desc", status, query.get("q", [""])[-1][:200],
         )

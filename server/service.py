@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Callable, NamedTuple
 
 from rung.core.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
@@ -111,11 +111,12 @@ class TrialView:
 
 @dataclass(frozen=True)
 class StudySnapshot:
-    """A study and all its trials as of one journal position (`seq`), read in one lock hold."""
+    """A study and its trials as of one journal position (`seq`), read in one lock hold."""
 
     view: StudyView
     seq: int
     trials: list[TrialView]
+    complete: bool = True  # False: only the trials changed since the position asked about
 
 
 # Called as listener(study, seq, kind) after each journaled event; see StudyService.subscribe.
@@ -137,6 +138,14 @@ class _Study:
         # Keyed by lease too: a resumed segment re-reports resources a lost one reported.
         # (trial, resource, lease) -> (value, decision)
         self.reports: dict[tuple[int, int, str], tuple[float, Decision]] = {}
+        # The journal position at which the study was last seen finished. Finished stays
+        # true until the next event (later clocks only spend more of the wall-time budget),
+        # and asking the scheduler costs a deep copy of it, so views reuse the answer.
+        self.finished_at_seq = 0
+        # For readers that refresh only what changed (the dashboard): each trial's last
+        # event, oldest first, and the last event that changed trials without naming one.
+        self.touched: dict[int, int] = {}
+        self.study_wide_seq = 0
 
 
 class StudyService:
@@ -209,16 +218,40 @@ class StudyService:
         study = self._study(name)
         with study.lock:
             self._expire_leases(study)
-            return self._trial_views(study, copy_records=False)
+            deadlines = {le.trial_id: le.deadline for le in study.leases.values()}
+            return [
+                TrialView(
+                    t.trial_id, dict(t.config), t.status, t.bracket, study.records[t.trial_id],
+                    deadlines.get(t.trial_id, 0.0),
+                )
+                for t in study.scheduler.trials.values()
+            ]
 
-    def snapshot(self, name: str) -> StudySnapshot:
-        """The study and copies of its trial records, consistent with each other (for the dashboard)."""
+    def trials_since(self, name: str, after: int = 0) -> StudySnapshot:
+        """The study with copies of the trials that events after journal position `after`
+        touched (every trial when `after` is 0), consistent with each other.
+
+        For the dashboard, which keeps a copy of each trial and refreshes only what changed.
+        """
         study = self._study(name)
         with study.lock:
             self._expire_leases(study)
+            ids: list[int] | None = None
+            if 0 < after <= study.seq and after >= study.study_wide_seq:
+                ids = []
+                for trial_id, seq in reversed(study.touched.items()):
+                    if seq <= after:
+                        break
+                    ids.append(trial_id)
             return StudySnapshot(
-                self._view_locked(study), study.seq, self._trial_views(study, copy_records=True)
+                self._view_locked(study), study.seq, self._trial_views(study, ids), ids is None
             )
+
+    def lease_deadlines(self, name: str) -> dict[int, float]:
+        """Each running job's lease deadline by trial: heartbeats move them without an event."""
+        study = self._study(name)
+        with study.lock:
+            return {le.trial_id: le.deadline for le in study.leases.values()}
 
     def journal_position(self, name: str) -> int:
         """The study's last journal sequence number: a cheap 'has anything changed?' check."""
@@ -250,16 +283,18 @@ class StudyService:
             except Exception:  # a watcher's bug must not fail the RPC that was journaled
                 log.exception("event listener failed")
 
-    def _trial_views(self, study: _Study, copy_records: bool) -> list[TrialView]:
+    def _trial_views(self, study: _Study, ids: list[int] | None) -> list[TrialView]:
+        """Trials `ids` (None: all) with copies of their records, which later events change."""
         deadlines = {le.trial_id: le.deadline for le in study.leases.values()}
+        trials = study.scheduler.trials
         views = []
-        for t in study.scheduler.trials.values():
-            record = study.records[t.trial_id]
-            if copy_records:
-                record = TrialRecord(
-                    [replace(s) for s in record.segments], list(record.observations),
-                    record.checkpoint, record.checkpoint_resource, list(record.failures),
-                )
+        for t in trials.values() if ids is None else (trials[i] for i in ids):
+            r = study.records[t.trial_id]
+            record = TrialRecord(
+                [Segment(s.seq, s.resume_from, s.milestone, s.worker_id, s.lease_id, s.lost)
+                 for s in r.segments],
+                list(r.observations), r.checkpoint, r.checkpoint_resource, list(r.failures),
+            )
             views.append(
                 TrialView(
                     t.trial_id, dict(t.config), t.status, t.bracket, record,
@@ -281,6 +316,8 @@ class StudyService:
             self._expire_leases(study)
             job = study.scheduler.suggest(now)
             if job.kind in (JobKind.WAIT, JobKind.DONE):
+                if job.kind is JobKind.DONE and not study.scheduler.n_running:
+                    study.finished_at_seq = study.seq
                 return IssuedJob(job)
             lease_id = uuid.uuid4().hex
             payload = {
@@ -461,6 +498,12 @@ class StudyService:
             self._reload(study)
             raise
         study.seq = seq
+        trial_id = payload.get("trial_id")
+        if trial_id is None:
+            study.study_wide_seq = seq
+        else:
+            study.touched.pop(trial_id, None)
+            study.touched[trial_id] = seq
         self._notify(study.spec.name, seq, kind)
         return seq
 
@@ -568,7 +611,8 @@ class StudyService:
         scheduler = study.scheduler
         if scheduler.stopped:
             state = "stopped"
-        elif scheduler.finished(self.clock()):
+        elif study.finished_at_seq == study.seq or scheduler.finished(self.clock()):
+            study.finished_at_seq = study.seq
             state = "done"
         else:
             state = "running"

@@ -18,13 +18,17 @@ Definitions (docs/dashboard.md):
 
 from __future__ import annotations
 
+import math
 import threading
 import time
-from collections import Counter, OrderedDict
-from dataclasses import dataclass
+from collections import OrderedDict
 from typing import Any, Callable, Iterable, Sequence
 
+import numpy as np
+
+from rung.core.errors import InvalidArgument
 from rung.core.rungs import bracket_levels, rung_levels
+from rung.core.space import Categorical
 from rung.core.study import StudySpec
 from rung.core.types import Mode, TrialStatus
 
@@ -37,6 +41,7 @@ MAX_CURVES = 1000
 MAX_PARALLEL = 2000
 MAX_RUNG_POINTS = 2000
 MAX_PAGE = 500
+CHART_REUSE = 4.0  # a chart is reused until it is this many times its compute time old
 SORT_KEYS = ("id", "status", "bracket", "resource", "value", "observations")
 
 
@@ -87,35 +92,92 @@ def study_row(view: StudyView, now: float) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class TrialRow:
-    """A trial as the table sorts and filters it."""
+STATUSES = sorted(s.value for s in TrialStatus)  # table order: alphabetical
 
-    id: int
-    status: str
-    bracket: int
-    resource: int  # highest resource reported
-    value: float | None  # the result at that resource
-    observations: int
-    config: dict[str, Any]
-    search_text: str  # 'name=value' pairs, lower case, for the filter
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id, "status": self.status, "bracket": self.bracket,
-            "resource": self.resource, "value": self.value,
-            "observations": self.observations, "config": self.config,
+class TrialTable:
+    """The trial table's sortable columns, updated trial by trial, ordered with numpy.
+
+    Rows are appended as trials appear and overwritten as they change, so a new
+    report costs one row; an ordering (sort, filter) is computed once per change
+    of the table with `np.lexsort`, which keeps paging fast at 100,000 trials.
+    """
+
+    def __init__(self, spec: StudySpec, sign: float):
+        self.sign = sign
+        self.params = list(spec.space.params)
+        self._ranks = {  # categorical values sort by their text
+            name: {c: i for i, c in enumerate(sorted(dom.choices, key=str))}
+            for name, dom in spec.space.params.items() if isinstance(dom, Categorical)
         }
+        self.index: dict[int, int] = {}  # trial id -> row
+        self.columns: dict[str, list[float]] = {
+            k: [] for k in ("id", "status", "bracket", "resource", "value", "observations")
+        }
+        self.param_columns: dict[str, list[float]] = {p: [] for p in self.params}
+        self.texts: list[str] = []  # 'name=value' pairs, lower case, for the filter
+        self._orders: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._arrays: dict[str, np.ndarray] | None = None
+        self._param_arrays: dict[str, np.ndarray] = {}
 
+    def update(self, t: TrialView) -> None:
+        last = max(t.record.observations, key=lambda o: (o.resource, o.seq), default=None)
+        values = {
+            "id": t.trial_id, "status": STATUSES.index(t.status.value), "bracket": t.bracket,
+            "resource": last.resource if last else 0,
+            "value": last.value if last else math.nan,
+            "observations": len(t.record.observations),
+        }
+        row = self.index.get(t.trial_id)
+        if row is None:
+            row = self.index[t.trial_id] = len(self.texts)
+            for column in (*self.columns.values(), *self.param_columns.values()):
+                column.append(0.0)
+            self.texts.append(" ".join(f"{k}={v}" for k, v in t.config.items()).lower())
+            for name, column in self.param_columns.items():
+                v = t.config[name]
+                column[row] = self._ranks[name][v] if name in self._ranks else float(v)
+        for key, v in values.items():
+            self.columns[key][row] = v
+        self._orders.clear()
+        self._arrays = None
 
-def _row(t: TrialView) -> TrialRow:
-    last = max(t.record.observations, key=lambda o: (o.resource, o.seq), default=None)
-    return TrialRow(
-        t.trial_id, t.status.value, t.bracket,
-        last.resource if last else 0, last.value if last else None,
-        len(t.record.observations), t.config,
-        " ".join(f"{k}={v}" for k, v in t.config.items()).lower(),
-    )
+    def status_counts(self) -> dict[str, int]:
+        counts = np.bincount(np.asarray(self.columns["status"], dtype=int), minlength=len(STATUSES))
+        return {s: int(n) for s, n in zip(STATUSES, counts)}
+
+    def order(self, sort: str, descending: bool, status: str, query: str) -> np.ndarray:
+        """Trial ids in display order, after the status and text filters."""
+        key = (sort, descending, status, query)
+        if key in self._orders:
+            self._orders.move_to_end(key)
+            return self._orders[key]
+        if sort.startswith("param:") and sort[len("param:"):] not in self.param_columns:
+            raise InvalidArgument(f"cannot sort by {sort!r}: no such parameter")
+        if self._arrays is None:
+            self._arrays = {k: np.asarray(v, dtype=float) for k, v in self.columns.items()}
+            self._param_arrays = {
+                k: np.asarray(v, dtype=float) for k, v in self.param_columns.items()
+            }
+        a = self._arrays
+        keep = np.ones(len(self.texts), dtype=bool)
+        if status:
+            keep &= a["status"] == STATUSES.index(status)
+        terms = query.lower().split()
+        if terms:
+            keep &= np.fromiter((all(t in s for t in terms) for s in self.texts), bool,
+                                len(self.texts))
+        rows = np.nonzero(keep)[0]
+        column = self._param_arrays[sort[6:]] if sort.startswith("param:") else a[sort]
+        values = column[rows] * (self.sign if sort == "value" else 1.0)
+        missing = np.isnan(values)  # trials without a result sort last in either order
+        values = np.where(missing, 0.0, -values if descending else values)
+        ordered = rows[np.lexsort((a["id"][rows], values, missing))]
+        ids = a["id"][ordered].astype(int)
+        self._orders[key] = ids
+        while len(self._orders) > 16:
+            self._orders.popitem(last=False)
+        return ids
 
 
 def _thin(items: Sequence[Any], limit: int) -> list[Any]:
@@ -126,26 +188,70 @@ def _thin(items: Sequence[Any], limit: int) -> list[Any]:
     return [items[round(i * (n - 1) / (limit - 1))] for i in range(limit)]
 
 
-class StudyModel:
-    """Everything the study pages show, from one snapshot."""
+def _trial_json(t: TrialView) -> dict[str, Any]:
+    last = max(t.record.observations, key=lambda o: (o.resource, o.seq), default=None)
+    return {
+        "id": t.trial_id, "status": t.status.value, "bracket": t.bracket,
+        "resource": last.resource if last else 0, "value": last.value if last else None,
+        "observations": len(t.record.observations), "config": t.config,
+    }
 
-    def __init__(self, snap: StudySnapshot, now: float):
-        self.seq = snap.seq
-        self.view = snap.view
-        self.spec = snap.view.spec
-        self.sign = 1.0 if self.spec.mode is Mode.MIN else -1.0
-        self.levels = levels_of(self.spec)
-        self.trials = {t.trial_id: t for t in snap.trials}
-        self.rows = [_row(t) for t in snap.trials]
-        self.built_at = now
-        self._sorted: OrderedDict[tuple, list[TrialRow]] = OrderedDict()
-        self._sorted_lock = threading.Lock()
-        self._rung_results = self._collect_rung_results()
+
+class StudyModel:
+    """Everything the study pages show, kept up to date from the service's snapshots.
+
+    Charts summarise every trial, so each is recomputed from scratch, but a
+    chart of a large study is reused until it is older than CHART_REUSE times
+    what it took to compute (the payload says which journal position it shows):
+    however fast reports arrive, charts cost at most a fixed share of a core.
+    """
+
+    def __init__(self, spec: StudySpec, clock: Callable[[], float] = time.monotonic):
+        self.spec = spec
+        self.clock = clock
+        self.seq = 0
+        self.view: StudyView | None = None
+        self.sign = 1.0 if spec.mode is Mode.MIN else -1.0
+        self.levels = levels_of(spec)
+        self.trials: dict[int, TrialView] = {}
+        self.running_ids: set[int] = set()
+        self.table = TrialTable(spec, self.sign)
+        self._charts: dict[str, tuple[Any, float, float, dict[str, Any]]] = {}
+        self.lock = threading.Lock()
+
+    def apply(self, snap: StudySnapshot) -> None:
+        """Takes in a snapshot: every trial (complete) or the ones changed since self.seq."""
+        if snap.complete:
+            self.trials, self.running_ids = {}, set()
+            self.table = TrialTable(self.spec, self.sign)
+            self._charts.clear()
+        self.seq, self.view = snap.seq, snap.view
+        for t in snap.trials:
+            self.trials[t.trial_id] = t
+            self.table.update(t)
+            if t.status is TrialStatus.RUNNING:
+                self.running_ids.add(t.trial_id)
+            else:
+                self.running_ids.discard(t.trial_id)
+
+    def chart(self, name: str, variant: Any = None) -> dict[str, Any]:
+        """The payload of chart `name` (a method; `variant` its argument), reused while fresh."""
+        cached = self._charts.get(name)
+        now = self.clock()
+        if cached is not None:
+            cached_variant, computed_at, cost, payload = cached
+            fresh = payload["seq"] == self.seq or now - computed_at < CHART_REUSE * cost
+            if cached_variant == variant and fresh:
+                return payload
+        compute = getattr(self, name)
+        payload = {"seq": self.seq, **(compute() if variant is None else compute(variant))}
+        self._charts[name] = (variant, now, self.clock() - now, payload)
+        return payload
 
     # ------------------------------------------------------------------ summary
 
     def summary(self, now: float) -> dict[str, Any]:
-        statuses = Counter(r.status for r in self.rows)
+        assert self.view is not None
         return {
             **study_row(self.view, now),
             "seq": self.seq,
@@ -153,7 +259,7 @@ class StudyModel:
             "scheduler_settings": vars(self.spec.scheduler).copy(),
             "levels": self.levels,
             "incumbent_config": self.view.incumbent_config,
-            "statuses": {s.value: statuses.get(s.value, 0) for s in TrialStatus},
+            "statuses": self.table.status_counts(),
         }
 
     # ------------------------------------------------------------------ table
@@ -161,46 +267,19 @@ class StudyModel:
     def page(
         self, offset: int, limit: int, sort: str, descending: bool, status: str, query: str
     ) -> dict[str, Any]:
-        rows = self._ordered(sort, descending, status, query)
+        ids = self.table.order(sort, descending, status, query)
         limit = max(1, min(limit, MAX_PAGE))
         offset = max(0, offset)
         return {
-            "seq": self.seq, "total": len(rows), "offset": offset, "limit": limit,
+            "seq": self.seq, "total": len(ids), "offset": offset, "limit": limit,
             "sort": sort, "order": "desc" if descending else "asc",
-            "params": list(self.spec.space.params),
-            "rows": [r.to_json() for r in rows[offset: offset + limit]],
+            "params": self.table.params,
+            "rows": [_trial_json(self.trials[int(i)]) for i in ids[offset: offset + limit]],
         }
-
-    def _ordered(self, sort: str, descending: bool, status: str, query: str) -> list[TrialRow]:
-        key = (sort, descending, status, query)
-        with self._sorted_lock:
-            if key in self._sorted:
-                self._sorted.move_to_end(key)
-                return self._sorted[key]
-        terms = query.lower().split()
-        rows = [
-            r for r in self.rows
-            if (not status or r.status == status) and all(t in r.search_text for t in terms)
-        ]
-        rows.sort(key=self._sort_key(sort), reverse=descending)
-        with self._sorted_lock:
-            self._sorted[key] = rows
-            while len(self._sorted) > 16:
-                self._sorted.popitem(last=False)
-        return rows
-
-    def _sort_key(self, sort: str) -> Callable[[TrialRow], Any]:
-        """Rows without a value sort last whichever the order; 'param:NAME' sorts by a parameter."""
-        if sort.startswith("param:"):
-            name = sort[len("param:"):]
-            return lambda r: (isinstance(r.config.get(name), str), r.config.get(name), r.id)
-        if sort == "value":
-            return lambda r: (r.value is None, (r.value or 0.0) * self.sign, r.id)
-        return lambda r: (getattr(r, sort), r.id)
 
     # ------------------------------------------------------------------ charts
 
-    def _collect_rung_results(self) -> list[tuple[int, float, int, int, int, float, bool]]:
+    def rung_results(self) -> list[tuple[int, float, int, int, int, float, bool]]:
         """(seq, at, trial, bracket, level, value, promoted) of every rung result, in journal order."""
         out = []
         for t in self.trials.values():
@@ -216,16 +295,17 @@ class StudyModel:
 
     def anytime(self) -> dict[str, Any]:
         """The incumbent against seconds since creation and against resource trained."""
+        assert self.view is not None
         spent = self._resource_by_seq()
         best: tuple[int, float] | None = None
         wall, resource = [], []
-        for seq, at, trial, _, level, value, _ in self._rung_results:
+        for seq, at, trial, _, level, value, _ in self.rung_results():
             candidate = (-level, self.sign * value)
             if best is None or candidate < best:
                 best = candidate
                 wall.append([round(at - self.view.created_at, 3), value, trial])
                 resource.append([spent.get(seq, 0), value, trial])
-        return {"seq": self.seq, "metric": self.spec.metric, "wall": wall, "resource": resource}
+        return {"metric": self.spec.metric, "wall": wall, "resource": resource}
 
     def _resource_by_seq(self) -> dict[int, int]:
         """Resource trained (epochs) up to each report, counting retraining after a lost job."""
@@ -247,12 +327,12 @@ class StudyModel:
         return out
 
     def curves(self, limit: int = MAX_CURVES) -> dict[str, Any]:
-        """Learning curves of the `limit` best trials (by their highest rung result)."""
-        ranked = sorted(self.trials.values(), key=self._trial_rank)
+        """Learning curves of the `limit` best trials (by their result at the highest resource)."""
+        ranked = self._ranked()
         shown = ranked[: max(1, min(limit, MAX_CURVES))]
-        promoted = {r[2] for r in self._rung_results if r[6]}
+        promoted = {r[2] for r in self.rung_results() if r[6]}
         return {
-            "seq": self.seq, "metric": self.spec.metric, "total": len(ranked),
+            "metric": self.spec.metric, "total": len(ranked),
             "levels": sorted({lv for b in self.levels for lv in b}),
             "trials": [
                 {
@@ -261,26 +341,30 @@ class StudyModel:
                     "value": [o.value for o in t.record.observations],
                 }
                 for t in sorted(shown, key=lambda t: t.trial_id)
-                if t.record.observations
             ],
         }
 
-    def _trial_rank(self, t: TrialView) -> tuple[int, float, int]:
-        """Higher resource first, then better value: the incumbent rule, per trial."""
-        obs = t.record.observations
-        if not obs:
-            return (1, 0.0, t.trial_id)
-        last = max(obs, key=lambda o: (o.resource, o.seq))
-        return (-last.resource, self.sign * last.value, t.trial_id)
+    def _ranked(self) -> list[TrialView]:
+        """Trials with results, best first: higher resource first, then better value
+        (the incumbent rule, per trial)."""
+        keyed = []
+        for t in self.trials.values():
+            if t.record.observations:
+                last = max(t.record.observations, key=lambda o: (o.resource, o.seq))
+                keyed.append(((-last.resource, self.sign * last.value, t.trial_id), t))
+        keyed.sort(key=lambda kt: kt[0])
+        return [t for _, t in keyed]
 
     def rungs(self) -> dict[str, Any]:
         """Per bracket and level: how many results, how many promoted, and their values."""
+        grouped: dict[tuple[int, int], list[tuple]] = {}
+        for r in self.rung_results():
+            grouped.setdefault((r[3], r[4]), []).append(r)
         brackets = []
         for b, levels in enumerate(self.levels):
             rungs = []
             for level in levels:
-                results = [r for r in self._rung_results if r[3] == b and r[4] == level]
-                results.sort(key=lambda r: (self.sign * r[5], r[0]))
+                results = sorted(grouped.get((b, level), []), key=lambda r: (self.sign * r[5], r[0]))
                 rungs.append({
                     "level": level,
                     "results": len(results),
@@ -289,20 +373,23 @@ class StudyModel:
                     "points": [[r[2], r[5], r[6]] for r in _thin(results, MAX_RUNG_POINTS)],
                 })
             brackets.append({"bracket": b, "rungs": rungs})
-        return {"seq": self.seq, "metric": self.spec.metric, "brackets": brackets}
+        return {"metric": self.spec.metric, "brackets": brackets}
 
-    def running(self, now: float) -> dict[str, Any]:
+    def running(self, deadlines: dict[int, float], now: float) -> dict[str, Any]:
+        """Running jobs: worker, segment, epoch reached, and time left on the lease."""
         jobs = []
-        for t in self.trials.values():
-            if t.status is not TrialStatus.RUNNING or not t.record.segments:
+        for trial_id in sorted(self.running_ids):
+            t = self.trials[trial_id]
+            if not t.record.segments:
                 continue
             seg = t.record.segments[-1]
             reported = [o.resource for o in t.record.observations if o.seq > seg.seq]
+            deadline = deadlines.get(trial_id)
             jobs.append({
-                "trial_id": t.trial_id, "worker_id": seg.worker_id,
+                "trial_id": trial_id, "worker_id": seg.worker_id,
                 "resume_from": seg.resume_from, "milestone": seg.milestone,
                 "epoch": max(reported, default=seg.resume_from),
-                "lease_seconds_left": round(t.lease_deadline - now, 1) if t.lease_deadline else None,
+                "lease_seconds_left": round(deadline - now, 1) if deadline else None,
                 "config": t.config,
             })
         return {"seq": self.seq, "jobs": jobs}
@@ -310,11 +397,9 @@ class StudyModel:
     def parallel(self, limit: int = MAX_PARALLEL) -> dict[str, Any]:
         """Each trial's parameters (on the unit scale the searchers use) and its last result."""
         space = self.spec.space
-        ranked = [t for t in sorted(self.trials.values(), key=self._trial_rank)
-                  if t.record.observations]
-        shown = _thin(ranked, max(2, min(limit, MAX_PARALLEL)))
+        ranked = self._ranked()
         lines = []
-        for t in shown:
+        for t in _thin(ranked, max(2, min(limit, MAX_PARALLEL))):
             last = max(t.record.observations, key=lambda o: (o.resource, o.seq))
             lines.append({
                 "id": t.trial_id,
@@ -322,7 +407,7 @@ class StudyModel:
                 "value": last.value, "resource": last.resource,
             })
         return {
-            "seq": self.seq, "metric": self.spec.metric, "mode": self.spec.mode.value,
+            "metric": self.spec.metric, "mode": self.spec.mode.value,
             "total": len(ranked), "params": space.to_json(), "trials": lines,
         }
 
@@ -331,7 +416,7 @@ class StudyModel:
         configs = [self.trials[r[2]].config for r in results]
         values = [r[5] for r in results]
         return {
-            "seq": self.seq, "level": level, "n": len(values),
+            "level": level, "n": len(values),
             "method": "correlation ratio (binned first-order variance share); docs/dashboard.md",
             "params": importance(self.spec.space, configs, values),
         }
@@ -339,7 +424,7 @@ class StudyModel:
     def _importance_level(self) -> tuple[int | None, list[tuple]]:
         """The highest level with at least 8 results (results at one resource compare fairly)."""
         by_level: dict[int, list[tuple]] = {}
-        for r in self._rung_results:
+        for r in self.rung_results():
             by_level.setdefault(r[4], []).append(r)
         for level in sorted(by_level, reverse=True):
             if len(by_level[level]) >= 8:
@@ -351,7 +436,7 @@ class StudyModel:
 
     def trial(self, trial_id: int) -> dict[str, Any] | None:
         t = self.trials.get(trial_id)
-        if t is None:
+        if t is None or self.view is None:
             return None
         rec = t.record
         return {
@@ -373,33 +458,34 @@ class StudyModel:
 
 
 class ModelCache:
-    """One model per study, rebuilt when the study's journal position has moved."""
+    """One model per study, brought up to date (changed trials only) when it is asked for.
 
-    def __init__(self, service: StudyService, clock: Callable[[], float] = time.time):
+    Callers hold the returned model's lock while they read it, as `read` does.
+    """
+
+    def __init__(self, service: StudyService):
         self.service = service
-        self.clock = clock
         self._models: dict[str, StudyModel] = {}
-        self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
-    def get(self, name: str) -> StudyModel:
-        """Raises the service's NotFound / InvalidArgument for unknown or malformed names."""
+    def read(self, name: str, reader: Callable[[StudyModel], Any]) -> Any:
+        """Runs `reader` on the study's up-to-date model; NotFound / InvalidArgument pass through."""
         seq = self.service.journal_position(name)
         with self._lock:
-            lock = self._locks.setdefault(name, threading.Lock())
-        with lock:  # one build per study at a time; the others wait and share it
             model = self._models.get(name)
-            if model is None or model.seq != seq:
-                model = StudyModel(self.service.snapshot(name), self.clock())
-                with self._lock:
-                    self._models[name] = model
-            return model
+        if model is None:
+            model = StudyModel(self.service.get_study(name).spec)
+            with self._lock:
+                model = self._models.setdefault(name, model)
+        with model.lock:
+            if model.seq != seq or model.view is None:
+                model.apply(self.service.trials_since(name, model.seq))
+            return reader(model)
 
     def forget(self, names: Iterable[str]) -> None:
         with self._lock:
             for name in names:
                 self._models.pop(name, None)
-                self._locks.pop(name, None)
 
 
 def study_list(service: StudyService, now: float) -> list[dict[str, Any]]:

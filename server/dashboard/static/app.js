@@ -194,6 +194,8 @@ function studyPage(main, route) {
     drawImportance(imp, importance, notes.importance);
     drawParallel(parallel, notes.parallel);
     await table.refresh();
+    // Charts of a large study may lag the journal a little (see docs): ask again shortly.
+    if ([anytime, curves, rungs, parallel, imp].some(c => c.seq < s.seq)) { setTimeout(refresh, 1000); }
   };
 }
 
@@ -214,7 +216,7 @@ function drawCurves(c, note) {
   }));
   series.sort((a, b) => (a.color === PROMOTED) - (b.color === PROMOTED));  // promoted on top
   const canvas = document.getElementById("curves");
-  Charts.plot(canvas, { series, xLabel: "epoch (resource)", yLabel: c.metric, xLog: c.levels.length > 2 && c.levels[0] > 0 });
+  Charts.plot(canvas, { series, xLabel: "epoch (resource)", yLabel: c.metric, xLog: c.levels.length > 2, xTicks: c.levels.length > 2 ? c.levels : undefined });
   canvas.dataset.trials = String(c.trials.length);
   note.textContent = c.trials.length < c.total ? `The ${c.trials.length} best of ${c.total} trials.` : `${c.trials.length} trials.`;
 }
@@ -235,7 +237,7 @@ function drawRungs(r, body) {
   const levels = r.brackets.flatMap(b => b.rungs.map(x => x.level));
   Charts.plot(document.getElementById("rungs"), {
     series: [{ points: other, dots: true, line: false, color: OTHER, alpha: 0.7 }, { points: promoted, dots: true, line: false, color: PROMOTED }],
-    xLabel: "rung level (resource)", yLabel: r.metric, xLog: levels.length > 1,
+    xLabel: "rung level (resource)", yLabel: r.metric, xLog: levels.length > 1, xTicks: [...new Set(levels)],
     xRange: [Math.min(...levels) / 1.5, Math.max(...levels) * 1.5] });
 }
 

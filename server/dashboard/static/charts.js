@@ -45,7 +45,7 @@ const Charts = (() => {
     return v => a + ((log ? Math.log10(v) : v) - lo) * k;
   }
 
-  function axes(ctx, width, height, xs, ys, xLabel, yLabel, xLog) {
+  function axes(ctx, width, height, xs, ys, xLabel, yLabel, xLog, xTicks) {
     const x0 = PAD.left, x1 = width - PAD.right, y0 = height - PAD.bottom, y1 = PAD.top;
     ctx.strokeStyle = "#dde2ea"; ctx.fillStyle = "#687385"; ctx.lineWidth = 1;
     ctx.textAlign = "right"; ctx.textBaseline = "middle";
@@ -55,7 +55,7 @@ const Charts = (() => {
       ctx.fillText(format(t), x0 - 6, y);
     }
     ctx.textAlign = "center"; ctx.textBaseline = "top";
-    const xt = xLog ? logTicks(xs.lo, xs.hi) : niceTicks(xs.lo, xs.hi, 6);
+    const xt = xTicks || (xLog ? logTicks(xs.lo, xs.hi) : niceTicks(xs.lo, xs.hi, 6));
     for (const t of xt) { ctx.fillText(format(t), xs.f(t), y0 + 6); }
     ctx.strokeStyle = "#9aa5b5";
     ctx.beginPath(); ctx.moveTo(x0, y1); ctx.lineTo(x0, y0); ctx.lineTo(x1, y0); ctx.stroke();
@@ -72,7 +72,7 @@ const Charts = (() => {
     return out.length ? out : [lo, hi];
   }
 
-  // series: [{points: [[x, y], ...], color, width, step, dots, line}]
+  // series: [{points: [[x, y], ...], color, width, step, dots, line}]; opts.xTicks: fixed x ticks
   function plot(canvas, opts) {
     const { ctx, width, height } = setup(canvas);
     const all = opts.series.flatMap(s => s.points);
@@ -88,7 +88,7 @@ const Charts = (() => {
     const margin = (yhi - ylo) * 0.04;
     const xs = { lo: xlo, hi: xhi, f: scale(xlo, xhi, PAD.left, width - PAD.right, opts.xLog) };
     const ys = { lo: ylo - margin, hi: yhi + margin, f: scale(ylo - margin, yhi + margin, height - PAD.bottom, PAD.top) };
-    axes(ctx, width, height, xs, ys, opts.xLabel, opts.yLabel, opts.xLog);
+    axes(ctx, width, height, xs, ys, opts.xLabel, opts.yLabel, opts.xLog, opts.xTicks);
     for (const s of opts.series) {
       if (!s.points.length) { continue; }
       ctx.strokeStyle = ctx.fillStyle = s.color || "#2f6fdb";
