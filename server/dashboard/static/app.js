@@ -169,9 +169,9 @@ function studyPage(main, route) {
       el("div", { class: "card wide" }, el("h2", {}, "Parallel coordinates"), chart("parallel"), note("parallel")),
       el("div", { class: "card wide" }, el("h2", {}, "Trials"), table.node)));
 
+  // The summary and the table page come first; each chart draws when its data arrives.
   return async () => {
-    const [s, anytime, curves, rungs, running, parallel, imp] = await Promise.all(
-      ["", "/anytime", "/curves", "/rungs", "/running", "/parallel", "/importance"].map(p => api(base + p)));
+    const s = await api(base);
     document.body.dataset.seq = s.seq;
     stop.disabled = !(state.session && state.session.actions) || s.state !== "running";
     stop.title = state.session && state.session.actions ? "" : "This server has no token: the dashboard is read-only.";
@@ -183,19 +183,27 @@ function studyPage(main, route) {
       [`best ${s.metric} (${s.mode})`, s.best ? num(s.best.value) : "–"],
       ["budget used", Math.round(s.progress * 100) + "%"],
     ].map(([label, value]) => el("div", {}, el("b", {}, value), el("span", {}, label))));
-    drawAnytime(anytime, s);
-    drawCurves(curves, notes.curves);
-    drawRungs(rungs, rungTable);
-    runningBody.replaceChildren(...running.jobs.map(j => el("tr", { class: "link", onclick: () => { location.hash = trialHref(name, j.trial_id).slice(1); } },
-      el("td", {}, j.trial_id), el("td", {}, j.worker_id), el("td", {}, `${j.resume_from}→${j.milestone}`),
-      el("td", { class: "num" }, j.epoch), el("td", { class: "num" }, j.lease_seconds_left === null ? "–" : j.lease_seconds_left + " s"),
-      el("td", {}, configText(j.config)))));
-    if (!running.jobs.length) { runningBody.append(el("tr", {}, el("td", { colspan: 6 }, "No job is running."))); }
-    drawImportance(imp, importance, notes.importance);
-    drawParallel(parallel, notes.parallel);
-    await table.refresh();
+    performance.mark("rung:summary");  // user timing marks, read by benchmarks/dashboard_load.py
+    const draw = (path, paint) => api(base + path).then(data => { paint(data); return data.seq; });
+    const seqs = await Promise.all([
+      table.refresh().then(() => s.seq),
+      draw("/running", running => {
+        runningBody.replaceChildren(...running.jobs.map(j => el("tr", { class: "link", onclick: () => { location.hash = trialHref(name, j.trial_id).slice(1); } },
+          el("td", {}, j.trial_id), el("td", {}, j.worker_id), el("td", {}, `${j.resume_from}→${j.milestone}`),
+          el("td", { class: "num" }, j.epoch), el("td", { class: "num" }, j.lease_seconds_left === null ? "–" : j.lease_seconds_left + " s"),
+          el("td", {}, configText(j.config)))));
+        if (!running.jobs.length) { runningBody.append(el("tr", {}, el("td", { colspan: 6 }, "No job is running."))); }
+      }),
+      draw("/anytime", a => drawAnytime(a, s)),
+      draw("/curves", c => drawCurves(c, notes.curves)),
+      draw("/rungs", r => drawRungs(r, rungTable)),
+      draw("/importance", imp => drawImportance(imp, importance, notes.importance)),
+      draw("/parallel", p => drawParallel(p, notes.parallel)),
+    ]);
+    document.body.dataset.chartsSeq = Math.min(...seqs);
+    performance.mark("rung:charts");
     // Charts of a large study may lag the journal a little (see docs): ask again shortly.
-    if ([anytime, curves, rungs, parallel, imp].some(c => c.seq < s.seq)) { setTimeout(refresh, 1000); }
+    if (Math.min(...seqs) < s.seq) { setTimeout(refresh, 1000); }
   };
 }
 
@@ -305,7 +313,8 @@ function trialTable(name) {
     info.textContent = page.total ? `${page.offset + 1}–${last} of ${page.total}` : "no trials match";
     prev.disabled = page.offset === 0;
     next.disabled = last >= page.total;
-    document.body.dataset.tableReady = `${page.offset}:${page.sort}:${page.order}:${page.total}`;
+    document.body.dataset.tableReady = `${page.offset}:${page.sort}:${page.order}:${page.total}:${t.q}`;
+    performance.mark("rung:table");
   };
   return t;
 }
