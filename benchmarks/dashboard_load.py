@@ -133,7 +133,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=100_000)
     parser.add_argument("--baseline", type=int, default=1_000)
     args = parser.parse_args()
-    service = StudyService(MemoryJournal())
+    service = StudyService(MemoryJournal(), lease_seconds=24 * 3600)  # open jobs outlive the build
     results = {}
     for name, n in (("baseline", args.baseline), ("large", args.trials)):
         start = time.perf_counter()

@@ -76,6 +76,7 @@ function parseRoute() {
 
 async function render() {
   state.route = parseRoute();
+  for (const key of Object.keys(document.body.dataset)) { delete document.body.dataset[key]; }
   const main = document.getElementById("main");
   main.replaceChildren();
   message("");
@@ -141,7 +142,7 @@ function chart(id) { return el("canvas", { class: "chart", id }); }
 function studyPage(main, route) {
   const name = route.study, base = apiStudy(name);
   const head = el("div", { class: "summary", id: "summary" });
-  const stop = el("button", { class: "danger", id: "stop" }, "Stop study");
+  const stop = el("button", { class: "danger", id: "stop", disabled: "" }, "Stop study");
   stop.addEventListener("click", async () => {
     if (!confirm(`Stop study ${name}? Running trials stop at their next report.`)) { return; }
     try { await post(base + "/stop"); message("Study stopped.", true); refresh(); }
