@@ -22,6 +22,7 @@ import math
 import threading
 import time
 from collections import OrderedDict
+from functools import cached_property
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
@@ -139,6 +140,9 @@ class TrialTable:
                 column[row] = self._ranks[name][v] if name in self._ranks else float(v)
         for key, v in values.items():
             self.columns[key][row] = v
+
+    def changed(self) -> None:
+        """Call after updates: orderings computed before are stale."""
         self._orders.clear()
         self._arrays = None
 
@@ -198,17 +202,18 @@ def _trial_json(t: TrialView) -> dict[str, Any]:
 
 
 class StudyModel:
-    """Everything the study pages show, kept up to date from the service's snapshots.
+    """What the study pages show, kept up to date trial by trial from the service.
 
-    Charts summarise every trial, so each is recomputed from scratch, but a
-    chart of a large study is reused until it is older than CHART_REUSE times
-    what it took to compute (the payload says which journal position it shows):
-    however fast reports arrive, charts cost at most a fixed share of a core.
+    Read it under `lock` (ModelCache does). Charts summarise every trial, so they
+    are computed from a `ChartData` outside the lock, and a chart of a large study
+    is reused until it is older than CHART_REUSE times what it took to compute
+    (its payload says which journal position it shows): however fast reports
+    arrive, charts cost at most a fixed share of a core and never hold up the
+    summary or the table.
     """
 
-    def __init__(self, spec: StudySpec, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, spec: StudySpec):
         self.spec = spec
-        self.clock = clock
         self.seq = 0
         self.view: StudyView | None = None
         self.sign = 1.0 if spec.mode is Mode.MIN else -1.0
@@ -216,15 +221,17 @@ class StudyModel:
         self.trials: dict[int, TrialView] = {}
         self.running_ids: set[int] = set()
         self.table = TrialTable(spec, self.sign)
-        self._charts: dict[str, tuple[Any, float, float, dict[str, Any]]] = {}
+        self.charts: dict[str, tuple[Any, float, float, dict[str, Any]]] = {}
+        self._chart_data: ChartData | None = None
         self.lock = threading.Lock()
+        self.chart_lock = threading.Lock()  # one chart computation per study at a time
 
     def apply(self, snap: StudySnapshot) -> None:
         """Takes in a snapshot: every trial (complete) or the ones changed since self.seq."""
         if snap.complete:
             self.trials, self.running_ids = {}, set()
             self.table = TrialTable(self.spec, self.sign)
-            self._charts.clear()
+            self.charts.clear()
         self.seq, self.view = snap.seq, snap.view
         for t in snap.trials:
             self.trials[t.trial_id] = t
@@ -233,20 +240,21 @@ class StudyModel:
                 self.running_ids.add(t.trial_id)
             else:
                 self.running_ids.discard(t.trial_id)
+        self.table.changed()
 
-    def chart(self, name: str, variant: Any = None) -> dict[str, Any]:
-        """The payload of chart `name` (a method; `variant` its argument), reused while fresh."""
-        cached = self._charts.get(name)
-        now = self.clock()
-        if cached is not None:
-            cached_variant, computed_at, cost, payload = cached
-            fresh = payload["seq"] == self.seq or now - computed_at < CHART_REUSE * cost
-            if cached_variant == variant and fresh:
-                return payload
-        compute = getattr(self, name)
-        payload = {"seq": self.seq, **(compute() if variant is None else compute(variant))}
-        self._charts[name] = (variant, now, self.clock() - now, payload)
-        return payload
+    def fresh_chart(self, name: str, variant: Any, now: float) -> dict[str, Any] | None:
+        cached = self.charts.get(name)
+        if cached is None:
+            return None
+        cached_variant, computed_at, cost, payload = cached
+        fresh = payload["seq"] == self.seq or now - computed_at < CHART_REUSE * cost
+        return payload if cached_variant == variant and fresh else None
+
+    def chart_data(self) -> ChartData:
+        if self._chart_data is None or self._chart_data.seq != self.seq:
+            assert self.view is not None
+            self._chart_data = ChartData(self, list(self.trials.values()))
+        return self._chart_data
 
     # ------------------------------------------------------------------ summary
 
@@ -277,104 +285,6 @@ class StudyModel:
             "rows": [_trial_json(self.trials[int(i)]) for i in ids[offset: offset + limit]],
         }
 
-    # ------------------------------------------------------------------ charts
-
-    def rung_results(self) -> list[tuple[int, float, int, int, int, float, bool]]:
-        """(seq, at, trial, bracket, level, value, promoted) of every rung result, in journal order."""
-        out = []
-        for t in self.trials.values():
-            levels = set(self.levels[min(t.bracket, len(self.levels) - 1)])
-            top = max((o.resource for o in t.record.observations), default=0)
-            resumed = [s.resume_from for s in t.record.segments if not s.lost]
-            for o in t.record.observations:
-                if o.resource in levels:
-                    promoted = top > o.resource or any(r >= o.resource for r in resumed)
-                    out.append((o.seq, o.at, t.trial_id, t.bracket, o.resource, o.value, promoted))
-        out.sort()
-        return out
-
-    def anytime(self) -> dict[str, Any]:
-        """The incumbent against seconds since creation and against resource trained."""
-        assert self.view is not None
-        spent = self._resource_by_seq()
-        best: tuple[int, float] | None = None
-        wall, resource = [], []
-        for seq, at, trial, _, level, value, _ in self.rung_results():
-            candidate = (-level, self.sign * value)
-            if best is None or candidate < best:
-                best = candidate
-                wall.append([round(at - self.view.created_at, 3), value, trial])
-                resource.append([spent.get(seq, 0), value, trial])
-        return {"metric": self.spec.metric, "wall": wall, "resource": resource}
-
-    def _resource_by_seq(self) -> dict[int, int]:
-        """Resource trained (epochs) up to each report, counting retraining after a lost job."""
-        steps = []
-        for t in self.trials.values():
-            segments = t.record.segments
-            i, last = -1, 0
-            for o in t.record.observations:
-                while i + 1 < len(segments) and segments[i + 1].seq < o.seq:
-                    i += 1
-                    last = segments[i].resume_from
-                steps.append((o.seq, max(0, o.resource - last)))
-                last = o.resource
-        steps.sort()
-        total, out = 0, {}
-        for seq, trained in steps:
-            total += trained
-            out[seq] = total
-        return out
-
-    def curves(self, limit: int = MAX_CURVES) -> dict[str, Any]:
-        """Learning curves of the `limit` best trials (by their result at the highest resource)."""
-        ranked = self._ranked()
-        shown = ranked[: max(1, min(limit, MAX_CURVES))]
-        promoted = {r[2] for r in self.rung_results() if r[6]}
-        return {
-            "metric": self.spec.metric, "total": len(ranked),
-            "levels": sorted({lv for b in self.levels for lv in b}),
-            "trials": [
-                {
-                    "id": t.trial_id, "status": t.status.value, "promoted": t.trial_id in promoted,
-                    "resource": [o.resource for o in t.record.observations],
-                    "value": [o.value for o in t.record.observations],
-                }
-                for t in sorted(shown, key=lambda t: t.trial_id)
-            ],
-        }
-
-    def _ranked(self) -> list[TrialView]:
-        """Trials with results, best first: higher resource first, then better value
-        (the incumbent rule, per trial)."""
-        keyed = []
-        for t in self.trials.values():
-            if t.record.observations:
-                last = max(t.record.observations, key=lambda o: (o.resource, o.seq))
-                keyed.append(((-last.resource, self.sign * last.value, t.trial_id), t))
-        keyed.sort(key=lambda kt: kt[0])
-        return [t for _, t in keyed]
-
-    def rungs(self) -> dict[str, Any]:
-        """Per bracket and level: how many results, how many promoted, and their values."""
-        grouped: dict[tuple[int, int], list[tuple]] = {}
-        for r in self.rung_results():
-            grouped.setdefault((r[3], r[4]), []).append(r)
-        brackets = []
-        for b, levels in enumerate(self.levels):
-            rungs = []
-            for level in levels:
-                results = sorted(grouped.get((b, level), []), key=lambda r: (self.sign * r[5], r[0]))
-                rungs.append({
-                    "level": level,
-                    "results": len(results),
-                    "promoted": sum(1 for r in results if r[6]),
-                    "best": results[0][5] if results else None,
-                    "points": [[r[2], r[5], r[6]] for r in _thin(results, MAX_RUNG_POINTS)],
-                })
-            brackets.append({"bracket": b, "rungs": rungs})
-        return {"metric": self.spec.metric, "brackets": brackets}
-
     def running(self, deadlines: dict[int, float], now: float) -> dict[str, Any]:
         """Running jobs: worker, segment, epoch reached, and time left on the lease."""
         jobs = []
@@ -393,46 +303,6 @@ class StudyModel:
                 "config": t.config,
             })
         return {"seq": self.seq, "jobs": jobs}
-
-    def parallel(self, limit: int = MAX_PARALLEL) -> dict[str, Any]:
-        """Each trial's parameters (on the unit scale the searchers use) and its last result."""
-        space = self.spec.space
-        ranked = self._ranked()
-        lines = []
-        for t in _thin(ranked, max(2, min(limit, MAX_PARALLEL))):
-            last = max(t.record.observations, key=lambda o: (o.resource, o.seq))
-            lines.append({
-                "id": t.trial_id,
-                "unit": [round(float(u), 5) for u in space.to_unit(t.config)],
-                "value": last.value, "resource": last.resource,
-            })
-        return {
-            "metric": self.spec.metric, "mode": self.spec.mode.value,
-            "total": len(ranked), "params": space.to_json(), "trials": lines,
-        }
-
-    def importance(self) -> dict[str, Any]:
-        level, results = self._importance_level()
-        configs = [self.trials[r[2]].config for r in results]
-        values = [r[5] for r in results]
-        return {
-            "level": level, "n": len(values),
-            "method": "correlation ratio (binned first-order variance share); docs/dashboard.md",
-            "params": importance(self.spec.space, configs, values),
-        }
-
-    def _importance_level(self) -> tuple[int | None, list[tuple]]:
-        """The highest level with at least 8 results (results at one resource compare fairly)."""
-        by_level: dict[int, list[tuple]] = {}
-        for r in self.rung_results():
-            by_level.setdefault(r[4], []).append(r)
-        for level in sorted(by_level, reverse=True):
-            if len(by_level[level]) >= 8:
-                return level, by_level[level]
-        if by_level:
-            lowest = min(by_level)
-            return lowest, by_level[lowest]
-        return None, []
 
     def trial(self, trial_id: int) -> dict[str, Any] | None:
         t = self.trials.get(trial_id)
@@ -457,19 +327,170 @@ class StudyModel:
         }
 
 
+class ChartData:
+    """A study's trials at one journal position, and every chart computed from them."""
+
+    def __init__(self, model: StudyModel, trials: list[TrialView]):
+        assert model.view is not None
+        self.seq = model.seq
+        self.view = model.view
+        self.spec = model.spec
+        self.sign = model.sign
+        self.levels = model.levels
+        self.trials = trials
+        self.configs = {t.trial_id: t.config for t in trials}
+
+    @cached_property
+    def rung_results(self) -> list[tuple[int, float, int, int, int, float, bool]]:
+        """(seq, at, trial, bracket, level, value, promoted) of every rung result, in journal order."""
+        out = []
+        for t in self.trials:
+            levels = set(self.levels[min(t.bracket, len(self.levels) - 1)])
+            top = max((o.resource for o in t.record.observations), default=0)
+            resumed = [s.resume_from for s in t.record.segments if not s.lost]
+            for o in t.record.observations:
+                if o.resource in levels:
+                    promoted = top > o.resource or any(r >= o.resource for r in resumed)
+                    out.append((o.seq, o.at, t.trial_id, t.bracket, o.resource, o.value, promoted))
+        out.sort()
+        return out
+
+    def anytime(self) -> dict[str, Any]:
+        """The incumbent against seconds since creation and against resource trained."""
+        spent = self._resource_by_seq()
+        best: tuple[int, float] | None = None
+        wall, resource = [], []
+        for seq, at, trial, _, level, value, _ in self.rung_results:
+            candidate = (-level, self.sign * value)
+            if best is None or candidate < best:
+                best = candidate
+                wall.append([round(at - self.view.created_at, 3), value, trial])
+                resource.append([spent.get(seq, 0), value, trial])
+        return {"metric": self.spec.metric, "wall": wall, "resource": resource}
+
+    def _resource_by_seq(self) -> dict[int, int]:
+        """Resource trained (epochs) up to each report, counting retraining after a lost job."""
+        steps = []
+        for t in self.trials:
+            segments = t.record.segments
+            i, last = -1, 0
+            for o in t.record.observations:
+                while i + 1 < len(segments) and segments[i + 1].seq < o.seq:
+                    i += 1
+                    last = segments[i].resume_from
+                steps.append((o.seq, max(0, o.resource - last)))
+                last = o.resource
+        steps.sort()
+        total, out = 0, {}
+        for seq, trained in steps:
+            total += trained
+            out[seq] = total
+        return out
+
+    def curves(self, limit: int = MAX_CURVES) -> dict[str, Any]:
+        """Learning curves of the `limit` best trials (by their result at the highest resource)."""
+        ranked = self.ranked
+        shown = ranked[: max(1, min(limit, MAX_CURVES))]
+        promoted = {r[2] for r in self.rung_results if r[6]}
+        return {
+            "metric": self.spec.metric, "total": len(ranked),
+            "levels": sorted({lv for b in self.levels for lv in b}),
+            "trials": [
+                {
+                    "id": t.trial_id, "status": t.status.value, "promoted": t.trial_id in promoted,
+                    "resource": [o.resource for o in t.record.observations],
+                    "value": [o.value for o in t.record.observations],
+                }
+                for t in sorted(shown, key=lambda t: t.trial_id)
+            ],
+        }
+
+    @cached_property
+    def ranked(self) -> list[TrialView]:
+        """Trials with results, best first: higher resource first, then better value
+        (the incumbent rule, per trial)."""
+        keyed = []
+        for t in self.trials:
+            if t.record.observations:
+                last = max(t.record.observations, key=lambda o: (o.resource, o.seq))
+                keyed.append(((-last.resource, self.sign * last.value, t.trial_id), t))
+        keyed.sort(key=lambda kt: kt[0])
+        return [t for _, t in keyed]
+
+    def rungs(self) -> dict[str, Any]:
+        """Per bracket and level: how many results, how many promoted, and their values."""
+        grouped: dict[tuple[int, int], list[tuple]] = {}
+        for r in self.rung_results:
+            grouped.setdefault((r[3], r[4]), []).append(r)
+        brackets = []
+        for b, levels in enumerate(self.levels):
+            rungs = []
+            for level in levels:
+                results = sorted(grouped.get((b, level), []), key=lambda r: (self.sign * r[5], r[0]))
+                rungs.append({
+                    "level": level,
+                    "results": len(results),
+                    "promoted": sum(1 for r in results if r[6]),
+                    "best": results[0][5] if results else None,
+                    "points": [[r[2], r[5], r[6]] for r in _thin(results, MAX_RUNG_POINTS)],
+                })
+            brackets.append({"bracket": b, "rungs": rungs})
+        return {"metric": self.spec.metric, "brackets": brackets}
+
+    def parallel(self, limit: int = MAX_PARALLEL) -> dict[str, Any]:
+        """Each trial's parameters (on the unit scale the searchers use) and its last result."""
+        space = self.spec.space
+        ranked = self.ranked
+        lines = []
+        for t in _thin(ranked, max(2, min(limit, MAX_PARALLEL))):
+            last = max(t.record.observations, key=lambda o: (o.resource, o.seq))
+            lines.append({
+                "id": t.trial_id,
+                "unit": [round(float(u), 5) for u in space.to_unit(t.config)],
+                "value": last.value, "resource": last.resource,
+            })
+        return {
+            "metric": self.spec.metric, "mode": self.spec.mode.value,
+            "total": len(ranked), "params": space.to_json(), "trials": lines,
+        }
+
+    def importance(self) -> dict[str, Any]:
+        level, results = self._importance_level()
+        configs = [self.configs[r[2]] for r in results]
+        values = [r[5] for r in results]
+        return {
+            "level": level, "n": len(values),
+            "method": "correlation ratio (binned first-order variance share); docs/dashboard.md",
+            "params": importance(self.spec.space, configs, values),
+        }
+
+    def _importance_level(self) -> tuple[int | None, list[tuple]]:
+        """The highest level with at least 8 results (results at one resource compare fairly)."""
+        by_level: dict[int, list[tuple]] = {}
+        for r in self.rung_results:
+            by_level.setdefault(r[4], []).append(r)
+        for level in sorted(by_level, reverse=True):
+            if len(by_level[level]) >= 8:
+                return level, by_level[level]
+        if by_level:
+            lowest = min(by_level)
+            return lowest, by_level[lowest]
+        return None, []
+
 class ModelCache:
-    """One model per study, brought up to date (changed trials only) when it is asked for.
+    """One model per study, brought up to date (changed trials only) when it is asked for."""
 
-    Callers hold the returned model's lock while they read it, as `read` does.
-    """
-
-    def __init__(self, service: StudyService):
+    def __init__(self, service: StudyService, clock: Callable[[], float] = time.monotonic):
         self.service = service
+        self.clock = clock
         self._models: dict[str, StudyModel] = {}
         self._lock = threading.Lock()
 
     def read(self, name: str, reader: Callable[[StudyModel], Any]) -> Any:
-        """Runs `reader` on the study's up-to-date model; NotFound / InvalidArgument pass through."""
+        """Runs `reader` on the study's up-to-date model, under its lock.
+
+        Unknown or malformed names raise the service's NotFound / InvalidArgument.
+        """
         seq = self.service.journal_position(name)
         with self._lock:
             model = self._models.get(name)
@@ -481,6 +502,24 @@ class ModelCache:
             if model.seq != seq or model.view is None:
                 model.apply(self.service.trials_since(name, model.seq))
             return reader(model)
+
+    def chart(self, name: str, chart: str, variant: Any = None) -> dict[str, Any]:
+        """Chart `chart` (a ChartData method; `variant` its argument) of study `name`."""
+        model, payload = self.read(name, lambda m: (m, m.fresh_chart(chart, variant, self.clock())))
+        if payload is not None:
+            return payload
+        with model.chart_lock:
+            with model.lock:
+                payload = model.fresh_chart(chart, variant, self.clock())
+                data = model.chart_data()
+            if payload is not None:  # computed while we waited
+                return payload
+            started = self.clock()
+            compute = getattr(data, chart)
+            payload = {"seq": data.seq, **(compute() if variant is None else compute(variant))}
+            with model.lock:
+                model.charts[chart] = (variant, started, self.clock() - started, payload)
+            return payload
 
     def forget(self, names: Iterable[str]) -> None:
         with self._lock:
