@@ -6,12 +6,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 FMNIST := /usr/share/datasets/fashion-mnist
 
-.PHONY: demo test setup data bench proto clean
+.PHONY: demo test setup data browser bench proto clean
 
 demo: setup data
 	$(VENV)/bin/rung demo
 
-test: setup data
+test: setup data browser
 	$(PY) -m pytest -q
 
 setup: $(STAMP)
@@ -30,10 +30,19 @@ data:
 		apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null; \
 	else echo "Fashion-MNIST: $(FMNIST) missing and apt-get unavailable; torchvision will download it"; fi
 
+# Debian's chromium for the dashboard's browser tests (Playwright drives it; its own
+# browser download is not used). Without it those tests skip and say why.
+browser:
+	@if [ -x /usr/bin/chromium ]; then echo "chromium: /usr/bin/chromium"; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	else echo "chromium: /usr/bin/chromium missing and apt-get unavailable; browser tests will skip"; fi
+
 bench: setup
 	$(PY) benchmarks/simulator_speed.py
 	$(PY) benchmarks/hartmann6_asha_vs_random.py
 	$(PY) benchmarks/server_throughput.py
+	$(PY) benchmarks/dashboard_load.py
 
 proto: setup
 	$(PY) proto/generate.py

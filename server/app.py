@@ -17,6 +17,7 @@ from threadpoolctl import threadpool_limits
 from rung.v1 import rung_pb2, rung_pb2_grpc
 
 from .blobs import BlobStore, CheckpointSettings
+from .http import start_dashboard
 from .metrics import ServerMetrics
 from .retention import Sweeper
 from .rpc import RungServicer
@@ -103,9 +104,16 @@ def serve(
     metrics_port: int | None = None,
     metrics_host: str = "127.0.0.1",
     checkpoints: CheckpointSettings = CheckpointSettings(),
+    http_port: int | None = None,
+    http_host: str = "127.0.0.1",
 ) -> int:
-    """Runs until SIGTERM or SIGINT; prints the bound address first, for scripts."""
+    """Runs until SIGTERM or SIGINT; prints the bound address first, for scripts.
+
+    `http_port` (0 picks one) turns on the web dashboard (server/http.py).
+    """
     security.check_exposure(host, insecure)
+    if http_port is not None:
+        security.check_exposure(http_host, insecure)
     # Model-based searchers do small linear algebra per Suggest: BLAS threads would only
     # fight the RPC threads for cores (measured: GP suggest 50 ms single-threaded, 360 ms not).
     threadpool_limits(1)
@@ -120,9 +128,15 @@ def serve(
         blobs=blobs,
     )
     sweeper = Sweeper(service, blobs, checkpoints.sweep_seconds).start()
+    dashboard = (
+        start_dashboard(service, http_host, http_port, security) if http_port is not None else None
+    )
     print(f"rung serving on {host}:{running.port}", flush=True)
     if running.metrics is not None:
         print(f"rung metrics on http://{metrics_host}:{running.metrics_port}/metrics", flush=True)
+    if dashboard is not None:
+        scheme = "https" if security.tls else "http"
+        print(f"rung dashboard on {scheme}://{http_host}:{dashboard.port}/", flush=True)
     log.info(
         "serving",
         extra={
@@ -132,10 +146,13 @@ def serve(
             "tls": security.tls,
             "auth": bool(security.token),
             "metrics_port": running.metrics_port or None,
+            "http_port": dashboard.port if dashboard else None,
         },
     )
     stop.wait()
     log.info("shutting down: refusing new calls, finishing in-flight ones")
+    if dashboard is not None:
+        dashboard.stop()
     sweeper.stop()
     running.stop()
     log.info("stopped; journal closed")

@@ -31,7 +31,8 @@ def _serve(args: argparse.Namespace) -> int:
     return serve(
         Path(args.db), args.host, args.port, args.lease_seconds, security=security,
         insecure=args.insecure, metrics_port=args.metrics_port, metrics_host=args.metrics_host,
-        checkpoints=_checkpoint_settings(args),
+        checkpoints=_checkpoint_settings(args), http_port=args.http_port,
+        http_host=args.http_host or args.host,
     )
 
 
@@ -371,6 +372,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics-port", type=int, default=None,
                    help="serve Prometheus metrics on this port (0 picks one; default: off)")
     p.add_argument("--metrics-host", default="127.0.0.1", help="address of the metrics endpoint")
+    p.add_argument("--http-port", type=int, default=None,
+                   help="serve the web dashboard on this port (0 picks one; default: off)")
+    p.add_argument("--http-host", default=None,
+                   help="address of the dashboard (default: --host); same token and TLS rules")
     _add_checkpoint_flags(p)
     p.set_defaults(func=_serve)
 

@@ -22,7 +22,10 @@ def test_wheel_holds_only_the_rung_namespace(tmp_path):
     assert top == {"rung"}
     for module in ["rung/cli.py", "rung/core/schedulers/asha.py", "rung/server/service.py",
                    "rung/client/sdk.py", "rung/workers/loop.py", "rung/v1/rung_pb2.py",
-                   "rung/v1/rung_pb2_grpc.py", "rung/v1/rung.proto"]:
+                   "rung/v1/rung_pb2_grpc.py", "rung/v1/rung.proto", "rung/server/http.py",
+                   "rung/server/dashboard/model.py", "rung/server/dashboard/static/index.html",
+                   "rung/server/dashboard/static/app.js", "rung/server/dashboard/static/charts.js",
+                   "rung/server/dashboard/static/style.css"]:
         assert module in names, module
 
 

@@ -1,0 +1,161 @@
+"""Page-load benchmark of the web dashboard for a study with 100,000 trials.
+
+Builds an ASHA study in-process through the service (a memory journal, every
+epoch reported, so learning curves are real), serves it with the dashboard,
+and drives Debian's chromium through Playwright. Measured, for the large study
+and for a small baseline study (1,000 trials) in the same run:
+
+- first contentful paint, summary drawn, first table page drawn, all charts drawn
+  (User Timing marks the page sets, in ms since navigation start), on the first
+  load after the server started (cold: the model is built from every trial) and
+  on a reload (warm);
+- a table page: sort by value (click to drawn), next page, a filter;
+- live update: a Report made in the service until the open page shows its
+  journal position.
+
+    .venv/bin/python benchmarks/dashboard_load.py [--trials 100000] [--baseline 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import tempfile
+import time
+from typing import Any
+
+from playwright.sync_api import Page, sync_playwright
+
+from rung.core.space import Categorical, Float, Int, SearchSpace
+from rung.core.study import StudySpec
+from rung.core.types import Budget, Decision, JobKind
+from rung.server.http import start_dashboard
+from rung.server.service import IssuedJob, StudyService
+from rung.server.storage import MemoryJournal
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+OPEN_JOBS = 4  # left running, so the live-update measurement has trials to report on
+WAIT_MS = 120_000  # a wait this long means the page is broken, not slow
+
+
+def objective(config: dict[str, Any], epoch: int) -> float:
+    lr = config["lr"]
+    return 0.1 + abs(math.log10(lr) + 2.5) / 3 / epoch**0.5 + (0.02 if config["opt"] == "sgd" else 0)
+
+
+def build_study(service: StudyService, name: str, trials: int) -> list[IssuedJob]:
+    """Runs an ASHA study to `trials` trials; returns OPEN_JOBS jobs still running."""
+    space = SearchSpace({"lr": Float(1e-5, 1.0, log=True), "width": Int(16, 512),
+                         "opt": Categorical(("sgd", "adam", "rmsprop"))})
+    service.create_study(StudySpec(name, space, budget=Budget(max_trials=trials)))
+    open_jobs: list[IssuedJob] = []
+    while True:
+        job = service.suggest(name, "bench-worker", "")
+        if job.job.kind not in (JobKind.START, JobKind.RESUME):
+            return open_jobs
+        if len(open_jobs) < OPEN_JOBS and job.job.trial_id >= trials - OPEN_JOBS:
+            open_jobs.append(job)
+            continue
+        for epoch in range(job.job.resume_from + 1, job.job.milestone + 1):
+            decision, _ = service.report(
+                name, job.job.trial_id, job.lease_id, epoch, objective(dict(job.job.config), epoch)
+            )
+            if decision is not Decision.CONTINUE:
+                break
+
+
+def marks(page: Page) -> dict[str, float]:
+    return page.evaluate("""() => {
+        const at = n => { const e = performance.getEntriesByName(n); return e.length ? e[e.length - 1].startTime : null; };
+        return { fcp: at("first-contentful-paint"), summary: at("rung:summary"),
+                 table: at("rung:table"), charts: at("rung:charts") };
+    }""")
+
+
+def load(page: Page, url: str | None = None) -> dict[str, float]:
+    """Opens `url` (None: reloads) and waits for every chart; returns the page's timings."""
+    if url is None:
+        page.reload()
+    else:
+        page.goto(url)
+    page.wait_for_function("() => document.body.dataset.chartsSeq !== undefined", timeout=WAIT_MS)
+    return marks(page)
+
+
+def timed(action: Any, page: Page, ready: str) -> float:
+    start = time.perf_counter()
+    action()
+    page.wait_for_function(f"() => {ready}", timeout=WAIT_MS)
+    return (time.perf_counter() - start) * 1000
+
+
+def measure(service: StudyService, name: str, open_jobs: list[IssuedJob], url: str) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile, sync_playwright() as p:
+        browser = p.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+            viewport={"width": 1300, "height": 900},
+        )
+        page = browser.new_page()
+        out: dict[str, Any] = {"cold": load(page, f"{url}#/study/{name}")}
+        warm = [load(page) for _ in range(3)]
+        out["warm"] = {k: statistics.median(w[k] for w in warm) for k in warm[0]}
+        total = page.evaluate("document.body.dataset.tableReady").split(":")[3]
+        sort, nxt, filt = [], [], []
+        for i in range(3):
+            order = "asc" if i % 2 == 0 else "desc"
+            sort.append(timed(lambda: page.click("th[data-sort=value]"), page,
+                              f"document.body.dataset.tableReady === '0:value:{order}:{total}:'"))
+            nxt.append(timed(lambda: page.click("#next"), page,
+                             f"document.body.dataset.tableReady === '50:value:{order}:{total}:'"))
+        for i, text in enumerate(["opt=adam", "opt=sgd", ""]):
+            filt.append(timed(lambda: page.fill("#filter", text), page,
+                              f"document.body.dataset.tableReady.startsWith('0:') && "
+                              f"document.body.dataset.tableReady.endsWith(':{text}')"))
+        out["table_ms"] = {"sort": statistics.median(sort), "next_page": statistics.median(nxt),
+                           "filter_incl_250ms_debounce": statistics.median(filt)}
+        live = []
+        for job in open_jobs[:3]:
+            start = time.perf_counter()
+            service.report(name, job.job.trial_id, job.lease_id, 1, 0.5)
+            seq = service.journal_position(name)
+            page.wait_for_function(f"() => +document.body.dataset.seq >= {seq}", timeout=WAIT_MS)
+            live.append((time.perf_counter() - start) * 1000)
+        out["live_update_ms"] = statistics.median(live)
+        browser.close()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--trials", type=int, default=100_000)
+    parser.add_argument("--baseline", type=int, default=1_000)
+    args = parser.parse_args()
+    service = StudyService(MemoryJournal(), lease_seconds=24 * 3600)  # open jobs outlive the build
+    results = {}
+    for name, n in (("baseline", args.baseline), ("large", args.trials)):
+        start = time.perf_counter()
+        open_jobs = build_study(service, name, n)
+        print(f"built {name}: {n} trials, {service.journal_position(name)} events "
+              f"in {time.perf_counter() - start:.0f} s", flush=True)
+        server = start_dashboard(service)
+        try:
+            results[name] = measure(service, name, open_jobs, f"http://127.0.0.1:{server.port}/")
+        finally:
+            server.stop()
+        print(name, results[name], flush=True)
+    print("\n| measurement (ms) | %d trials | %d trials | ratio |" % (args.baseline, args.trials))
+    print("|---|---:|---:|---:|")
+    rows = [(f"{kind} {k}", results["baseline"][kind][k], results["large"][kind][k])
+            for kind in ("cold", "warm") for k in ("fcp", "summary", "table", "charts")]
+    rows += [(f"table {k}", results["baseline"]["table_ms"][k], results["large"]["table_ms"][k])
+             for k in results["large"]["table_ms"]]
+    rows.append(("live update", results["baseline"]["live_update_ms"], results["large"]["live_update_ms"]))
+    for label, small, large in rows:
+        print(f"| {label} | {small:.0f} | {large:.0f} | {large / small:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

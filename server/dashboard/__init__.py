@@ -1,0 +1,1 @@
+"""The web dashboard's view model and static assets (served by server/http.py)."""
