@@ -22,7 +22,8 @@ def test_wheel_holds_only_the_rung_namespace(tmp_path):
     assert top == {"rung"}
     for module in ["rung/cli.py", "rung/core/schedulers/asha.py", "rung/server/service.py",
                    "rung/client/sdk.py", "rung/workers/loop.py", "rung/v1/rung_pb2.py",
-                   "rung/v1/rung_pb2_grpc.py", "rung/v1/rung.proto"]:
+                   "rung/v1/rung_pb2_grpc.py", "rung/v1/rung.proto",
+                   "rung/sim/data/lenet_fmnist_curves.json.gz"]:
         assert module in names, module
 
 
@@ -33,7 +34,8 @@ def test_installed_wheel_imports_in_a_clean_target(tmp_path):
         check=True,
     )
     code = ("import rung.server.service, rung.client, rung.v1.rung_pb2_grpc, rung.workers.loop, "
-            "rung.cli; import rung; print(rung.__file__)")
+            "rung.cli; from rung.sim.benchmarks import make_benchmark; make_benchmark('lenet', r_max=27); "
+            "import rung; print(rung.__file__)")
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, env={"PYTHONPATH": str(tmp_path / "site")},
         capture_output=True, text=True,
