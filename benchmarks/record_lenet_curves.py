@@ -64,7 +64,7 @@ def config_key(config: dict[str, Any]) -> str:
 
 
 def read_records(path: Path) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """The settings line and the complete curve lines of `path` (a torn last line is dropped)."""
+    """The first line (settings, machine) and the complete curve lines of `path` (not a torn last one)."""
     if not path.exists():
         return None, []
     header, records = None, []
@@ -74,7 +74,7 @@ def read_records(path: Path) -> tuple[dict[str, Any] | None, list[dict[str, Any]
         except json.JSONDecodeError:
             continue  # a line cut short by a crash
         if "settings" in item:
-            header = item["settings"]
+            header = item
         else:
             records.append(item)
     return header, records
@@ -118,8 +118,8 @@ def record(args: argparse.Namespace) -> None:
         "space": GRID.to_json(),
     }
     header, done = read_records(args.out)
-    if header is not None and header != json.loads(json.dumps(settings)):
-        sys.exit(f"{args.out} was recorded with other settings ({header}); use another --out")
+    if header is not None and header["settings"] != json.loads(json.dumps(settings)):
+        sys.exit(f"{args.out} was recorded with other settings ({header['settings']}); use another --out")
     if header is not None:
         drop_torn_tail(args.out)
     else:
@@ -157,11 +157,9 @@ def pack(source: Path, target: Path) -> None:
     header, records = read_records(source)
     if header is None or not records:
         sys.exit(f"{source} holds no recorded curves")
-    lines = source.read_text().splitlines()
-    machine = json.loads(lines[0]).get("machine", {})
     table = {
-        "settings": header,
-        "machine": machine,
+        "settings": header["settings"],
+        "machine": header.get("machine", {}),
         "packed": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "configs": [[r["config"][name] for name in GRID.params] for r in records],
         "val_error": [r["val_error"] for r in records],

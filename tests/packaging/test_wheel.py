@@ -25,7 +25,8 @@ def test_wheel_holds_only_the_rung_namespace(tmp_path):
                    "rung/v1/rung_pb2_grpc.py", "rung/v1/rung.proto", "rung/server/http.py",
                    "rung/server/dashboard/model.py", "rung/server/dashboard/static/index.html",
                    "rung/server/dashboard/static/app.js", "rung/server/dashboard/static/charts.js",
-                   "rung/server/dashboard/static/style.css"]:
+                   "rung/server/dashboard/static/style.css",
+                   "rung/sim/data/lenet_fmnist_curves.json.gz"]:
         assert module in names, module
 
 
@@ -36,7 +37,8 @@ def test_installed_wheel_imports_in_a_clean_target(tmp_path):
         check=True,
     )
     code = ("import rung.server.service, rung.client, rung.v1.rung_pb2_grpc, rung.workers.loop, "
-            "rung.cli; import rung; print(rung.__file__)")
+            "rung.cli; from rung.sim.benchmarks import make_benchmark; make_benchmark('lenet', r_max=27); "
+            "import rung; print(rung.__file__)")
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, env={"PYTHONPATH": str(tmp_path / "site")},
         capture_output=True, text=True,

@@ -9,6 +9,8 @@ import pytest
 
 from rung.sim.benchmarks import BENCHMARKS, MFHartmann, make_benchmark
 
+R_MAX = 27  # every benchmark takes it; the recorded ones (lenet) end there
+
 LITERATURE_OPTIMA = {"branin": 0.397887, "hartmann3": -3.86278, "hartmann6": -3.32237}
 
 
@@ -34,7 +36,7 @@ def test_branin_has_three_global_minimizers() -> None:
 
 @pytest.mark.parametrize("name", sorted(BENCHMARKS))
 def test_no_sampled_config_beats_the_optimum(name: str) -> None:
-    bench = make_benchmark(name)
+    bench = make_benchmark(name, r_max=R_MAX)
     rng = np.random.default_rng(0)
     regrets = [bench.regret(bench.space.sample(rng)) for _ in range(3000)]
     assert min(regrets) >= -1e-9
@@ -54,7 +56,7 @@ def test_hartmann_is_the_textbook_function_at_full_fidelity_only(dims: int) -> N
 
 @pytest.mark.parametrize("name", sorted(BENCHMARKS))
 def test_bias_and_noise_vanish_at_full_fidelity(name: str) -> None:
-    bench = make_benchmark(name, seed=7)
+    bench = make_benchmark(name, r_max=R_MAX, seed=7)
     config = bench.space.sample(np.random.default_rng(2))
     assert bench.noise(config, bench.r_max) == 0.0
     assert bench.evaluate(config, bench.r_max) == bench.value(config, bench.r_max)
@@ -72,9 +74,9 @@ def test_noise_is_a_function_of_seed_config_and_resource() -> None:
 
 @pytest.mark.parametrize("name", sorted(BENCHMARKS))
 def test_costs_are_cumulative_and_grow_with_resource(name: str) -> None:
-    bench = make_benchmark(name)
+    bench = make_benchmark(name, r_max=R_MAX)
     config = bench.space.sample(np.random.default_rng(4))
-    costs = [bench.cost(config, r) for r in (0, 1, 3, 9, 27, 81)]
+    costs = [bench.cost(config, r) for r in (0, 1, 3, 9, 27)]
     assert costs[0] == 0.0
     assert all(x < y for x, y in zip(costs, costs[1:]))
 

@@ -35,7 +35,7 @@ def test_records_resumes_and_packs(tmp_path: Path, fmnist_dir: Path) -> None:
     script = load_script()
     script.main([*common, "--configs", "3", "--pack", str(packed)])
     header, records = script.read_records(out)
-    assert header["epochs"] == 2 and len(records) == 3
+    assert header["settings"]["epochs"] == 2 and len(records) == 3
     assert [r["config"] for r in records] == script.grid_configs(0)[:3]
     for record in records:
         assert len(record["val_error"]) == len(record["cpu_seconds"]) == len(record["wall_seconds"]) == 2

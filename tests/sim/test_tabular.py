@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import math
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 from rung.core.study import SchedulerSettings, StudySpec
 from rung.core.types import Budget
 from rung.sim.benchmarks import make_benchmark
+from rung.sim.cli import add_bench_parser
 from rung.sim.simulator import Simulator
 from rung.sim.tabular import LENET_TABLE, TabularBenchmark, load_table
 
@@ -91,3 +93,12 @@ def test_asha_runs_on_the_recorded_curves(bench: TabularBenchmark) -> None:
     assert first.regrets[-1] <= first.regrets[0]
     assert all(r >= 0 for r in first.regrets)
     assert {r for _, _, r, _ in first.rungs} >= {1, 3, 9, 27}
+
+
+def test_rung_bench_refuses_an_r_max_beyond_the_recording(tmp_path, capsys) -> None:
+    parser = argparse.ArgumentParser(prog="rung")
+    add_bench_parser(parser.add_subparsers(required=True))
+    args = parser.parse_args(["bench", "--benchmarks", "lenet", "--r-max", "81", "--out", str(tmp_path)])
+    assert args.func(args) == 2
+    assert "epochs 1..27" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())

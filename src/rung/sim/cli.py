@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from .benchmarks import BENCHMARKS
+from .benchmarks import BENCHMARKS, make_benchmark
 from .runner import METHODS, BenchSettings, run_bench, write_results
 
 
@@ -53,6 +54,12 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
 def _bench(args: argparse.Namespace) -> int:
     from .plots import plot_results
 
+    for name in args.benchmarks:  # e.g. recorded curves end at some r_max: say so before any run
+        try:
+            make_benchmark(name, args.r_max, 0, args.r_min)
+        except ValueError as exc:
+            print(f"rung bench: {exc}", file=sys.stderr)
+            return 2
     settings = BenchSettings(
         methods=args.methods, benchmarks=args.benchmarks, seeds=args.seeds, workers=args.workers,
         budget=args.budget, r_min=args.r_min, r_max=args.r_max, eta=args.eta,

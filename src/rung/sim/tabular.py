@@ -48,14 +48,16 @@ class CurveTable:
         self.val_error = np.asarray(data["val_error"], dtype=float)
         # Cumulative cost with a leading zero column: cumulative_seconds[i, r] is c(config i, r).
         seconds = np.asarray(data["cpu_seconds"], dtype=float)
-        self.cumulative_seconds = np.concatenate([np.zeros((len(seconds), 1)), np.cumsum(seconds, axis=1)], axis=1)
+        self.cumulative_seconds = np.pad(np.cumsum(seconds, axis=1), ((0, 0), (1, 0)))
         self.configs: list[Config] = [dict(zip(self.space.params, row)) for row in data["configs"]]
         self._rows = {self._key(config): i for i, config in enumerate(self.configs)}
         if len(self._rows) != len(self.configs):
             raise ValueError("the table records some configuration twice")
         if self.val_error.shape != seconds.shape or self.val_error.shape[0] != len(self.configs):
-            raise ValueError(f"inconsistent table: {len(self.configs)} configs, errors {self.val_error.shape}, "
-                             f"seconds {seconds.shape}")
+            raise ValueError(
+                f"inconsistent table: {len(self.configs)} configs, errors {self.val_error.shape}, "
+                f"seconds {seconds.shape}"
+            )
 
     @property
     def epochs(self) -> int:
@@ -76,8 +78,9 @@ class CurveTable:
 @cache
 def load_table(name: str) -> CurveTable:
     """A table shipped in `rung/sim/data/`, read once per process."""
-    with resources.files("rung.sim").joinpath("data", name).open("rb") as raw, gzip.open(raw, "rt") as text:
-        return CurveTable(json.load(text))
+    with resources.files("rung.sim").joinpath("data", name).open("rb") as raw:
+        with gzip.open(raw, "rt") as text:
+            return CurveTable(json.load(text))
 
 
 class TabularBenchmark(Benchmark):
