@@ -6,7 +6,7 @@ import http.client
 import json
 import threading
 
-from conftest import TOKEN, Dash, request, run_jobs, spec
+from dashboard_support import TOKEN, Dash, request, run_jobs, spec
 
 from rung.core.space import Categorical, Float
 from rung.server.dashboard.model import ModelCache

@@ -207,14 +207,20 @@ function chartLoader(base, notes, rungTable, importance) {
     if (loader.busy) { loader.next = s; return; }
     loader.busy = true;
     try {
-      const draw = (path, paint) => api(base + path).then(data => { paint(data); return data.seq; });
-      const seqs = await Promise.all([
-        draw("/anytime", a => drawAnytime(a, s)),
-        draw("/curves", c => drawCurves(c, notes.curves)),
-        draw("/rungs", r => drawRungs(r, rungTable)),
-        draw("/importance", imp => drawImportance(imp, importance, notes.importance)),
-        draw("/parallel", p => drawParallel(p, notes.parallel)),
-      ]);
+      // One after the other: the server computes a study's charts one at a time anyway, and
+      // parallel requests would take the browser's few connections from the summary and table.
+      const seqs = [];
+      for (const [path, paint] of [
+        ["/anytime", a => drawAnytime(a, s)],
+        ["/curves", c => drawCurves(c, notes.curves)],
+        ["/rungs", r => drawRungs(r, rungTable)],
+        ["/importance", imp => drawImportance(imp, importance, notes.importance)],
+        ["/parallel", p => drawParallel(p, notes.parallel)],
+      ]) {
+        const data = await api(base + path);
+        paint(data);
+        seqs.push(data.seq);
+      }
       document.body.dataset.chartsSeq = Math.min(...seqs);
       performance.mark("rung:charts");
       // Charts of a large study may lag the journal a little (see docs): ask again shortly.
