@@ -42,7 +42,7 @@ MAX_CURVES = 1000
 MAX_PARALLEL = 2000
 MAX_RUNG_POINTS = 2000
 MAX_PAGE = 500
-CHART_REUSE = 4.0  # a chart is reused until it is this many times its compute time old
+CHART_REUSE = 10.0  # a chart is reused until it is this many times its compute time old
 SORT_KEYS = ("id", "status", "bracket", "resource", "value", "observations")
 
 
@@ -205,10 +205,10 @@ class StudyModel:
     """What the study pages show, kept up to date trial by trial from the service.
 
     Read it under `lock` (ModelCache does). Charts summarise every trial, so they
-    are computed from a `ChartData` outside the lock, and a chart of a large study
-    is reused until it is older than CHART_REUSE times what it took to compute
-    (its payload says which journal position it shows): however fast reports
-    arrive, charts cost at most a fixed share of a core and never hold up the
+    are computed from a `ChartData` outside the lock, and a chart is reused until
+    it is older than CHART_REUSE times what it took to compute (its payload says
+    which journal position it shows): however fast reports arrive, each chart
+    keeps at most 1/(1 + CHART_REUSE) of a core busy, and none holds up the
     summary or the table.
     """
 
