@@ -168,6 +168,9 @@ def test_with_a_token_nothing_is_read_or_done_without_it(secured: Dash) -> None:
         "auth_required": True, "logged_in": False, "actions": True}
 
     assert request(secured.url + "/api/login", "POST", body={"token": "wrong"}).status == 401
+    assert request(secured.url + "/api/login", "POST", body=b"{not json").status == 400
+    assert request(secured.url + "/api/login", "POST", body=b"[]").status == 400
+    assert request(secured.url + "/api/login", "POST", body=b"x" * 70_000).status == 413
     login = request(secured.url + "/api/login", "POST", body={"token": TOKEN})
     assert login.status == 200
     cookie = login.headers["Set-Cookie"]
