@@ -312,13 +312,19 @@ class Handler(BaseHTTPRequestHandler):
                             "log in with the server's token (or send Authorization: Bearer TOKEN)")
 
     def _json_body(self) -> dict[str, Any]:
+        """The request's JSON object; the body is always read, so the connection stays usable."""
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= 64 * 1024:
+            self.close_connection = True  # the unread body would be taken for the next request
+            raise HttpError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "request body too large")
+        raw = self.rfile.read(length)
         if self.headers.get_content_type() != "application/json":
             raise HttpError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "send a JSON body (application/json)")
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > 64 * 1024:
-            raise HttpError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "request body too large")
         try:
-            body = json.loads(self.rfile.read(length) or b"{}")
+            body = json.loads(raw or b"{}")
         except ValueError:
             raise HttpError(HTTPStatus.BAD_REQUEST, "the body is not valid JSON") from None
         if not isinstance(body, dict):

@@ -628,9 +628,12 @@ class StudyService:
 
     def _view_locked(self, study: _Study) -> StudyView:
         scheduler = study.scheduler
+        running = scheduler.n_running  # a walk over every trial: once per view
         if scheduler.stopped:
             state = "stopped"
-        elif study.finished_at_seq == study.seq or scheduler.finished(self.clock()):
+        elif not running and (
+            study.finished_at_seq == study.seq or scheduler.finished(self.clock())
+        ):
             study.finished_at_seq = study.seq
             state = "done"
         else:
@@ -642,7 +645,7 @@ class StudyService:
             state=state,
             created_at=study.created_at,
             trials_started=len(scheduler.trials),
-            trials_running=scheduler.n_running,
+            trials_running=running,
             promotions=scheduler.promotions,
             resource_spent=scheduler.resource_spent,
             incumbent=incumbent,

@@ -42,7 +42,7 @@ MAX_CURVES = 1000
 MAX_PARALLEL = 2000
 MAX_RUNG_POINTS = 2000
 MAX_PAGE = 500
-CHART_REUSE = 4.0  # a chart is reused until it is this many times its compute time old
+CHART_REUSE = 10.0  # a chart is reused until it is this many times its compute time old
 SORT_KEYS = ("id", "status", "bracket", "resource", "value", "observations")
 
 
@@ -104,8 +104,7 @@ class TrialTable:
     of the table with `np.lexsort`, which keeps paging fast at 100,000 trials.
     """
 
-    def __init__(self, spec: StudySpec, sign: float):
-        self.sign = sign
+    def __init__(self, spec: StudySpec):
         self.params = list(spec.space.params)
         self._ranks = {  # categorical values sort by their text
             name: {c: i for i, c in enumerate(sorted(dom.choices, key=str))}
@@ -173,7 +172,7 @@ class TrialTable:
                                 len(self.texts))
         rows = np.nonzero(keep)[0]
         column = self._param_arrays[sort[6:]] if sort.startswith("param:") else a[sort]
-        values = column[rows] * (self.sign if sort == "value" else 1.0)
+        values = column[rows]  # by number, whatever the mode: the arrow means what it shows
         missing = np.isnan(values)  # trials without a result sort last in either order
         values = np.where(missing, 0.0, -values if descending else values)
         ordered = rows[np.lexsort((a["id"][rows], values, missing))]
@@ -205,10 +204,10 @@ class StudyModel:
     """What the study pages show, kept up to date trial by trial from the service.
 
     Read it under `lock` (ModelCache does). Charts summarise every trial, so they
-    are computed from a `ChartData` outside the lock, and a chart of a large study
-    is reused until it is older than CHART_REUSE times what it took to compute
-    (its payload says which journal position it shows): however fast reports
-    arrive, charts cost at most a fixed share of a core and never hold up the
+    are computed from a `ChartData` outside the lock, and a chart is reused until
+    it is older than CHART_REUSE times what it took to compute (its payload says
+    which journal position it shows): however fast reports arrive, each chart
+    keeps at most 1/(1 + CHART_REUSE) of a core busy, and none holds up the
     summary or the table.
     """
 
@@ -220,7 +219,7 @@ class StudyModel:
         self.levels = levels_of(spec)
         self.trials: dict[int, TrialView] = {}
         self.running_ids: set[int] = set()
-        self.table = TrialTable(spec, self.sign)
+        self.table = TrialTable(spec)
         self.charts: dict[str, tuple[Any, float, float, dict[str, Any]]] = {}
         self._chart_data: ChartData | None = None
         self.lock = threading.Lock()
@@ -230,7 +229,7 @@ class StudyModel:
         """Takes in a snapshot: every trial (complete) or the ones changed since self.seq."""
         if snap.complete:
             self.trials, self.running_ids = {}, set()
-            self.table = TrialTable(self.spec, self.sign)
+            self.table = TrialTable(self.spec)
             self.charts.clear()
         self.seq, self.view = snap.seq, snap.view
         for t in snap.trials:

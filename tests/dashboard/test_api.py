@@ -5,10 +5,12 @@ from __future__ import annotations
 import http.client
 import json
 import threading
+from dataclasses import replace
 
-from conftest import TOKEN, Dash, request, run_jobs, spec
+from dashboard_support import TOKEN, Dash, request, run_jobs, spec
 
 from rung.core.space import Categorical, Float
+from rung.core.types import Mode
 from rung.server.dashboard.model import ModelCache
 
 STUDY_VIEWS = ["", "/trials", "/trials/0", "/anytime", "/curves", "/rungs", "/running",
@@ -109,6 +111,25 @@ def test_trial_table_pages_sorts_and_filters_on_the_server(dash: Dash) -> None:
         assert "error" in answer.json()
 
 
+def test_a_maximised_metric_ranks_high_values_first(dash: Dash) -> None:
+    study = spec("acc", metric="accuracy", trials=12)
+    dash.service.create_study(replace(study, mode=Mode.MAX))
+    run_jobs(dash.service, "acc", 40)
+    base = dash.url + "/api/studies/acc"
+    wall = [v for _, v, _ in request(base + "/anytime").json()["wall"]]
+    best = request(base).json()["best"]["value"]
+    assert wall[-1] == best
+    results = [(r, v) for r, v in zip(*(
+        (o.resource for t in dash.service.list_trials("acc") for o in t.record.observations),
+        (o.value for t in dash.service.list_trials("acc") for o in t.record.observations)))]
+    top = max(r for r, _ in results)
+    assert best == max(v for r, v in results if r == top)
+    curves = request(base + "/curves?limit=1").json()["trials"]
+    assert best in curves[0]["value"]  # limit=1 shows the incumbent's own curve
+    rows = request(base + "/trials?sort=value&order=desc&limit=500").json()["rows"]
+    assert [r["value"] for r in rows] == sorted((r["value"] for r in rows), reverse=True)
+
+
 def test_a_large_page_request_is_capped_and_unknown_things_are_404(dash: Dash) -> None:
     _study(dash)
     assert request(dash.url + "/api/studies/nope").status == 404
@@ -168,6 +189,9 @@ def test_with_a_token_nothing_is_read_or_done_without_it(secured: Dash) -> None:
         "auth_required": True, "logged_in": False, "actions": True}
 
     assert request(secured.url + "/api/login", "POST", body={"token": "wrong"}).status == 401
+    assert request(secured.url + "/api/login", "POST", body=b"{not json").status == 400
+    assert request(secured.url + "/api/login", "POST", body=b"[]").status == 400
+    assert request(secured.url + "/api/login", "POST", body=b"x" * 70_000).status == 413
     login = request(secured.url + "/api/login", "POST", body={"token": TOKEN})
     assert login.status == 200
     cookie = login.headers["Set-Cookie"]

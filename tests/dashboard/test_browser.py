@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from conftest import TOKEN, objective
+from dashboard_support import TOKEN, objective
 from scipy import stats
 
 from rung import wire

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TOKEN
+from dashboard_support import TOKEN
 
 from rung.server.http import start_dashboard
 from rung.server.security import ServerSecurity

@@ -153,6 +153,7 @@ function studyPage(main, route) {
   const runningBody = el("tbody"), importance = el("div", { class: "imp", id: "importance" });
   const rungTable = el("tbody");
   const table = trialTable(name);
+  const charts = chartLoader(base, notes, rungTable, importance);
   main.append(
     el("div", { class: "toolbar" }, el("h1", { id: "title" }, name), stop),
     head,
@@ -185,27 +186,53 @@ function studyPage(main, route) {
       ["budget used", Math.round(s.progress * 100) + "%"],
     ].map(([label, value]) => el("div", {}, el("b", {}, value), el("span", {}, label))));
     performance.mark("rung:summary");  // user timing marks, read by benchmarks/dashboard_load.py
-    const draw = (path, paint) => api(base + path).then(data => { paint(data); return data.seq; });
-    const seqs = await Promise.all([
-      table.refresh().then(() => s.seq),
-      draw("/running", running => {
+    charts.load(s);  // in the background: the summary and the table never wait for charts
+    await Promise.all([
+      table.refresh(),
+      api(base + "/running").then(running => {
         runningBody.replaceChildren(...running.jobs.map(j => el("tr", { class: "link", onclick: () => { location.hash = trialHref(name, j.trial_id).slice(1); } },
           el("td", {}, j.trial_id), el("td", {}, j.worker_id), el("td", {}, `${j.resume_from}→${j.milestone}`),
           el("td", { class: "num" }, j.epoch), el("td", { class: "num" }, j.lease_seconds_left === null ? "–" : j.lease_seconds_left + " s"),
           el("td", {}, configText(j.config)))));
         if (!running.jobs.length) { runningBody.append(el("tr", {}, el("td", { colspan: 6 }, "No job is running."))); }
       }),
-      draw("/anytime", a => drawAnytime(a, s)),
-      draw("/curves", c => drawCurves(c, notes.curves)),
-      draw("/rungs", r => drawRungs(r, rungTable)),
-      draw("/importance", imp => drawImportance(imp, importance, notes.importance)),
-      draw("/parallel", p => drawParallel(p, notes.parallel)),
     ]);
-    document.body.dataset.chartsSeq = Math.min(...seqs);
-    performance.mark("rung:charts");
-    // Charts of a large study may lag the journal a little (see docs): ask again shortly.
-    if (Math.min(...seqs) < s.seq) { setTimeout(refresh, 1000); }
   };
+}
+
+// Loads every chart of a study; one round at a time, the latest summary wins.
+function chartLoader(base, notes, rungTable, importance) {
+  const loader = { busy: false, next: null };
+  loader.load = async (s) => {
+    if (loader.busy) { loader.next = s; return; }
+    loader.busy = true;
+    try {
+      // One after the other: the server computes a study's charts one at a time anyway, and
+      // parallel requests would take the browser's few connections from the summary and table.
+      const seqs = [];
+      for (const [path, paint] of [
+        ["/anytime", a => drawAnytime(a, s)],
+        ["/curves", c => drawCurves(c, notes.curves)],
+        ["/rungs", r => drawRungs(r, rungTable)],
+        ["/importance", imp => drawImportance(imp, importance, notes.importance)],
+        ["/parallel", p => drawParallel(p, notes.parallel)],
+      ]) {
+        const data = await api(base + path);
+        paint(data);
+        seqs.push(data.seq);
+      }
+      document.body.dataset.chartsSeq = Math.min(...seqs);
+      performance.mark("rung:charts");
+      // Charts of a large study may lag the journal a little (see docs): ask again shortly.
+      if (Math.min(...seqs) < s.seq && !loader.next) { setTimeout(refresh, 1000); }
+    } catch (err) {
+      if (!(err instanceof Unauthorized)) { message(err.message); }
+    } finally {
+      loader.busy = false;
+      if (loader.next) { const s2 = loader.next; loader.next = null; loader.load(s2); }
+    }
+  };
+  return loader;
 }
 
 function drawAnytime(a, s) {
