@@ -10,8 +10,9 @@ from rung.core.errors import InvalidArgument
 from rung.core.rungs import report_points, rung_levels
 from rung.core.schedulers import ASHA
 from rung.core.searchers import MultiFidelityGPSearcher
+from rung.core.searchers.mfgp import Encoding
 from rung.core.searchers.gp import GaussianProcess
-from rung.core.space import Float, SearchSpace
+from rung.core.space import Categorical, Float, SearchSpace
 from rung.core.study import SchedulerSettings, StudySpec
 from rung.core.types import Budget, Decision, JobKind
 
@@ -72,9 +73,9 @@ def test_joint_model_ranks_unseen_configs_at_r_max_better_than_a_per_rung_model(
 def test_model_cost_is_bounded_by_max_points() -> None:
     rng = np.random.default_rng(0)
     s, _ = searcher_with_results(rng, {1: 900, 3: 300, 9: 100})
-    x, y = s._training_data()
-    assert len(y) == s.max_points and x.shape == (s.max_points, 3)
-    assert sorted(x[:, -1])[-100:] == pytest.approx([s.z(9)] * 100)  # highest levels kept whole
+    units, z, y = s._training_data()
+    assert len(y) == s.max_points and units.shape == (s.max_points, 2)
+    assert sorted(z)[-100:] == pytest.approx([s.z(9)] * 100)  # highest levels kept whole
     assert s.suggest() is not None
 
 
@@ -89,6 +90,15 @@ def test_refit_only_when_the_data_has_grown() -> None:
         s.on_report(20_000 + i, c, 3, curve(c, 3))
     s.suggest()
     assert s._fit_size == 25  # grown by 1.2: refitted
+
+
+def test_categorical_choices_are_one_hot_for_the_model() -> None:
+    space = SearchSpace({"lr": Float(1e-3, 1.0, log=True), "opt": Categorical(("sgd", "adam", "rms"))})
+    encode = Encoding(space)
+    units = np.array([space.to_unit({"lr": 0.1, "opt": o}) for o in ("sgd", "adam", "rms")])
+    features = encode(units)
+    assert encode.width == 4 and features.shape == (3, 4)
+    assert np.array_equal(features[:, 1:], np.eye(3)) and np.allclose(features[:, 0], units[0, 0])
 
 
 def test_model_promotion_needs_the_mfgp_searcher() -> None:

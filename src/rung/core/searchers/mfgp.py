@@ -1,7 +1,7 @@
 """Multi-fidelity Bayesian optimization: one Gaussian process over (configuration, resource).
 
 Every result at every resource level trains one GP on the configuration's
-unit-cube encoding plus a resource coordinate z = log(r / r_min) / log(r_max /
+unit-cube encoding (categoricals one-hot) plus a resource coordinate z = log(r / r_min) / log(r_max /
 r_min) in [0, 1]. The Matern 5/2 kernel has its own length scale for z, fitted
 by marginal likelihood like the others: a long one says low-resource results
 predict full-resource ones well, a short one that they do not. So the model
@@ -38,7 +38,7 @@ from ..errors import InvalidArgument
 from ..space import SearchSpace
 from ..types import Config
 from .gp import GaussianProcess, candidate_points, expected_improvement
-from .model_based import ModelBasedSearcher
+from .model_based import ModelBasedSearcher, category_counts
 from .multiobjective import feasibility_ranked, parego_weights, scalarize
 
 # Start of the first hyperparameter fit: log length scales (configuration, then
@@ -49,18 +49,44 @@ DEFAULT_LOG_SIGNAL = 0.0
 DEFAULT_LOG_NOISE = math.log(1e-3)
 
 
+class Encoding:
+    """Model inputs from unit-cube configurations: a categorical parameter becomes one
+    column per choice (one-hot), so the GP learns each choice's effect and its interactions
+    instead of reading an arbitrary order into the choices; the others stay as they are."""
+
+    def __init__(self, space: SearchSpace):
+        self.counts = category_counts(space)
+
+    def __call__(self, units: np.ndarray) -> np.ndarray:
+        if not self.counts.any():
+            return units
+        columns = []
+        for j, k in enumerate(self.counts):
+            if k:
+                index = np.minimum((units[:, j] * k).astype(int), k - 1)
+                columns.append(np.eye(k)[index])
+            else:
+                columns.append(units[:, j : j + 1])
+        return np.hstack(columns)
+
+    @property
+    def width(self) -> int:
+        return int(sum(k if k else 1 for k in self.counts))
+
+
 @dataclass(frozen=True)
 class JointSurrogate:
     """The fitted GP, predicting standardized values at (unit-cube config, z)."""
 
     gp: GaussianProcess
+    encode: Encoding
     best: float  # lowest predicted mean at r_max among the configurations it was fitted on
-    leaders: np.ndarray  # those configurations, best predicted first (at most five)
+    leaders: np.ndarray  # those configurations (unit cube), best predicted first (at most five)
 
     def predict(self, units: np.ndarray, z: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and standard deviation (standardized) of each row at resource z."""
         zs = np.broadcast_to(np.asarray(z, dtype=float), (len(units),))
-        return self.gp.predict(np.column_stack([units, zs]))
+        return self.gp.predict(np.column_stack([self.encode(units), zs]))
 
     def improvement(self, units: np.ndarray, z: float | np.ndarray = 1.0) -> np.ndarray:
         """Expected improvement over `best` of each row's value at resource z."""
@@ -98,6 +124,7 @@ class MultiFidelityGPSearcher(ModelBasedSearcher):
         self.n_random, self.n_local, self.local_step = n_random, n_local, local_step
         self.max_points, self.fit_points, self.refit_growth = max_points, fit_points, refit_growth
         self.r_min, self.r_max = 1, 1
+        self._encode = Encoding(space)
         self._theta: np.ndarray | None = None  # hyperparameters of the last fit
         self._fit_size = 0  # results there were at the last fit (before the max_points cap)
         self._version = 0  # bumped whenever results or pending configs change
@@ -155,22 +182,25 @@ class MultiFidelityGPSearcher(ModelBasedSearcher):
             return None
         if self._cached is not None and self._cached[0] == self._version:
             return self._cached[1]
-        x, y = self._training_data()
+        units, z, y = self._training_data()
         pending = self._pending_units()
-        x = np.vstack([x, np.column_stack([pending, np.ones(len(pending))])])
-        y = np.concatenate([y, np.full(len(pending), y.min())])  # constant liars at r_max
+        x = np.column_stack([
+            self._encode(np.vstack([units, pending])),
+            np.concatenate([z, np.ones(len(pending))]),  # constant liars at r_max
+        ])
+        y = np.concatenate([y, np.full(len(pending), y.min())])
         y = (y - y.mean()) / (y.std() or 1.0)
         n_results = sum(len(vals) for vals in self._levels.values())
         if self._theta is None or n_results >= self.refit_growth * self._fit_size:
             subset = np.unique(np.linspace(0, len(y) - 1, min(len(y), self.fit_points)).astype(int))
-            gp = GaussianProcess.fit(x, y, self._starts(x.shape[1] - 1), subset)
+            gp = GaussianProcess.fit(x, y, self._starts(self._encode.width), subset)
             self._theta, self._fit_size = gp.theta, n_results
         else:
             gp = GaussianProcess.condition(x, y, self._theta)
-        observed = np.unique(x[:, :-1], axis=0)
-        final = gp.predict(np.column_stack([observed, np.ones(len(observed))]))[0]
+        observed = np.unique(units, axis=0)
+        final = gp.predict(np.column_stack([self._encode(observed), np.ones(len(observed))]))[0]
         order = np.argsort(final, kind="stable")
-        model = JointSurrogate(gp, float(final[order[0]]), observed[order[:5]])
+        model = JointSurrogate(gp, self._encode, float(final[order[0]]), observed[order[:5]])
         self._cached = (self._version, model)
         return model
 
@@ -195,9 +225,9 @@ class MultiFidelityGPSearcher(ModelBasedSearcher):
         proposal = self.propose(model) if model is not None else None
         return proposal[0] if proposal is not None else None
 
-    def _training_data(self) -> tuple[np.ndarray, np.ndarray]:
-        """(config, z) rows and values of at most `max_points` results: the highest resources
-        (newest first) fill half, an even spread of the others the rest."""
+    def _training_data(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Unit-cube configs, resource coordinates z and values of at most `max_points` results:
+        the highest resources (newest first) fill half, an even spread of the others the rest."""
         rows = [(r, t, v) for r, vals in self._levels.items() for t, v in vals.items()]
         rows.sort(key=lambda row: (-row[0], -row[1]))
         if len(rows) > self.max_points:
@@ -205,8 +235,7 @@ class MultiFidelityGPSearcher(ModelBasedSearcher):
             picks = np.linspace(0, len(rest) - 1, self.max_points - len(head)).astype(int)
             rows = head + [rest[i] for i in picks]
         units = np.array([self._units[t] for _, t, _ in rows])
-        z = self.z(np.array([r for r, _, _ in rows]))
-        return np.column_stack([units, z]), self._values(rows)
+        return units, self.z(np.array([r for r, _, _ in rows])), self._values(rows)
 
     def _values(self, rows: list[tuple[int, int, float]]) -> np.ndarray:
         """The values to model, lower is better. With several objectives or constraints: one
