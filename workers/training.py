@@ -45,6 +45,7 @@ from torch.utils.data import DataLoader
 
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .data import load_cifar10, load_fashion_mnist
+from .model_metrics import model_metrics
 from .models import build_model
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,8 @@ class TrainingSettings:
     """Seeds the train/val split and, with the trial seed, everything random in a trial."""
     download: bool = False
     """Let torchvision download CIFAR-10 when it is missing (do it once, not from many workers at once)."""
+    model_metrics: bool = False
+    """Report {"error", "params", "latency_ms"} instead of the error alone (workers/model_metrics.py)."""
 
     def __post_init__(self) -> None:
         if self.dataset not in DATASETS:
@@ -123,8 +126,9 @@ class Hyperparameters:
         return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") >> 1
 
 
-OnEpoch = Callable[[int, float], bool]
-"""Called with (epoch, validation error) after each epoch; returning False stops the trial."""
+OnEpoch = Callable[[int, Any], bool]
+"""Called with (epoch, validation error, or named metrics with `model_metrics`) after each epoch;
+returning False stops the trial."""
 
 
 class Objective:
@@ -210,15 +214,17 @@ class Objective:
             )
 
         val_error = math.nan
+        measured = model_metrics(model, self.input_shape, self.device) if self.settings.model_metrics else {}
         for epoch in range(start_epoch + 1, end_epoch + 1):
             generator = _epoch_generator(self.settings.seed, trial_seed, epoch)
             self._train_epoch(model, optimizer, scaler, hp.batch_size, generator)
             scheduler.step()
             val_error = self._evaluate(model)
+            result = {"error": val_error, **measured} if measured else val_error
             if epoch == end_epoch:
                 save(epoch, val_error)
-                on_epoch(epoch, val_error)
-            elif not on_epoch(epoch, val_error):
+                on_epoch(epoch, result)
+            elif not on_epoch(epoch, result):
                 save(epoch, val_error)
                 break
         return val_error
