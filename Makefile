@@ -34,6 +34,7 @@ bench: setup
 	$(PY) benchmarks/simulator_speed.py
 	$(PY) benchmarks/hartmann6_asha_vs_random.py
 	$(PY) benchmarks/server_throughput.py
+	$(PY) benchmarks/multiobjective.py
 
 proto: setup
 	$(PY) proto/generate.py
