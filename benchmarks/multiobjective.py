@@ -12,7 +12,9 @@ Methods (all with the random searcher, so only the scheduler differs):
 - random: FIFO, every trial trained to r = 81;
 - ASHA (scalarized): ASHA on 0.5 error / 0.9 + 0.5 params / 33 M, fixed in advance;
 - MO-ASHA: ASHA ranking rungs by non-dominated sorting and epsilon-net;
-- MO-ASHA + BOHB: the same with the BOHB searcher on ParEGO scalarizations.
+- MO-ASHA + BOHB: the same with the BOHB searcher on ParEGO scalarizations;
+- MO-ASHA (stopping): stopping-type ASHA with the same ranking, the peer of
+  Syne Tune's MOASHA (benchmarks/peers/syne_tune_moasha.py, `--extra-runs`).
 
     .venv/bin/python benchmarks/multiobjective.py     # table to stdout, JSON and plot to docs/multiobjective/
 """
@@ -40,6 +42,7 @@ METHODS = {  # name -> (scheduler, searcher, several objectives?)
     "ASHA (scalarized)": ("asha", "random", False),
     "MO-ASHA": ("asha", "random", True),
     "MO-ASHA + BOHB": ("asha", "bohb", True),
+    "MO-ASHA (stopping)": ("asha_stopping", "random", True),
 }
 FRACTIONS = (0.25, 0.5, 1.0)
 
@@ -72,7 +75,7 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     table: dict[str, Any] = {}
     finals: dict[str, np.ndarray] = {}
     curves: dict[str, np.ndarray] = {}
-    for method in METHODS:
+    for method in dict.fromkeys(r["method"] for r in runs):
         mine = [r for r in runs if r["method"] == method]
         if not mine:
             continue
@@ -124,6 +127,8 @@ def main() -> int:
     p.add_argument("--methods", default=",".join(METHODS))
     p.add_argument("--processes", type=int, default=os.cpu_count() or 1)
     p.add_argument("--out", default="docs/multiobjective", help="folder for the JSON and the plot")
+    p.add_argument("--extra-runs", default=None, metavar="JSON",
+                   help="runs of a peer made elsewhere (benchmarks/peers/syne_tune_moasha.py)")
     args = p.parse_args()
     methods = args.methods.split(",")
     tasks = [
@@ -131,6 +136,8 @@ def main() -> int:
     ]
     with ProcessPoolExecutor(args.processes) as pool:
         runs = list(pool.map(run, *zip(*tasks)))
+    if args.extra_runs:
+        runs += json.loads(Path(args.extra_runs).read_text())
     summary = summarize(runs)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
