@@ -43,6 +43,7 @@ bench: setup
 	$(PY) benchmarks/hartmann6_asha_vs_random.py
 	$(PY) benchmarks/server_throughput.py
 	$(PY) benchmarks/dashboard_load.py
+	$(PY) benchmarks/multiobjective.py
 
 proto: setup
 	$(PY) proto/generate.py

@@ -22,6 +22,7 @@ from torch import nn
 
 from .data import load_cifar10, load_fashion_mnist
 from .datapath import TensorBatches
+from .model_metrics import model_metrics
 from .objective import Advance, EpochStats, Objective, Trainer, TrainingSettings, TrialContext
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,7 @@ class ClassifierTrainer(Trainer):
         self.scaler = torch.amp.GradScaler("cuda", enabled=objective.amp_dtype == torch.float16)
         model = setup.model
         self.forward = torch.compile(model) if objective.settings.data_path.compile else model
+        self._model_metrics: dict[str, float] | None = None
 
     @property
     def examples_per_epoch(self) -> int:
@@ -143,6 +145,15 @@ class ClassifierTrainer(Trainer):
             with objective.autocast():
                 wrong += (self.forward(x).argmax(dim=1) != y).sum()
         return int(wrong) / len(objective.val_y)
+
+    def reported(self, value: float) -> float | Mapping[str, float]:
+        if not self.objective.settings.model_metrics:
+            return value
+        if self._model_metrics is None:  # size and latency do not change with training
+            self._model_metrics = model_metrics(
+                self.setup.model, self.objective.input_shape, self.objective.device
+            )
+        return {"error": value, **self._model_metrics}
 
     def state_dict(self) -> dict[str, Any]:
         scheduler = self.setup.lr_scheduler

@@ -26,6 +26,7 @@ import shutil
 import signal
 import tempfile
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,7 +90,7 @@ def run_trial(
     trained = 0
     trial.checkpoint_out.parent.mkdir(parents=True, exist_ok=True)
 
-    def on_epoch(epoch: int, error: float) -> bool:
+    def on_epoch(epoch: int, error: float | Mapping[str, float]) -> bool:
         nonlocal trained
         trained += 1
         if trial.lost:

@@ -68,6 +68,9 @@ class TrainingSettings:
     download: bool = False
     """Let torchvision download a missing data set (do it once, not from many workers at once)."""
     data_path: DataPathOptions = field(default_factory=DataPathOptions)
+    model_metrics: bool = False
+    """Report {"error", "params", "latency_ms"} instead of the error alone (built-in CNNs;
+    workers/model_metrics.py)."""
     options: Mapping[str, str] = field(default_factory=dict)
     """Free-form ``--objective-option KEY=VALUE`` pairs for user objectives."""
 
@@ -118,6 +121,11 @@ class Trainer(ABC):
     @abstractmethod
     def evaluate(self) -> float:
         """The study's metric on validation data (the value reported to the server)."""
+
+    def reported(self, value: float) -> float | Mapping[str, float]:
+        """What the worker reports for an epoch whose metric is `value`: the value itself, or
+        named metrics for studies with several objectives or constraints (override to add them)."""
+        return value
 
     @abstractmethod
     def state_dict(self) -> dict[str, Any]:

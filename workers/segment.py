@@ -32,7 +32,8 @@ from .objective import Objective, TrialContext
 from .progress import QUIET, TrialProgress
 
 OnEpoch = Callable[[int, float], bool]
-"""Called with (epoch, metric) after each epoch; returning False stops the trial."""
+"""Called with (epoch, metric, or named metrics: `Trainer.reported`) after each epoch;
+returning False stops the trial."""
 
 
 class TrialDiverged(ValueError):
@@ -92,10 +93,11 @@ def train_segment(
         if not math.isfinite(value):
             raise TrialDiverged(f"metric is {value} at epoch {epoch}")
         progress.epoch_done(epoch, stats.loss, value, stats.examples / max(seconds, 1e-9))
+        reported = trainer.reported(value)
         if epoch == end_epoch:
             save(epoch, value)
-            on_epoch(epoch, value)
-        elif not on_epoch(epoch, value):
+            on_epoch(epoch, reported)
+        elif not on_epoch(epoch, reported):
             save(epoch, value)
             break
     return value

@@ -109,6 +109,7 @@ def _worker_objective(args: argparse.Namespace) -> tuple[Any, Any]:
             amp=args.amp,
             seed=args.data_seed,
             download=args.download,
+            model_metrics=args.model_metrics,
             data_path=DataPathOptions(
                 loader_workers=args.loader_workers,
                 pin_memory=args.pin_memory,
@@ -143,17 +144,18 @@ def _status(args: argparse.Namespace) -> int:
 def _create(args: argparse.Namespace) -> int:
     import json
 
-    from rung.core.space import SearchSpace
+    from rung.study_file import study_options
 
     try:
-        space = SearchSpace.from_json(json.loads(Path(args.space).read_text()))
+        data = json.loads(Path(args.space).read_text())
         initial = [json.loads(text) for text in args.initial_config]
     except (OSError, ValueError) as exc:
         raise InvalidArgument(f"cannot read the search space or an initial config: {exc}") from exc
+    options = study_options(data, args.objective, args.constraint, args.reference_point)
     scheduler, searcher = _scheduler_and_searcher(args)
     with _client(args) as client:
         client.create_study(
-            args.study, space.params, metric=args.metric, mode=args.mode,
+            args.study, **options, metric=args.metric, mode=args.mode,
             scheduler=scheduler, r_min=args.r_min, r_max=args.r_max, eta=args.eta,
             brackets=args.brackets, searcher=searcher, initial_configs=initial,
             max_trials=args.max_trials, max_resource=args.max_resource,
@@ -397,6 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the study's r_max (horizon of the learning-rate schedule)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--amp", action="store_true", help="mixed precision on CUDA")
+    p.add_argument("--model-metrics", action="store_true",
+                   help="report params and latency_ms beside error (multi-objective studies)")
     p.add_argument("--download", action="store_true",
                    help="let torchvision download CIFAR-10 if it is missing (start one worker "
                         "with it first; Fashion-MNIST falls back to a download by itself)")
@@ -431,6 +435,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a config to try first (repeatable)")
     p.add_argument("--metric", default="error")
     p.add_argument("--mode", default="min", choices=["min", "max"])
+    p.add_argument("--objective", action="append", default=[], metavar="NAME:MODE",
+                   help="an objective, e.g. error:min (repeatable; replaces --metric/--mode)")
+    p.add_argument("--constraint", action="append", default=[], metavar="'METRIC <= BOUND'",
+                   help="a bound that must hold, e.g. 'memory_mb <= 4000' (repeatable)")
+    p.add_argument("--reference-point", default=None, metavar="V1,V2,...",
+                   help="hypervolume reference point, one value per objective")
     p.add_argument("--r-min", type=int, default=1)
     p.add_argument("--r-max", type=int, default=9)
     p.add_argument("--brackets", type=int, default=0, help="Hyperband brackets (0 = all)")

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from rung import wire
+from rung.pareto_view import pareto_export
 from rung.v1 import rung_pb2 as pb
 
 FORMATS = ("csv", "json")
@@ -34,7 +35,10 @@ def trial_record(trial: pb.Trial, maximize: bool) -> dict[str, Any]:
         "last_value": last[1],
         "best_resource": best[0],
         "best_value": best[1],
-        "observations": [{"resource": r, "value": v} for r, v in curve],
+        "observations": [
+            {"resource": o.resource, "value": o.value, **({"metrics": dict(o.metrics)} if o.metrics else {})}
+            for o in sorted(trial.observations, key=lambda o: (o.resource, o.value))
+        ],
         "failures": list(trial.failures),
     }
 
@@ -48,6 +52,8 @@ def study_export(study: pb.Study, trials: Sequence[pb.Trial]) -> dict[str, Any]:
         "mode": "max" if maximize else "min",
         "rung_levels": sorted({s.milestone for t in trials for s in t.segments}),
         "trials": [trial_record(t, maximize) for t in sorted(trials, key=lambda t: t.id)],
+        # Several objectives or constraints: the front, hypervolume curve and reference point.
+        **(pareto_export(study) if spec.objectives or spec.constraints else {}),
     }
 
 
@@ -69,8 +75,10 @@ def write_csv(export: dict[str, Any], out: TextIO) -> None:
             *(f"config.{p}" for p in params),
             *SUMMARY,
             *(f"value@{r}" for r in levels),
+            *(["pareto_front"] if "pareto_front" in export else []),
         ]
     )
+    front = {p["trial_id"] for p in export.get("pareto_front", ())}
     for t in trials:
         at = {o["resource"]: o["value"] for o in t["observations"]}
         writer.writerow(
@@ -81,6 +89,7 @@ def write_csv(export: dict[str, Any], out: TextIO) -> None:
                 *(t["config"].get(p, "") for p in params),
                 *("" if t[k] is None else t[k] for k in SUMMARY),
                 *(at.get(r, "") for r in levels),
+                *([t["trial_id"] in front] if "pareto_front" in export else []),
             ]
         )
 

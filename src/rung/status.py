@@ -9,6 +9,7 @@ from typing import Sequence
 
 from rung import wire
 from rung.client import Client
+from rung.pareto_view import pareto_lines
 from rung.v1 import rung_pb2 as pb
 
 STATES = {v: k for k, v in wire.STUDY_STATES.items()}
@@ -67,6 +68,7 @@ def format_study(study: pb.Study, trials: Sequence[pb.Trial], now: float) -> str
             f"  incumbent: trial {inc.trial_id} {spec.metric.name}={inc.value:.4f} "
             f"at r={inc.resource} ({format_config(inc.config)})"
         )
+    lines += pareto_lines(study)
     return "\n".join(lines)
 
 

@@ -82,3 +82,17 @@ def test_epsilon_net_spreads_the_top_of_a_front():
     outcomes = [Outcome(k) for k in [(0.4, 30.0), (0.45, 5.0), (0.9, 1.0), (0.7, 20.0)]]
     # A first (best first objective), then C, the farthest from A once scaled, then B.
     assert rank(outcomes) == [0, 2, 1, 3]
+
+
+@settings(deadline=None)
+@given(st.lists(st.tuples(small, small), min_size=1, max_size=30))
+def test_two_objective_sweep_gives_the_fronts_of_repeated_peeling(pts):
+    """The O(n log n) sweep used for one and two objectives against peeling by brute force."""
+    from rung.core.pareto import nondominated_fronts
+
+    left, fronts = list(range(len(pts))), []
+    while left:
+        front = [i for i in left if i in {left[j] for j in brute_front([pts[k] for k in left])}]
+        fronts.append(front)
+        left = [i for i in left if i not in front]
+    assert nondominated_fronts(np.array(pts)) == fronts

@@ -84,3 +84,68 @@ def test_a_single_objective_study_takes_named_metrics_and_old_style_values(serve
         assert dict(observed[0].metrics) == {"error": 0.25, "latency_ms": 3.0}
         assert [o.value for o in observed] == [0.25, 0.5]
         assert not np.isnan(observed[1].value)
+
+
+def test_rung_create_status_and_export_show_objectives_and_front(server, tmp_path):
+    import json
+    import subprocess
+
+    from support import rung_command, subprocess_env
+
+    study_file = tmp_path / "study.json"
+    study_file.write_text(json.dumps({
+        "space": {
+            "optimizer": {"type": "Categorical", "choices": ["sgd", "adam"]},
+            "momentum": {"type": "Float", "low": 0.0, "high": 0.99,
+                         "condition": {"parent": "optimizer", "equals": "sgd"}},
+            "width": {"type": "Categorical", "choices": [1, 2, 4]},
+        },
+        "objectives": {"error": "min", "latency_ms": "min"},
+        "constraints": ["memory_mb <= 300"],
+    }))
+
+    def rung(*args):
+        out = subprocess.run(rung_command(*args, "--server", server.address), capture_output=True,
+                             text=True, env=subprocess_env(), timeout=60)
+        return out
+
+    out = rung("create", "cli-moo", "--space", str(study_file), "--max-trials", "6", "--r-max", "3",
+               "--reference-point", "2,100")
+    assert out.returncode == 0, out.stderr
+    with Client(server.address) as client:
+        study = client.study("cli-moo")
+        info = study.info()
+        assert info.objectives == {"error": "min", "latency_ms": "min"}
+        assert info.constraints == ["memory_mb <= 300"] and info.reference_point == (2.0, 100.0)
+        for trial in study.trials():
+            with trial:
+                for epoch in trial.epochs():
+                    if trial.report(epoch, evaluate({"lr": 0.3, **trial.config}, epoch)) is not (
+                        Decision.CONTINUE
+                    ):
+                        break
+        info = study.info()
+    assert info.reference_point == (2.0, 100.0) and info.pareto_front
+    status = rung("status", "--study", "cli-moo")
+    assert status.returncode == 0, status.stderr
+    assert "objectives: error (min), latency_ms (min) subject to memory_mb <= 300" in status.stdout
+    assert "pareto front:" in status.stdout and "hypervolume:" in status.stdout
+    exported = rung("export", "cli-moo", "--format", "json")
+    data = json.loads(exported.stdout)
+    assert {p["trial_id"] for p in data["pareto_front"]} == {p.trial_id for p in info.pareto_front}
+    assert data["hypervolume"][-1]["value"] == info.hypervolume[-1][1]
+    csv_text = rung("export", "cli-moo", "--format", "csv").stdout
+    assert csv_text.splitlines()[0].endswith(",pareto_front")
+    plotted = rung("plot", "--study", "cli-moo", "--out", str(tmp_path / "plots"))
+    assert plotted.returncode == 0, plotted.stderr
+    for name in ("pareto_cli-moo.png", "hypervolume_cli-moo.png"):
+        assert (tmp_path / "plots" / name).stat().st_size > 1000
+
+    bad = rung("create", "bad", "--space", str(study_file), "--max-trials", "2",
+               "--constraint", "memory_mb < 3")
+    assert bad.returncode == 2 and "cannot read constraint" in bad.stderr
+    study_file.write_text(json.dumps({"a": {"type": "Int", "low": 1, "high": 3},
+                                      "b": {"type": "Int", "low": 1, "high": 3,
+                                            "condition": {"parent": "a", "in": [7]}}}))
+    bad = rung("create", "bad", "--space", str(study_file), "--max-trials", "2")
+    assert bad.returncode == 2 and "outside the domain of 'a'" in bad.stderr

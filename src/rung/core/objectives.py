@@ -17,19 +17,9 @@ from .errors import InvalidArgument
 from .types import Mode, check_metric
 
 def check_metric_name(name: Any) -> str:
-    """Metric names are printable, without surrounding spaces or '<', '>', '=' (constraint syntax)."""
-    if (
-        not isinstance(name, str)
-        or not name
-        or len(name) > 128
-        or name != name.strip()
-        or not name.isprintable()
-        or any(c in name for c in "<>=")
-    ):
-        raise InvalidArgument(
-            f"invalid metric name {name!r}: use 1-128 printable characters without "
-            "'<', '>', '=' or surrounding spaces"
-        )
+    """Any non-empty string, as a study's metric always was (old journals must still load)."""
+    if not isinstance(name, str) or not name:
+        raise InvalidArgument(f"metric names must be non-empty strings, got {name!r}")
     return name
 
 

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import bisect
+
 import numpy as np
 
 from .objectives import Outcome
@@ -43,15 +45,45 @@ def nondominated_fronts(points: np.ndarray) -> list[list[int]]:
     n = len(points)
     if n == 0:
         return []
-    dom = dominance_matrix(points)
+    p = np.asarray(points, dtype=float)
+    if p.shape[1] <= 2:
+        return _fronts_by_sweep(p)
+    dom = dominance_matrix(p)
+    dominated_by = dom.sum(axis=0)  # how many points dominate each point
     left = np.ones(n, dtype=bool)
     fronts = []
-    while left.any():
-        dominated = (dom[left][:, left]).any(axis=0)
-        idx = np.flatnonzero(left)[~dominated]
+    while left.any():  # peel: O(n**2) in all, as in NSGA-II's fast non-dominated sort
+        idx = np.flatnonzero(left & (dominated_by == 0))
         fronts.append(idx.tolist())
         left[idx] = False
+        dominated_by = dominated_by - dom[idx].sum(axis=0)
     return fronts
+
+
+def _fronts_by_sweep(p: np.ndarray) -> list[list[int]]:
+    """Non-dominated fronts of one or two objectives in O(n log n) (rungs grow to thousands).
+
+    Points are taken in lexicographic order, so every point's dominators come
+    before it. Front f keeps the lexicographically smallest (second, first)
+    coordinates of its members: a point is dominated by some member of front f
+    exactly when that pair is smaller than its own, and the pairs grow from
+    front to front, so the point joins the first front whose pair is not smaller.
+    """
+    if p.shape[1] == 1:
+        p = np.hstack([p, np.zeros_like(p)])
+    order = np.lexsort((p[:, 1], p[:, 0]))
+    tails: list[tuple[float, float]] = []
+    fronts: list[list[int]] = []
+    for i in order.tolist():
+        key = (p[i, 1], p[i, 0])
+        f = bisect.bisect_left(tails, key)
+        if f == len(tails):
+            tails.append(key)
+            fronts.append([i])
+        else:
+            tails[f] = key
+            fronts[f].append(i)
+    return [sorted(front) for front in fronts]
 
 
 def pareto_front(points: np.ndarray) -> list[int]:
@@ -67,19 +99,26 @@ def epsilon_net_order(points: np.ndarray, scale: np.ndarray) -> list[int]:
         return list(range(n))
     z = np.asarray(points, dtype=float) / scale
     first = int(np.lexsort((np.arange(n), z[:, 0]))[0])
+    if n == 2:
+        return [first, 1 - first]
+    dist = np.sqrt(((z[:, None, :] - z[None, :, :]) ** 2).sum(axis=-1))
     order = [first]
-    nearest = np.linalg.norm(z - z[first], axis=1)
+    nearest = dist[first].copy()
     nearest[first] = -np.inf
     for _ in range(n - 1):
-        pick = int(np.argmax(nearest))  # argmax returns the first maximum: earlier report wins
+        pick = int(nearest.argmax())  # argmax returns the first maximum: earlier report wins
         order.append(pick)
-        nearest = np.minimum(nearest, np.linalg.norm(z - z[pick], axis=1))
+        np.minimum(nearest, dist[pick], out=nearest)
         nearest[order] = -np.inf
     return order
 
 
-def rank(outcomes: Sequence[Outcome]) -> list[int]:
-    """Indices of the outcomes best first (see the module docstring); index order breaks ties."""
+def rank(outcomes: Sequence[Outcome], top: int | None = None) -> list[int]:
+    """Indices of the outcomes best first (see the module docstring); index order breaks ties.
+
+    With `top`, only the first `top` places are guaranteed: fronts that start
+    after them are left in index order, which saves the epsilon-net's cost.
+    """
     if not outcomes:
         return []
     keys = np.array([o.keys for o in outcomes], dtype=float)
@@ -91,7 +130,10 @@ def rank(outcomes: Sequence[Outcome]) -> list[int]:
         group = np.flatnonzero(violations == v)
         for front in nondominated_fronts(keys[group]):
             members = group[front]
-            order.extend(members[epsilon_net_order(keys[members], scale)].tolist())
+            if top is not None and len(order) >= top:
+                order.extend(members.tolist())
+            else:
+                order.extend(members[epsilon_net_order(keys[members], scale)].tolist())
     return order
 
 

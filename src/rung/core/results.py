@@ -64,6 +64,56 @@ def reference_point(goals: Objectives, reports: Sequence[MetricsReport], given: 
     return k.max(axis=0) + np.where(span > 0, 0.1 * span, 1.0)
 
 
+def _dominates(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool((a <= b).all() and (a < b).any())
+
+
+class _TopFront:
+    """The front at the highest resource so far, kept up to date report by report.
+
+    A new result only meets the current front (O(front) work): it joins unless a
+    member dominates it, and evicts the members it dominates. A trial that
+    reports again at the same resource (a resumed job) rebuilds the front.
+    """
+
+    def __init__(self, goals: Objectives):
+        self.goals = goals
+        self.top = -1
+        self.latest: dict[int, MetricsReport] = {}  # trial -> latest feasible report at `top`
+        self.front: dict[int, np.ndarray] = {}  # trial -> keys, for the front's members
+
+    def add(self, r: MetricsReport) -> bool:
+        """Takes a report; True when the front changed."""
+        if r.resource < self.top:
+            return False
+        risen = r.resource > self.top
+        if risen:
+            self.top, self.latest, self.front = r.resource, {}, {}
+        outcome = self.goals.outcome(r.metrics)
+        again = r.trial_id in self.latest
+        if outcome.feasible:
+            self.latest[r.trial_id] = r
+        else:
+            self.latest.pop(r.trial_id, None)
+        if again:
+            return self._rebuild()
+        if not outcome.feasible:
+            return risen
+        keys = np.array(outcome.keys)
+        if any(_dominates(k, keys) for k in self.front.values()):
+            return risen
+        self.front = {t: k for t, k in self.front.items() if not _dominates(keys, k)}
+        self.front[r.trial_id] = keys
+        return True
+
+    def _rebuild(self) -> bool:
+        trials = list(self.latest)
+        keys = np.array([self.goals.outcome(self.latest[t].metrics).keys for t in trials])
+        keys = keys.reshape(len(trials), len(self.goals.objectives))
+        self.front = {trials[i]: keys[i] for i in pareto_front(keys)}
+        return True
+
+
 def summarize(
     goals: Objectives, reports: Sequence[MetricsReport], given_reference: Sequence[float] = ()
 ) -> ParetoSummary:
@@ -71,29 +121,18 @@ def summarize(
     ref = reference_point(goals, reports, given_reference)
     if ref is None:
         return ParetoSummary()
-    top = -1
-    at_top: dict[int, MetricsReport] = {}  # trial -> latest feasible report at the top resource
+    state = _TopFront(goals)
     curve: list[tuple[int, float, float]] = []
-    front: list[int] = []
     for r in reports:
-        if r.resource < top:
+        if not state.add(r):
             continue
-        if r.resource > top:
-            top, at_top, front = r.resource, {}, []
-        if not goals.outcome(r.metrics).feasible:
-            at_top.pop(r.trial_id, None)
-        else:
-            at_top[r.trial_id] = r
-        trials = list(at_top)
-        keys = np.array([goals.outcome(at_top[t].metrics).keys for t in trials]).reshape(
-            len(trials), len(goals.objectives)
-        )
-        front = [trials[i] for i in pareto_front(keys)]
-        value = hypervolume(keys, ref) if len(trials) else 0.0
+        keys = np.array(list(state.front.values())).reshape(-1, len(goals.objectives))
+        value = hypervolume(keys, ref)
         if not curve or curve[-1][2] != value:
             curve.append((r.seq, r.at, value))
+    members = sorted(state.front)
     return ParetoSummary(
-        front=[FrontPoint(t, at_top[t].resource, dict(at_top[t].metrics)) for t in front],
+        front=[FrontPoint(t, state.latest[t].resource, dict(state.latest[t].metrics)) for t in members],
         hypervolume=curve,
         reference_point=tuple(float(o.key(float(v))) for o, v in zip(goals.objectives, ref)),
     )

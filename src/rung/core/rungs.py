@@ -124,11 +124,13 @@ class OutcomeRung:
 
     Same interface as `Rung`. The order of a set of outcomes is not a sort by a
     key of each (an epsilon-net depends on the whole front), so it is recomputed
-    when asked for after a new result, and cached until the next one.
+    when asked for after a new result, and cached until the next one. Only the
+    top ceil(n / eta) places are ever read (promotion reads floor(n / eta),
+    stopping ceil(n / eta)), so only they are fully ordered.
     """
 
-    def __init__(self, level: int):
-        self.level = level
+    def __init__(self, level: int, eta: int = 2):
+        self.level, self.eta = level, eta
         self._entries: list[tuple[Outcome, int, int]] = []  # (outcome, seq, trial_id), seq order
         self._order: list[int] | None = []  # indices into _entries, best first
         self.promoted: set[int] = set()
@@ -139,14 +141,15 @@ class OutcomeRung:
     def record(self, trial_id: int, key: Outcome, seq: int) -> int:
         """Inserts a result and returns its rank in this rung (0 = best)."""
         self._entries.append((key, seq, trial_id))
-        self._entries.sort(key=lambda e: e[1])
+        if len(self._entries) > 1 and seq < self._entries[-2][1]:
+            self._entries.sort(key=lambda e: e[1])
         self._order = None
-        return next(i for i, t in enumerate(self._ranked()) if t == trial_id)
+        return self._ranked().index(trial_id)
 
     def _ranked(self) -> list[int]:
         """Trial ids best first."""
         if self._order is None:
-            self._order = rank([e[0] for e in self._entries])
+            self._order = rank([e[0] for e in self._entries], top=-(-len(self._entries) // self.eta))
         return [self._entries[i][2] for i in self._order]
 
     def candidates(self, eta: int) -> Iterator[int]:
@@ -163,13 +166,14 @@ class OutcomeRung:
     def to_json(self) -> dict:
         return {
             "level": self.level,
+            "eta": self.eta,
             "outcomes": [[o.to_json(), seq, t] for o, seq, t in self._entries],
             "promoted": sorted(self.promoted),
         }
 
     @classmethod
     def from_json(cls, data: dict) -> "OutcomeRung":
-        rung = cls(data["level"])
+        rung = cls(data["level"], data["eta"])
         rung._entries = [(Outcome.from_json(o), seq, t) for o, seq, t in data["outcomes"]]
         rung._order = None
         rung.promoted = set(data["promoted"])
@@ -179,6 +183,6 @@ class OutcomeRung:
 AnyRung = Union[Rung, OutcomeRung]
 
 
-def make_rung(level: int, scalar: bool) -> AnyRung:
+def make_rung(level: int, scalar: bool, eta: int) -> AnyRung:
     """A rung for plain numbers (one objective, no constraints) or for outcomes."""
-    return Rung(level) if scalar else OutcomeRung(level)
+    return Rung(level) if scalar else OutcomeRung(level, eta)

@@ -117,7 +117,8 @@ def _plot_study(address: str, name: str, out: Path) -> list[Path]:
 
     with Client(address, retry_seconds=10.0) as client:
         study = client.get_study(name)
-        rows = observations(client.list_trials(name))
+        trials = client.list_trials(name)
+        rows = observations(trials)
     metric = study.spec.metric.name or "metric"
     times, values = incumbent_trajectory(rows, study_mode(study), study.created_at)
     return [
@@ -125,4 +126,16 @@ def _plot_study(address: str, name: str, out: Path) -> list[Path]:
                         "seconds since the study was created", metric),
         plot_rungs([(b, r, v) for _, _, _, b, r, v in rows], out / f"rungs_{name}.png",
                    f"study {name}: results by resource", metric),
+        *_plot_pareto(study, trials, out),
     ]
+
+
+def _plot_pareto(study: Any, trials: Any, out: Path) -> list[Path]:
+    """The front and hypervolume curve of a study with several objectives or constraints."""
+    if not (study.spec.objectives or study.spec.constraints):
+        return []
+    from .pareto_plots import plot_front, plot_hypervolume
+
+    name = study.spec.name
+    return [plot_front(study, trials, out / f"pareto_{name}.png"),
+            plot_hypervolume(study, out / f"hypervolume_{name}.png")]

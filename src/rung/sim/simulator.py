@@ -18,7 +18,7 @@ from __future__ import annotations
 import heapq
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from ..core.rungs import report_points, rung_levels
 from ..core.schedulers import Scheduler
@@ -56,11 +56,13 @@ class Simulator:
         n_workers: int = 4,
         max_time: float = math.inf,
         record_rungs: bool = True,
+        on_report: Callable[[float, int, int, Any], None] | None = None,
     ):
         if n_workers < 1:
             raise ValueError("n_workers must be >= 1")
         self.scheduler, self.benchmark = scheduler, benchmark
         self.n_workers, self.max_time, self.record_rungs = n_workers, max_time, record_rungs
+        self.on_report = on_report  # (now, trial id, resource, value): e.g. metrics over time
         self._levels: dict[int, list[int]] = {}
         self._regret: dict[int, float] = {}  # trial id -> regret of its config (cached)
         self._events: list[tuple[float, int, int, list[Any]]] = []  # (time, order, worker, job)
@@ -114,6 +116,8 @@ class Simulator:
         resource = points[i]
         value = self.benchmark.evaluate(config, resource)
         decision = self.scheduler.report(trial_id, resource, value)
+        if self.on_report is not None:
+            self.on_report(now, trial_id, resource, value)
         self.result.reports += 1
         if self.record_rungs:
             self.result.rungs.append((trial_id, bracket, resource, value))

@@ -165,7 +165,7 @@ class Scheduler(ABC):
         return self.objectives.outcome(self.objectives.metrics(value))
 
     def _rung(self, level: int) -> AnyRung:
-        return make_rung(level, self.objectives.is_scalar)
+        return make_rung(level, self.objectives.is_scalar, self.eta)
 
     def _on_progress(self, trial: TrialState, resource: int, key: Any) -> Decision:
         """A result below the milestone; promotion-type schedulers just continue."""
