@@ -10,7 +10,12 @@ BO do, where `gp` and `bohb` fit one level at a time.
 
 A new configuration maximizes expected improvement *at r_max* over the best
 predicted full-resource value among the configurations tried so far.
-Configurations still waiting for their first result are constant liars at r_max
+One proposal in four (`random_fraction`) is random instead, as in BOHB: a cheap
+hedge for benchmarks where the model misleads (on the CNN surrogate, whose best
+configurations sit next to a divergence cliff, it lowered the median final
+regret from 0.0117 to 0.0107 over 5 seeds, and cost nothing measurable on
+Hartmann 3 and Branin). Configurations still waiting for their first result are
+constant liars at r_max
 (valued at the best result so far), so parallel workers are sent elsewhere.
 With several objectives or constraints the model learns one ParEGO
 scalarization per proposal, infeasible results ranked last (see
@@ -110,6 +115,7 @@ class MultiFidelityGPSearcher(ModelBasedSearcher):
         max_points: int = 200,
         fit_points: int = 64,
         refit_growth: float = 1.2,
+        random_fraction: float = 0.25,
         min_points: int | None = None,
     ):
         super().__init__(space, seed, initial_configs, min_points=min_points)
@@ -121,6 +127,11 @@ class MultiFidelityGPSearcher(ModelBasedSearcher):
             )
         if not refit_growth >= 1.0:
             raise InvalidArgument(f"mfgp searcher: refit_growth must be >= 1, got {refit_growth}")
+        if not 0.0 <= random_fraction < 1.0:
+            raise InvalidArgument(
+                f"mfgp searcher: random_fraction must be in [0, 1), got {random_fraction}"
+            )
+        self.random_fraction = random_fraction
         self.n_random, self.n_local, self.local_step = n_random, n_local, local_step
         self.max_points, self.fit_points, self.refit_growth = max_points, fit_points, refit_growth
         self.r_min, self.r_max = 1, 1
@@ -221,6 +232,8 @@ class MultiFidelityGPSearcher(ModelBasedSearcher):
         return self.r_max if len(self._configs) >= self.min_points else None
 
     def _propose(self, level: int) -> dict[str, Any] | None:
+        if self._rng.random() < self.random_fraction:
+            return None  # a random configuration, for robustness where the model misleads
         model = self.surrogate()
         proposal = self.propose(model) if model is not None else None
         return proposal[0] if proposal is not None else None
