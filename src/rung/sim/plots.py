@@ -84,14 +84,14 @@ def _save(fig: plt.Figure, path: Path) -> Path:
 def plot_results(results: dict, out_dir: Path) -> list[Path]:
     """Every figure for a `rung bench` result: one any-time plot per benchmark and,
     for each method whose first seed kept its rungs, one per-rung scatter."""
-    from .runner import LABELS
+    from .runner import method_label
 
     written = []
     for benchmark in results["settings"]["benchmarks"]:
         runs = [r for r in results["runs"] if r["benchmark"] == benchmark]
         by_label: dict[str, list[dict]] = {}
         for run in runs:
-            by_label.setdefault(LABELS.get(run["method"], run["method"]), []).append(run)
+            by_label.setdefault(method_label(run["method"]), []).append(run)
         end = max(r["horizon"] for r in runs)
         workers = results["settings"]["workers"]
         title = f"{benchmark}, {workers} workers"
@@ -99,8 +99,8 @@ def plot_results(results: dict, out_dir: Path) -> list[Path]:
         for run in runs:
             if run["rungs"] and run["seed"] == 0:
                 points = [(bracket, r, v) for _, bracket, r, v in run["rungs"]]
-                name = f"rungs_{benchmark}_{run['method']}.png"
-                label = LABELS.get(run["method"], run["method"])
+                name = f"rungs_{benchmark}_{run['method'].replace(':', '+')}.png"
+                label = method_label(run["method"])
                 written.append(plot_rungs(points, out_dir / name, f"{label} on {benchmark}, seed 0"))
     return written
 
