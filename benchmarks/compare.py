@@ -1,7 +1,7 @@
 """rung's methods and its peers on the same simulated benchmarks, budget and workers.
 
     .venv/bin/python benchmarks/compare.py --benchmarks hartmann3,hartmann6,branin,cnn \\
-        --seeds 20 --peer-seeds synetune:bayesopt=5 --out docs/compare
+        --seeds 20 --seeds-for synetune:bayesopt=5 --out docs/compare
 
 Every method runs in rung's discrete-event simulator (4 workers, rung levels
 r = 1, 3, 9, 27, a budget of 60 full-fidelity evaluations of worker time, the
@@ -26,6 +26,8 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # runs are parallel processes already; peers inherit it
 sys.path.insert(0, str(REPO / "src"))  # run from a checkout without installing
 
 from rung.sim.benchmarks import BENCHMARKS  # noqa: E402
@@ -100,8 +102,8 @@ def main() -> int:
                    help="comma-separated rung methods (scheduler:searcher) and peers "
                    f"({', '.join(PEERS)})")
     p.add_argument("--seeds", type=int, default=20)
-    p.add_argument("--peer-seeds", default="synetune:bayesopt=5",
-                   help="fewer seeds for slow methods: METHOD=N,...")
+    p.add_argument("--seeds-for", default="synetune:bayesopt=5",
+                   help="fewer seeds for slow methods: METHOD=N,... (stated in the tables)")
     p.add_argument("--workers", type=int, default=4)
     p.add_argument("--budget", type=float, default=60.0,
                    help="full-fidelity evaluations of worker time")
@@ -125,7 +127,7 @@ def main() -> int:
     except ValueError as exc:
         p.error(str(exc))
     seeds = {m: args.seeds for m in methods}
-    for item in filter(None, args.peer_seeds.split(",")):
+    for item in filter(None, args.seeds_for.split(",")):
         name, _, count = item.partition("=")
         if name in seeds:
             seeds[name] = min(args.seeds, int(count))
@@ -135,7 +137,8 @@ def main() -> int:
                              r_min=args.r_min, r_max=args.r_max, eta=args.eta, rung_seeds=0)
     cache = RunCache(args.cache, asdict(settings))
     wanted = [(m, b, s) for b in benchmarks for m in methods for s in range(seeds[m])]
-    missing = cache.missing(wanted)
+    # seed by seed, so an interrupted run leaves every method and benchmark some seeds
+    missing = sorted(cache.missing(wanted), key=lambda t: (t[2], benchmarks.index(t[1])))
     if missing and not args.cached_only:
         print(f"{len(wanted) - len(missing)} runs cached, {len(missing)} to run", flush=True)
         rung_tasks = [t for t in missing if t[0] not in PEERS]
