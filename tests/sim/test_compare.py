@@ -125,3 +125,13 @@ def test_run_cache_stores_whole_files_and_lists_what_is_missing(tmp_path: Path) 
     wanted = [("asha:gp", "branin", s) for s in range(4)]
     assert cache.missing(wanted) == [w for w in wanted if w[2] != 2]
     assert not list(path.parent.glob("*.tmp"))
+
+
+def test_method_labels() -> None:
+    from rung.sim.runner import method_label
+
+    assert method_label("asha") == method_label("asha:random") == "ASHA"
+    assert method_label("hyperband:gp") == "async Hyperband + gp"
+    assert method_label("fifo:random") == "random search (FIFO)"
+    assert method_label("fifo:gp") == "FIFO + gp"
+    assert method_label("synetune:bayesopt") == "synetune:bayesopt"

@@ -52,12 +52,15 @@ def parse_method(method: str) -> tuple[str, str]:
 
 
 def method_label(method: str) -> str:
-    """A legend label: "ASHA" for "asha", "ASHA + gp" for "asha:gp", the name itself otherwise."""
+    """A legend label: "ASHA" for "asha" or "asha:random", "ASHA + gp" for "asha:gp",
+    "FIFO + gp" for "fifo:gp"; an unknown scheduler keeps its name."""
     scheduler, _, searcher = method.partition(":")
     base = LABELS.get(scheduler)
     if base is None:
         return method
-    return f"{base} + {searcher}" if searcher else base
+    if searcher in ("", "random"):
+        return base
+    return f"{'FIFO' if scheduler == 'fifo' else base} + {searcher}"
 
 
 @dataclass(frozen=True)
