@@ -135,3 +135,36 @@ def test_method_labels() -> None:
     assert method_label("fifo:random") == "random search (FIFO)"
     assert method_label("fifo:gp") == "FIFO + gp"
     assert method_label("synetune:bayesopt") == "synetune:bayesopt"
+
+
+def test_compare_command_caches_runs_and_keeps_the_notes(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "compare.py"
+    doc = tmp_path / "docs" / "compare.md"
+    doc.parent.mkdir()
+    doc.write_text("old tables\n<!-- notes: everything below is kept when benchmarks/compare.py "
+                   "rewrites this file -->\nMy notes.\n")
+    argv = [sys.executable, str(script), "--benchmarks", "branin", "--methods",
+            "fifo:random,asha:random", "--seeds", "2", "--seeds-for", "asha:random=1", "--workers", "2",
+            "--budget", "4", "--r-max", "9", "--processes", "1", "--cache", str(tmp_path / "cache"),
+            "--out", str(tmp_path / "docs" / "compare"), "--doc", str(doc)]
+    first = subprocess.run(argv, capture_output=True, text=True, check=True)
+    assert "0 runs cached, 3 to run" in first.stdout
+    files = sorted(p.relative_to(tmp_path / "cache") for p in (tmp_path / "cache").rglob("*.json"))
+    assert [str(p) for p in files] == ["w2-b4-r1-9-eta3/branin/asha+random/0.json",
+                                       "w2-b4-r1-9-eta3/branin/fifo+random/0.json",
+                                       "w2-b4-r1-9-eta3/branin/fifo+random/1.json"]
+    text = doc.read_text()
+    assert "old tables" not in text and text.endswith("My notes.\n")
+    assert "| random search (FIFO) (`fifo:random`) | 2 |" in text
+    assert "| ASHA (`asha:random`) | 1 |" in text
+    assert "![branin](compare/anytime_branin.png)" in text
+    assert (tmp_path / "docs" / "compare" / "anytime_branin.png").stat().st_size > 1000
+    summary = json.loads((tmp_path / "docs" / "compare" / "summary.json").read_text())
+    assert set(summary["benchmarks"]["branin"]["methods"]) == {"fifo:random", "asha:random"}
+
+    again = subprocess.run(argv, capture_output=True, text=True, check=True)
+    assert "to run" not in again.stdout  # everything came from the cache
+    assert doc.read_text() == text
