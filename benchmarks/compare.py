@@ -17,6 +17,7 @@ runs), summary.json and anytime_<benchmark>.png to --out, and the tables to
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import shlex
@@ -62,6 +63,8 @@ def peer_python(method: str) -> Path:
         if not SYNETUNE_PYTHON.exists():
             sys.exit(f"{SYNETUNE_PYTHON} is missing: run `make peers-venv` first")
         return SYNETUNE_PYTHON
+    if importlib.util.find_spec(method.partition(":")[0]) is None:
+        sys.exit(f"{method} needs the {method.partition(':')[0]} package: run `make peers-venv`")
     return Path(sys.executable)
 
 
