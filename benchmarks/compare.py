@@ -33,6 +33,9 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")  # runs are parallel processes already; peers inherit it
 sys.path.insert(0, str(REPO / "src"))  # run from a checkout without installing
 
+import matplotlib  # noqa: E402
+from cycler import cycler  # noqa: E402
+
 from rung.sim.benchmarks import BENCHMARKS  # noqa: E402
 from rung.sim.cache import RunCache  # noqa: E402
 from rung.sim.compare import markdown_table, summarize  # noqa: E402
@@ -45,6 +48,11 @@ RUNG_METHODS = ("fifo:random", "asha:random", "asha:gp", "asha:bohb", "hyperband
 PEER_METHODS = ("synetune:bayesopt", "synetune:random", "optuna:tpe_hyperband", "optuna:gp")
 REFERENCE = "fifo:random"
 SYNETUNE_PYTHON = REPO / ".venv-synetune" / "bin" / "python"
+
+
+# Ten colours, solid then dashed: up to twenty methods stay apart in one plot.
+matplotlib.rcParams["axes.prop_cycle"] = (
+    cycler(linestyle=["-", "--"]) * cycler(color=matplotlib.colormaps["tab10"].colors))
 
 
 def label(method: str) -> str:
@@ -180,7 +188,7 @@ def write_report(runs: list[dict], settings: BenchSettings, out: Path, doc: Path
             by_label.setdefault(label(run["method"]), []).append(run)
         title = f"{benchmark}, {settings.workers} workers, budget {settings.budget:g}"
         plot = plot_anytime(by_label, table["horizon"], out / f"anytime_{benchmark}.png", title,
-                            target=table["reference_final_median"])
+                            target=table["reference_final_median"], legend_outside=True)
         link = os.path.relpath(plot, doc.parent)
         sections.append(f"### {benchmark}\n\nRandom search's final median regret: "
                         f"{table['reference_final_median']:.4g}\n\n"

@@ -26,10 +26,12 @@ def plot_anytime(
     title: str,
     xlabel: str = "simulated wall-clock time (full-fidelity evaluations)",
     target: float | None = None,
+    legend_outside: bool = False,
 ) -> Path:
-    """Median and 25-75 % band per method; `target` draws a dashed reference level."""
+    """Median and 25-75 % band per method; `target` draws a dashed reference level.
+    `legend_outside` puts the legend right of the axes, for many methods."""
     grid = np.linspace(0.0, end, 400)[1:]
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(9.6, 4.8) if legend_outside else (6.4, 4.2))
     for label, runs in runs_by_label.items():
         lo, med, hi = quantiles(curves(runs, grid))
         shown = np.isfinite(med)
@@ -43,7 +45,10 @@ def plot_anytime(
     ax.set_ylabel("simple regret of the incumbent")
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+    if legend_outside:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+    else:
+        ax.legend()
     return _save(fig, path)
 
 
