@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 FMNIST := /usr/share/datasets/fashion-mnist
 
-.PHONY: demo test setup data browser bench proto clean
+.PHONY: demo test setup data browser postgres bench proto clean peers-venv compare
 
 demo: setup data
 	$(VENV)/bin/rung demo
@@ -45,8 +45,21 @@ bench: setup
 	$(PY) benchmarks/dashboard_load.py
 	$(PY) benchmarks/multiobjective.py
 
+# Peers for benchmarks/compare.py (not needed by `make test`): Optuna in rung's venv,
+# Syne Tune 0.13 in its own, since it pins numpy<1.27 (MOBSTER needs autograd, scipy<1.15).
+PEERS_VENV := .venv-synetune
+peers-venv: setup
+	$(PY) -m pip install -q -e '.[peers]'
+	$(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install -q --upgrade pip
+	$(PEERS_VENV)/bin/python -m pip install -q 'syne-tune[gpsearchers]==0.13.0' 'numpy<1.27' autograd 'scipy<1.15'
+	$(PEERS_VENV)/bin/python -m pip install -q -e . --no-deps
+
+compare: peers-venv
+	nice -n 10 $(PY) benchmarks/compare.py
+
 proto: setup
 	$(PY) proto/generate.py
 
 clean:
-	rm -rf $(VENV) runs build *.egg-info
+	rm -rf $(VENV) $(PEERS_VENV) runs build *.egg-info

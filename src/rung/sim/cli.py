@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .benchmarks import BENCHMARKS, make_benchmark
-from .runner import METHODS, BenchSettings, run_bench, write_results
+from .runner import METHODS, BenchSettings, parse_method, run_bench, write_results
 
 
 def _names(known: Any) -> Any:
@@ -24,6 +24,19 @@ def _names(known: Any) -> Any:
     return parse
 
 
+def _methods(text: str) -> tuple[str, ...]:
+    """Scheduler kinds, each alone or as "scheduler:searcher"."""
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise argparse.ArgumentTypeError("no method given")
+    for name in names:
+        try:
+            parse_method(name)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return names
+
+
 def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "bench",
@@ -31,8 +44,9 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Runs every method on every benchmark for every seed in the discrete-event "
         "simulator (parallel processes), writes results.json / trajectories.csv and PNG plots.",
     )
-    p.add_argument("--methods", type=_names(METHODS), default=("fifo", "asha", "hyperband"),
-                   help=f"comma-separated scheduler kinds ({', '.join(METHODS)}); fifo = random search")
+    p.add_argument("--methods", type=_methods, default=("fifo", "asha", "hyperband"),
+                   help=f"comma-separated scheduler kinds ({', '.join(METHODS)}), each alone "
+                   "(random searcher; fifo = random search) or as scheduler:searcher, e.g. asha:gp")
     p.add_argument("--benchmarks", type=_names(tuple(BENCHMARKS)), default=("hartmann6",),
                    help=f"comma-separated ({', '.join(BENCHMARKS)})")
     p.add_argument("--seeds", type=int, default=20, help="seeds per method and benchmark (50 for more)")

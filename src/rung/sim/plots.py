@@ -26,10 +26,12 @@ def plot_anytime(
     title: str,
     xlabel: str = "simulated wall-clock time (full-fidelity evaluations)",
     target: float | None = None,
+    legend_outside: bool = False,
 ) -> Path:
-    """Median and 25-75 % band per method; `target` draws a dashed reference level."""
+    """Median and 25-75 % band per method; `target` draws a dashed reference level.
+    `legend_outside` puts the legend right of the axes, for many methods."""
     grid = np.linspace(0.0, end, 400)[1:]
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(9.6, 4.8) if legend_outside else (6.4, 4.2))
     for label, runs in runs_by_label.items():
         lo, med, hi = quantiles(curves(runs, grid))
         shown = np.isfinite(med)
@@ -43,7 +45,10 @@ def plot_anytime(
     ax.set_ylabel("simple regret of the incumbent")
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+    if legend_outside:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+    else:
+        ax.legend()
     return _save(fig, path)
 
 
@@ -84,14 +89,14 @@ def _save(fig: plt.Figure, path: Path) -> Path:
 def plot_results(results: dict, out_dir: Path) -> list[Path]:
     """Every figure for a `rung bench` result: one any-time plot per benchmark and,
     for each method whose first seed kept its rungs, one per-rung scatter."""
-    from .runner import LABELS
+    from .runner import method_label
 
     written = []
     for benchmark in results["settings"]["benchmarks"]:
         runs = [r for r in results["runs"] if r["benchmark"] == benchmark]
         by_label: dict[str, list[dict]] = {}
         for run in runs:
-            by_label.setdefault(LABELS.get(run["method"], run["method"]), []).append(run)
+            by_label.setdefault(method_label(run["method"]), []).append(run)
         end = max(r["horizon"] for r in runs)
         workers = results["settings"]["workers"]
         title = f"{benchmark}, {workers} workers"
@@ -99,8 +104,8 @@ def plot_results(results: dict, out_dir: Path) -> list[Path]:
         for run in runs:
             if run["rungs"] and run["seed"] == 0:
                 points = [(bracket, r, v) for _, bracket, r, v in run["rungs"]]
-                name = f"rungs_{benchmark}_{run['method']}.png"
-                label = LABELS.get(run["method"], run["method"])
+                name = f"rungs_{benchmark}_{run['method'].replace(':', '+')}.png"
+                label = method_label(run["method"])
                 written.append(plot_rungs(points, out_dir / name, f"{label} on {benchmark}, seed 0"))
     return written
 

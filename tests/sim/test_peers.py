@@ -1,0 +1,117 @@
+"""Peer adapters in the Simulator: Optuna (if installed here) and Syne Tune (if its venv exists).
+
+Neither is needed by the default test run: `make peers-venv` installs both.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from rung.sim.benchmarks import make_benchmark
+from rung.sim.cache import RunCache
+from rung.sim.runner import BenchSettings
+from rung.sim.simulator import Simulator
+
+REPO = Path(__file__).resolve().parents[2]
+SYNETUNE_PYTHON = REPO / ".venv-synetune" / "bin" / "python"
+LEVELS = [1, 3, 9, 27]
+
+
+def levels_by_trial(rungs: list) -> dict[int, list[int]]:
+    reached: dict[int, list[int]] = defaultdict(list)
+    for trial_id, _, resource, _ in rungs:
+        reached[trial_id].append(resource)
+    return dict(reached)
+
+
+def optuna_run(method: str, budget: float) -> tuple[Simulator, dict[int, list[int]]]:
+    from rung.sim.peers.optuna_peer import make
+
+    bench = make_benchmark("branin", 27, 0, 1)
+    peer = make(method, bench.space, 1, 27, 3, seed=0)
+    sim = Simulator(peer, bench, n_workers=2, max_time=budget * bench.full_cost / 2)
+    sim.run()
+    return sim, levels_by_trial(sim.result.rungs)
+
+
+def test_optuna_hyperband_pruner_stops_trials_at_rung_levels() -> None:
+    pytest.importorskip("optuna")
+    sim, reached = optuna_run("optuna:tpe_hyperband", budget=10)
+    assert sim.result.jobs == len(sim.scheduler.trials) == len(reached) > 10  # one job each
+    for levels in reached.values():
+        assert levels == LEVELS[: len(levels)]  # reports at every rung level, in order
+    assert any(len(levels) < 4 for levels in reached.values())  # pruned
+    assert any(len(levels) == 4 for levels in reached.values())  # completed
+    best = sim.scheduler.incumbent()
+    assert best is not None and best.resource == 27
+    finals = {t: v for t, _, r, v in sim.result.rungs if r == 27}
+    assert best.value == min(finals.values()) and finals[best.trial_id] == best.value
+
+
+def test_optuna_without_pruning_trains_every_trial_to_the_end() -> None:
+    pytest.importorskip("optuna")
+    sim, reached = optuna_run("optuna:gp", budget=6)
+    finished = [t for t, levels in reached.items() if levels == LEVELS]
+    assert finished and len(reached) - len(finished) <= 2  # only the running ones at the horizon
+    # like rung's FIFO, only completed trials count: one incumbent change at most per completion
+    assert sim.scheduler.incumbent().resource == 27
+    assert 1 <= len(sim.result.regrets) <= len(finished)
+
+
+@pytest.mark.skipif(not SYNETUNE_PYTHON.exists(), reason="no .venv-synetune (make peers-venv)")
+def test_synetune_promotion_pauses_and_resumes_like_asha(tmp_path: Path) -> None:
+    """MOBSTER's scheduler with the random searcher: trials pause at rung levels and resume."""
+    script = (
+        "import json, sys\n"
+        "from rung.sim.benchmarks import make_benchmark\n"
+        "from rung.sim.peers.synetune import make\n"
+        "from rung.sim.simulator import Simulator\n"
+        "b = make_benchmark('branin', 27, 0, 1)\n"
+        "peer = make('synetune:random', b.space, 1, 27, 3, seed=0)\n"
+        "sim = Simulator(peer, b, n_workers=2, max_time=10 * b.full_cost / 2)\n"
+        "r = sim.run()\n"
+        "best = peer.incumbent()\n"
+        "json.dump({'jobs': r.jobs, 'rungs': r.rungs, 'trials': len(peer.trials),\n"
+        "           'best': [best.trial_id, best.resource, best.value]}, sys.stdout)\n"
+    )
+    out = subprocess.run([str(SYNETUNE_PYTHON), "-c", script], capture_output=True, text=True,
+                         cwd=REPO, env={"PYTHONPATH": str(REPO / "src")}, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    data = json.loads(out.stdout.strip().splitlines()[-1])
+    reached = levels_by_trial(data["rungs"])
+    assert 10 < len(reached) <= data["trials"] <= len(reached) + 2  # 2 jobs may run at the end
+    for levels in reached.values():
+        assert levels == LEVELS[: len(levels)]
+    # a job per segment: each trial started once and resumed once per further level
+    assert 0 <= data["jobs"] - sum(len(levels) for levels in reached.values()) <= 2
+    counts = [sum(1 for levels in reached.values() if len(levels) > k) for k in range(4)]
+    # promotions happen, to fewer trials at each level: Syne Tune promotes results at or
+    # below the rung's 1/eta quantile (interpolated), a little more than rung's top n // eta
+    assert counts[0] > counts[1] > counts[2] > 0
+    assert counts[1] < counts[0] / 2
+    best_id, best_resource, best_value = data["best"]
+    top = max(len(levels) for levels in reached.values())
+    assert best_resource == LEVELS[top - 1]
+    at_top = {t: v for t, _, r, v in data["rungs"] if r == best_resource}
+    assert best_value == min(at_top.values())
+
+
+@pytest.mark.skipif(not SYNETUNE_PYTHON.exists(), reason="no .venv-synetune (make peers-venv)")
+def test_peer_runs_land_in_the_shared_cache(tmp_path: Path) -> None:
+    settings = BenchSettings(workers=2, budget=4.0, r_max=9, rung_seeds=0)
+    settings_json = json.dumps({**vars(settings), "methods": [], "benchmarks": []})
+    command = [str(SYNETUNE_PYTHON), "-m", "rung.sim.peers.run", "--cache", str(tmp_path),
+               "--settings", settings_json, "--tasks", json.dumps([["synetune:random", "cnn", 1]])]
+    out = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=600,
+                         env={"PYTHONPATH": str(REPO / "src")})
+    assert out.returncode == 0, out.stderr[-3000:]
+    run = RunCache(tmp_path, vars(settings)).load("synetune:random", "cnn", 1)
+    assert run is not None and run["seed"] == 1 and run["method"] == "synetune:random"
+    bench = make_benchmark("cnn", 9, 1, 1)
+    assert run["horizon"] == pytest.approx(4.0 * bench.full_cost / 2)
+    assert run["regrets"] and run["trials"] > 0 and run["wall_seconds"] > 0
