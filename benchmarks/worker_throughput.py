@@ -11,13 +11,12 @@
    with the same optimizer, batch size, data split, device, precision and
    number of threads. Both evaluate on the same validation images after every
    epoch. Throughput counts epochs 2..E-1, from the end of epoch 1 to the end
-   of epoch E-1 (the first epoch warms up; the worker process is still
-   running at the end of E-1, so its CPU time can be read): for the worker
+   of epoch E-1 (the first epoch warms up, the last one checkpoints): for the worker
    that includes evaluation, the report to the server, heartbeats and progress
    lines (its JSON lines carry the times), for the bare loop its evaluation.
    Three rates: wall-clock images/s end to end; images per CPU second of the
-   whole process (all threads; /proc for the worker, process_time for the
-   loop), which a shared machine's changing load disturbs far less than wall
+   whole process (all threads: process_time, for the worker from its JSON
+   lines' cpu_s), which a shared machine's changing load disturbs far less than wall
    clock; and wall-clock images/s of the training part alone. The bare
    loop indexes its tensors directly, the leanest loop there is (on a GPU with
    --data-on-device it holds the data on the GPU, as the worker then does).
@@ -35,8 +34,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import os
 import statistics
 import subprocess
 import sys
@@ -112,33 +109,25 @@ class Rates(NamedTuple):
     training: float
 
 
-def process_cpu_seconds(pid: int) -> float:
-    """CPU time (user + system, all threads) a running process has used so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def worker_round(args: argparse.Namespace, client: Client, address: str, workdir: Path, n: int) -> Rates:
-    """One worker trial, measured from the end of epoch 1 to the end of epoch E-1 (the worker still runs then)."""
+    """One worker trial, measured from the end of epoch 1 to the end of epoch E-1."""
     study = f"throughput-{n}"
     client.create_study(study, space={"learning_rate": [LEARNING_RATE], "batch_size": [args.batch_size]},
                         scheduler="fifo", r_max=args.epochs, max_trials=1)
     worker = subprocess.Popen(worker_command(args, address, study, workdir), stdout=subprocess.PIPE,
                               stderr=subprocess.DEVNULL, text=True, cwd=HERE)
     assert worker.stdout is not None
-    measured = {}  # epoch -> (JSON line, worker CPU seconds when the line arrived)
+    measured = {}  # epoch -> its JSON line
     for text in worker.stdout:
         line = json.loads(text) if text.startswith("{") else {}
-        if line.get("event") == "epoch" and line["epoch"] in (1, args.epochs - 1):
-            measured[line["epoch"]] = (line, process_cpu_seconds(worker.pid))
-        elif line.get("event") == "epoch":
-            measured.setdefault(line["epoch"], (line, math.nan))
+        if line.get("event") == "epoch":
+            measured[line["epoch"]] = line
     if worker.wait() != 0 or sorted(measured) != list(range(1, args.epochs + 1)):
         raise RuntimeError(f"worker failed (exit {worker.returncode}), epochs seen: {sorted(measured)}")
-    (first, cpu_first), (last, cpu_last) = measured[1], measured[args.epochs - 1]
+    first, last = measured[1], measured[args.epochs - 1]
     images = (args.n_train - args.n_train % args.batch_size) * (args.epochs - 2)
-    training = statistics.median(measured[e][0]["images_per_s"] for e in range(2, args.epochs))
-    return Rates(images / (last["time"] - first["time"]), images / (cpu_last - cpu_first), training)
+    training = statistics.median(measured[e]["images_per_s"] for e in range(2, args.epochs))
+    return Rates(images / (last["time"] - first["time"]), images / (last["cpu_s"] - first["cpu_s"]), training)
 
 
 def bare_round(args: argparse.Namespace, data: tuple[torch.Tensor, ...], seed: int) -> Rates:
