@@ -82,7 +82,8 @@ def make_synthetic_objective(settings: TrainingSettings) -> SyntheticImages:
 def worker_command(args: argparse.Namespace, address: str, study: str, workdir: Path, **overrides: Any) -> list[str]:
     flags = {
         "--server": address, "--study": study, "--max-epochs": args.epochs, "--checkpoints": workdir / "ckpt",
-        "--data-dir": Path(args.data_dir).resolve(),  # workers start in benchmarks/ "--n-train": args.n_train, "--n-val": args.n_val, "--device": args.device,
+        "--data-dir": Path(args.data_dir).resolve(),  # workers start in benchmarks/
+        "--n-train": args.n_train, "--n-val": args.n_val, "--device": args.device,
         "--threads": args.threads, "--dataset": args.dataset, "--model": args.model, "--progress": "json",
         **overrides,
     }
