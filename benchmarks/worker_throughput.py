@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/worker_throughput.py                 # LeNet / Fashion-MNIST on the CPU
     .venv/bin/python benchmarks/worker_throughput.py --model resnet18 --dataset cifar10 \\
         --device cuda --amp --data-on-device --batch-size 256 --n-train 20000 --data-dir DIR
+    (--synthetic: random images of CIFAR-10's shape on both sides, for a machine without the files)
 
 1. Throughput. A real `rung serve` on 127.0.0.1 and a real `rung worker`
    subprocess train one trial for `--epochs` epochs (a FIFO study with one
@@ -10,21 +11,20 @@
    with the same optimizer, batch size, data split, device, precision and
    number of threads. Both evaluate on the same validation images after every
    epoch. Throughput counts epochs 2..E-1, from the end of epoch 1 to the end
-   of epoch E-1 (the first epoch warms up; the worker process is still
-   running at the end of E-1, so its CPU time can be read): for the worker
+   of epoch E-1 (the first epoch warms up, the last one checkpoints): for the worker
    that includes evaluation, the report to the server, heartbeats and progress
    lines (its JSON lines carry the times), for the bare loop its evaluation.
    Three rates: wall-clock images/s end to end; images per CPU second of the
-   whole process (all threads; /proc for the worker, process_time for the
-   loop), which a shared machine's changing load disturbs far less than wall
+   whole process (all threads: process_time, for the worker from its JSON
+   lines' cpu_s), which a shared machine's changing load disturbs far less than wall
    clock; and wall-clock images/s of the training part alone. The bare
    loop indexes its tensors directly, the leanest loop there is (on a GPU with
    --data-on-device it holds the data on the GPU, as the worker then does).
    Rounds alternate which side runs first; each ratio reported is the median
    over rounds of that round's ratio.
 
-2. Gap between jobs. A worker runs an ASHA study of many short jobs (256
-   training images); the gap is the time from the server's answer to a job's
+2. Gap between jobs. A worker runs an ASHA study of many short jobs (LeNet,
+   256 random training images: the gap does not depend on the data); the gap is the time from the server's answer to a job's
    last report to the moment the worker holds its next job (the JSON `epoch`
    and `job` lines): closing the job, stopping its heartbeat thread, and the
    Suggest call (a scheduling decision and a durable SQLite commit on the server).
@@ -34,8 +34,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import os
 import statistics
 import subprocess
 import sys
@@ -46,23 +44,51 @@ from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
+from torch.utils.data import TensorDataset
 
 from rung.client import Client
 from rung.server.launch import spawn_server
 from rung.workers.data import load_cifar10, load_fashion_mnist, prepare_fashion_mnist
 from rung.workers.models import build_model
+from rung.workers.training import ImageClassification, TrainingSettings
+
+HERE = Path(__file__).resolve().parent
+SYNTHETIC = "worker_throughput:make_synthetic_objective"  # importable by workers started in benchmarks/
+SHAPES = {"fashion_mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
 
 LEARNING_RATE = 0.05
 EVAL_BATCH_SIZE = 1024  # as the worker's objective
 
 
+def synthetic_images(dataset: str, n: int, seed: int) -> TensorDataset:
+    """Random normalized images of `dataset`'s shape: the speed of training does not depend on pixels."""
+    shape = SHAPES[dataset]
+    generator = torch.Generator().manual_seed(seed)
+    return TensorDataset(torch.randn(n, *shape, generator=generator), torch.randint(0, 10, (n,), generator=generator))
+
+
+class SyntheticImages(ImageClassification):
+    """The built-in CNN objective on random images (for machines without the data set)."""
+
+    def load_data(self) -> tuple[TensorDataset, TensorDataset]:
+        s = self.settings
+        return synthetic_images(s.dataset, s.n_train or 6000, 1), synthetic_images(s.dataset, s.n_val or 1000, 2)
+
+
+def make_synthetic_objective(settings: TrainingSettings) -> SyntheticImages:
+    return SyntheticImages(settings)
+
+
 def worker_command(args: argparse.Namespace, address: str, study: str, workdir: Path, **overrides: Any) -> list[str]:
     flags = {
         "--server": address, "--study": study, "--max-epochs": args.epochs, "--checkpoints": workdir / "ckpt",
-        "--data-dir": args.data_dir, "--n-train": args.n_train, "--n-val": args.n_val, "--device": args.device,
+        "--data-dir": Path(args.data_dir).resolve(),  # workers start in benchmarks/
+        "--n-train": args.n_train, "--n-val": args.n_val, "--device": args.device,
         "--threads": args.threads, "--dataset": args.dataset, "--model": args.model, "--progress": "json",
         **overrides,
     }
+    if args.synthetic:
+        flags["--objective"] = SYNTHETIC
     command = [sys.executable, "-m", "rung.cli", "worker"]
     for flag, value in flags.items():
         command += [flag, str(value)]
@@ -70,7 +96,7 @@ def worker_command(args: argparse.Namespace, address: str, study: str, workdir: 
 
 
 def json_lines(command: list[str]) -> list[dict[str, Any]]:
-    out = subprocess.run(command, capture_output=True, text=True, check=False)
+    out = subprocess.run(command, capture_output=True, text=True, check=False, cwd=HERE)
     if out.returncode != 0:
         raise RuntimeError(f"worker failed:\n{out.stderr[-3000:]}")
     return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
@@ -84,33 +110,25 @@ class Rates(NamedTuple):
     training: float
 
 
-def process_cpu_seconds(pid: int) -> float:
-    """CPU time (user + system, all threads) a running process has used so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def worker_round(args: argparse.Namespace, client: Client, address: str, workdir: Path, n: int) -> Rates:
-    """One worker trial, measured from the end of epoch 1 to the end of epoch E-1 (the worker still runs then)."""
+    """One worker trial, measured from the end of epoch 1 to the end of epoch E-1."""
     study = f"throughput-{n}"
     client.create_study(study, space={"learning_rate": [LEARNING_RATE], "batch_size": [args.batch_size]},
                         scheduler="fifo", r_max=args.epochs, max_trials=1)
     worker = subprocess.Popen(worker_command(args, address, study, workdir), stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, text=True)
+                              stderr=subprocess.DEVNULL, text=True, cwd=HERE)
     assert worker.stdout is not None
-    measured = {}  # epoch -> (JSON line, worker CPU seconds when the line arrived)
+    measured = {}  # epoch -> its JSON line
     for text in worker.stdout:
         line = json.loads(text) if text.startswith("{") else {}
-        if line.get("event") == "epoch" and line["epoch"] in (1, args.epochs - 1):
-            measured[line["epoch"]] = (line, process_cpu_seconds(worker.pid))
-        elif line.get("event") == "epoch":
-            measured.setdefault(line["epoch"], (line, math.nan))
+        if line.get("event") == "epoch":
+            measured[line["epoch"]] = line
     if worker.wait() != 0 or sorted(measured) != list(range(1, args.epochs + 1)):
         raise RuntimeError(f"worker failed (exit {worker.returncode}), epochs seen: {sorted(measured)}")
-    (first, cpu_first), (last, cpu_last) = measured[1], measured[args.epochs - 1]
+    first, last = measured[1], measured[args.epochs - 1]
     images = (args.n_train - args.n_train % args.batch_size) * (args.epochs - 2)
-    training = statistics.median(measured[e][0]["images_per_s"] for e in range(2, args.epochs))
-    return Rates(images / (last["time"] - first["time"]), images / (cpu_last - cpu_first), training)
+    training = statistics.median(measured[e]["images_per_s"] for e in range(2, args.epochs))
+    return Rates(images / (last["time"] - first["time"]), images / (last["cpu_s"] - first["cpu_s"]), training)
 
 
 def bare_round(args: argparse.Namespace, data: tuple[torch.Tensor, ...], seed: int) -> Rates:
@@ -152,7 +170,10 @@ def bare_round(args: argparse.Namespace, data: tuple[torch.Tensor, ...], seed: i
 
 def load_data(args: argparse.Namespace) -> tuple[torch.Tensor, ...]:
     """The worker's own split, so both sides train on the same images."""
-    if args.dataset == "fashion_mnist":
+    if args.synthetic:
+        train = synthetic_images(args.dataset, args.n_train, 1)
+        val = synthetic_images(args.dataset, args.n_val, 2)
+    elif args.dataset == "fashion_mnist":
         prepare_fashion_mnist(Path(args.data_dir))
         train, val = load_fashion_mnist(Path(args.data_dir), args.n_train, args.n_val, 0)
     else:
@@ -171,7 +192,7 @@ def gaps(args: argparse.Namespace, client: Client, address: str, workdir: Path) 
                         scheduler="asha", r_max=9, eta=3, max_trials=args.gap_trials)
     lines = json_lines(worker_command(args, address, "gaps", workdir, **{
         "--max-epochs": 9, "--n-train": 256, "--n-val": 64, "--dataset": "fashion_mnist", "--model": "lenet",
-        "--data-dir": args.fmnist_dir,
+        "--objective": SYNTHETIC,  # the gap does not depend on the data
     }))
     result, last_report = [], None
     for line in lines:
@@ -186,7 +207,8 @@ def main() -> None:
     parser.add_argument("--model", default="lenet", choices=["lenet", "resnet18"])
     parser.add_argument("--dataset", default="fashion_mnist", choices=["fashion_mnist", "cifar10"])
     parser.add_argument("--data-dir", default="data")
-    parser.add_argument("--fmnist-dir", default=None, help="Fashion-MNIST for the gap study (default: --data-dir)")
+    parser.add_argument("--synthetic", action="store_true",
+                        help="random images of the data set's shape, on both sides (no files needed)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA, in both loops")
     parser.add_argument("--data-on-device", action="store_true", help="training set on the GPU, in both loops")
@@ -198,7 +220,6 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--gap-trials", type=int, default=30)
     args = parser.parse_args()
-    args.fmnist_dir = args.fmnist_dir or args.data_dir
     torch.set_num_threads(args.threads)
     if args.device.startswith("cuda"):
         torch.backends.cudnn.benchmark = True  # as the worker does
@@ -226,7 +247,8 @@ def main() -> None:
             server.wait(timeout=30)
 
     amp = " with bf16 autocast" if args.amp else ""
-    print(f"\n{args.model} on {args.dataset}, {args.device}{amp}, batch {args.batch_size}, "
+    data_name = f"random {args.dataset}-shaped images" if args.synthetic else args.dataset
+    print(f"\n{args.model} on {data_name}, {args.device}{amp}, batch {args.batch_size}, "
           f"{args.n_train} images, {args.threads} threads, epochs 2..{args.epochs - 1} of {args.rounds} rounds "
           "(medians over rounds):")
     for label, field in (("wall clock, end to end", "wall"), ("per CPU second, end to end", "cpu"),

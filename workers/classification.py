@@ -19,6 +19,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.data import TensorDataset
 
 from .data import load_cifar10, load_fashion_mnist
 from .datapath import TensorBatches
@@ -52,12 +53,7 @@ class Classification(Objective):
         super().__init__(settings)
         if settings.dataset not in DATASETS:
             raise ValueError(f"unknown dataset {settings.dataset!r}; choose one of {', '.join(DATASETS)}")
-        if settings.dataset == "fashion_mnist":
-            train_set, val_set = load_fashion_mnist(settings.data_dir, settings.n_train, settings.n_val, settings.seed)
-        else:
-            train_set, val_set = load_cifar10(
-                settings.data_dir, settings.n_train, settings.n_val, settings.seed, settings.download
-            )
+        train_set, val_set = self.load_data()
         self.n_train, self.n_val = len(train_set), len(val_set)
         self.batches = TensorBatches(train_set, settings.data_path, self.device)
         # The validation set is small: keep it on the device for the whole run.
@@ -72,6 +68,13 @@ class Classification(Objective):
                 self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         elif settings.amp:
             log.info("amp=True ignored: mixed precision is used on CUDA only (device %s)", self.device)
+
+    def load_data(self) -> tuple[TensorDataset, TensorDataset]:
+        """(train, val) normalized images and labels in memory; override to classify data of your own."""
+        s = self.settings
+        if s.dataset == "fashion_mnist":
+            return load_fashion_mnist(s.data_dir, s.n_train, s.n_val, s.seed)
+        return load_cifar10(s.data_dir, s.n_train, s.n_val, s.seed, s.download)
 
     @abstractmethod
     def setup(self, config: Mapping[str, Any], context: TrialContext) -> TrialSetup:

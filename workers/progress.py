@@ -7,7 +7,8 @@ scripts (`benchmarks/worker_throughput.py` reads them):
 * ``{"event": "job", "time": ..., "trial": 3, "from": 1, "to": 3, "config": {...}, "recorded": {...}}``
   when a job starts (``recorded``: the objective's choices, data path included);
 * ``{"event": "epoch", "time": ..., "trial": 3, "epoch": 2, "loss": 0.41, "value": 0.13,
-  "images_per_s": 2210.5, "decision": "continue"}`` after each epoch's report.
+  "images_per_s": 2210.5, "decision": "continue", "cpu_s": 81.2}`` after each epoch's report
+  (``cpu_s``: CPU seconds the worker process has used so far, all threads).
 
 ``time`` is the Unix time when the line was written: the job line right after
 the server handed the job out, the epoch line right after the server answered
@@ -78,7 +79,10 @@ class _JsonTrial(TrialProgress):
         self.last = {"loss": loss, "value": value, "images_per_s": round(images_per_s, 1)}
 
     def reported(self, epoch: int, decision: str) -> None:
-        self.lines.write("epoch", trial=self.trial, epoch=epoch, **self.last, decision=decision)
+        self.lines.write(
+            "epoch", trial=self.trial, epoch=epoch, **self.last, decision=decision,
+            cpu_s=round(time.process_time(), 3),
+        )
 
 
 class Bars(WorkerProgress):
