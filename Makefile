@@ -6,12 +6,14 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 FMNIST := /usr/share/datasets/fashion-mnist
 
-.PHONY: demo test setup data bench proto clean
+PG_BIN := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb))
+
+.PHONY: demo test setup data postgres bench proto clean
 
 demo: setup data
 	$(VENV)/bin/rung demo
 
-test: setup data
+test: setup data postgres
 	$(PY) -m pytest -q
 
 setup: $(STAMP)
@@ -29,6 +31,14 @@ data:
 	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 		apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null; \
 	else echo "Fashion-MNIST: $(FMNIST) missing and apt-get unavailable; torchvision will download it"; fi
+
+# PostgreSQL server binaries for the storage tests (they start their own throw-away server);
+# without them and without root/apt-get those tests skip and say why.
+postgres:
+	@if [ -n "$(PG_BIN)" ]; then echo "PostgreSQL: $(PG_BIN)"; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; \
+	else echo "PostgreSQL binaries missing and apt-get unavailable; PostgreSQL tests will skip"; fi
 
 bench: setup
 	$(PY) benchmarks/simulator_speed.py

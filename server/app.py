@@ -8,6 +8,7 @@ import threading
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -22,7 +23,8 @@ from .retention import Sweeper
 from .rpc import RungServicer
 from .security import ServerSecurity
 from .service import StudyService
-from .storage import SqliteJournal
+from .snapshots import DEFAULT_EVERY, Snapshotter
+from .journals import is_postgres, open_journal, redact
 
 log = logging.getLogger("rung.server")
 
@@ -40,15 +42,18 @@ class RunningServer:
     metrics: ServerMetrics | None = None
     metrics_port: int = 0
 
-    def stop(self, grace: float = 5.0) -> None:
+    def stop(self, grace: float = 5.0, before_close: Callable[[], None] | None = None) -> None:
         """Refuses new calls (UNAVAILABLE), lets in-flight ones finish, then closes the journal.
 
         Handlers still running after `grace` are cancelled for their clients but
         run to the end here, so no journal write is cut off by the close.
+        `before_close` runs once no call is left (a last snapshot).
         """
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
         self.executor.shutdown(wait=True)
+        if before_close is not None:
+            before_close()
         if self.metrics is not None:
             self.metrics.close()
         self.service.journal.close()
@@ -94,7 +99,7 @@ def start_server(
 
 
 def serve(
-    db: Path,
+    db: str,
     host: str,
     port: int,
     lease_seconds: float,
@@ -103,6 +108,7 @@ def serve(
     metrics_port: int | None = None,
     metrics_host: str = "127.0.0.1",
     checkpoints: CheckpointSettings = CheckpointSettings(),
+    snapshot_every: int = DEFAULT_EVERY,
 ) -> int:
     """Runs until SIGTERM or SIGINT; prints the bound address first, for scripts."""
     security.check_exposure(host, insecure)
@@ -113,13 +119,14 @@ def serve(
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    service = StudyService(SqliteJournal(db), lease_seconds=lease_seconds)
-    blobs = BlobStore(checkpoints.folder(db), checkpoints.max_bytes)
+    service = StudyService(open_journal(db), lease_seconds=lease_seconds)
+    blobs = BlobStore(checkpoints.folder(_checkpoint_base(db)), checkpoints.max_bytes)
     running = start_server(
         service, host, port, security=security, metrics_port=metrics_port, metrics_host=metrics_host,
         blobs=blobs,
     )
     sweeper = Sweeper(service, blobs, checkpoints.sweep_seconds).start()
+    snapshotter = Snapshotter(service, snapshot_every).start()
     print(f"rung serving on {host}:{running.port}", flush=True)
     if running.metrics is not None:
         print(f"rung metrics on http://{metrics_host}:{running.metrics_port}/metrics", flush=True)
@@ -128,7 +135,7 @@ def serve(
         extra={
             "host": host,
             "port": running.port,
-            "db": str(db),
+            "db": redact(db),
             "tls": security.tls,
             "auth": bool(security.token),
             "metrics_port": running.metrics_port or None,
@@ -137,6 +144,11 @@ def serve(
     stop.wait()
     log.info("shutting down: refusing new calls, finishing in-flight ones")
     sweeper.stop()
-    running.stop()
+    running.stop(before_close=snapshotter.stop)
     log.info("stopped; journal closed")
     return 0
+
+
+def _checkpoint_base(db: str) -> Path:
+    """Uploaded checkpoints sit beside a SQLite file; with PostgreSQL, in ./rung.db.checkpoints."""
+    return Path("rung.db") if is_postgres(db) else Path(db)

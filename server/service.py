@@ -10,6 +10,10 @@ Events: created, suggest (a START or RESUME job was issued), report, lost (a
 lease expired), fail, stop. WAIT and DONE answers change nothing and are not
 journaled; heartbeats are not journaled either: after a restart every open
 lease gets a fresh deadline.
+
+Every so often the study's whole state is saved as a snapshot (snapshots.py
+decides when); a restart loads the latest snapshot and replays only the events
+after it, so restart time does not grow with the study's length.
 """
 
 from __future__ import annotations
@@ -18,8 +22,8 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
-from typing import Any, Callable, NamedTuple
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Iterator, NamedTuple
 
 from rung.core.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from rung.core.schedulers import Incumbent, Scheduler
@@ -28,7 +32,7 @@ from rung.core.types import Decision, Job, JobKind, TrialStatus
 
 from .blobs import check_report_ref
 from .retention import TrialCheckpoints
-from .storage import Event, Journal
+from .storage import Event, Journal, Snapshot
 
 log = logging.getLogger("rung.server")
 
@@ -124,6 +128,46 @@ class _Study:
         # Keyed by lease too: a resumed segment re-reports resources a lost one reported.
         # (trial, resource, lease) -> (value, decision)
         self.reports: dict[tuple[int, int, str], tuple[float, Decision]] = {}
+        self.snapshot_seq = 0  # the journal position of the latest saved snapshot
+
+    def state(self) -> dict[str, Any]:
+        """Everything replay would rebuild, as JSON values (lease deadlines aside)."""
+        return {
+            "spec": self.spec.to_json(),
+            "created_at": self.created_at,
+            "seq": self.seq,
+            "scheduler": self.scheduler.state_dict(),
+            "leases": [[le.lease_id, le.trial_id, le.worker_id] for le in self.leases.values()],
+            "records": [[tid, asdict(record)] for tid, record in self.records.items()],
+            "jobs": [
+                [request_id, issued.lease_id, issued.checkpoint, _job_json(issued.job)]
+                for request_id, issued in self.jobs_by_request.items()
+            ],
+            "reports": [
+                [*key, value, decision.value] for key, (value, decision) in self.reports.items()
+            ],
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], deadline: float) -> "_Study":
+        """The study a snapshot describes; every open lease and issued job gets `deadline`."""
+        study = cls(StudySpec.from_json(state["spec"]), state["created_at"])
+        study.seq = study.snapshot_seq = state["seq"]
+        study.scheduler.load_state_dict(state["scheduler"])
+        study.leases = {
+            lease_id: Lease(lease_id, trial_id, worker_id, deadline)
+            for lease_id, trial_id, worker_id in state["leases"]
+        }
+        study.records = {tid: _record_from_json(record) for tid, record in state["records"]}
+        study.jobs_by_request = {
+            request_id: IssuedJob(_job_from_json(job), lease_id, deadline, checkpoint)
+            for request_id, lease_id, checkpoint, job in state["jobs"]
+        }
+        study.reports = {
+            (trial_id, resource, lease_id): (value, Decision(decision))
+            for trial_id, resource, lease_id, value, decision in state["reports"]
+        }
+        return study
 
 
 class StudyService:
@@ -172,6 +216,10 @@ class StudyService:
         with self._lock:
             studies = list(self._studies.values())
         return [self._view(s) for s in studies]
+
+    def study_names(self) -> list[str]:
+        with self._lock:
+            return list(self._studies)
 
     def stop_study(self, name: str) -> StudyView:
         study = self._study(name)
@@ -403,7 +451,9 @@ class StudyService:
 
     def _reload(self, study: _Study) -> None:
         fresh = self._replay(study.spec.name)
-        for attr in ("scheduler", "seq", "leases", "records", "jobs_by_request", "reports"):
+        for attr in (
+            "scheduler", "seq", "leases", "records", "jobs_by_request", "reports", "snapshot_seq"
+        ):
             setattr(study, attr, getattr(fresh, attr))
 
     def _record_job(
@@ -457,11 +507,40 @@ class StudyService:
         study.records[p["trial_id"]].failures.append(p["reason"])
         study.scheduler.fail(p["trial_id"])
 
+    def save_snapshot(self, name: str, min_events: int = 1) -> bool:
+        """Saves the study's state if at least `min_events` events came since the last snapshot.
+
+        Runs under the study's lock, so the state is consistent and a delete
+        cannot slip in between; calls on this study wait for the write.
+        """
+        study = self._study(name)
+        with study.lock:
+            if study.seq - study.snapshot_seq < min_events:
+                return False
+            with self._lock:
+                if self._studies.get(name) is not study:
+                    return False
+            self.journal.save_snapshot(Snapshot(name, study.seq, study.state()))
+            study.snapshot_seq = study.seq
+            return True
+
     def _replay(self, name: str) -> _Study:
-        events = iter(self.journal.events(name))
-        first = next(events)
-        study = _Study(StudySpec.from_json(first.payload["spec"]), first.payload["at"])
+        """Rebuilds a study: its latest snapshot, then the events after it through the core."""
         restart_deadline = self.clock() + self.lease_seconds
+        snapshot = self.journal.latest_snapshot(name)
+        if snapshot is not None:
+            study = _Study.from_state(snapshot.state, restart_deadline)
+            events = iter(self.journal.events(name, after=snapshot.seq))
+        else:
+            events = iter(self.journal.events(name))
+            first = next(events)
+            study = _Study(StudySpec.from_json(first.payload["spec"]), first.payload["at"])
+        return self._replay_events(study, events, restart_deadline)
+
+    def _replay_events(
+        self, study: _Study, events: Iterator[Event], restart_deadline: float
+    ) -> _Study:
+        name = study.spec.name
         for event in events:
             p = event.payload
             if event.kind == "suggest":
@@ -520,6 +599,24 @@ class StudyService:
                     dict(scheduler.trials[incumbent.trial_id].config) if incumbent else None
                 ),
             )
+
+
+def _job_json(job: Job) -> dict[str, Any]:
+    return {**asdict(job), "kind": job.kind.value}
+
+
+def _job_from_json(data: dict[str, Any]) -> Job:
+    return Job(**{**data, "kind": JobKind(data["kind"])})
+
+
+def _record_from_json(data: dict[str, Any]) -> TrialRecord:
+    return TrialRecord(
+        segments=[Segment(**segment) for segment in data["segments"]],
+        observations=[Observation(*o) for o in data["observations"]],
+        checkpoint=data["checkpoint"],
+        checkpoint_resource=data["checkpoint_resource"],
+        failures=list(data["failures"]),
+    )
 
 
 def _check_text(value: Any, what: str, limit: int) -> None:
