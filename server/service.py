@@ -11,6 +11,12 @@ lease expired), fail, stop. WAIT and DONE answers change nothing and are not
 journaled; heartbeats are not journaled either: after a restart every open
 lease gets a fresh deadline.
 
+Idempotency records are bounded: a retried Report is recognised from the
+trial's own observations (each carries its lease and decision), and the job of
+a retried Suggest is kept in memory only while its lease is open; a retry that
+comes later finds its `suggest` event in the journal. Memory then grows with
+the trials, not with the requests ever answered.
+
 Every so often the study's whole state is saved as a snapshot (snapshots.py
 decides when); a restart loads the latest snapshot and replays only the events
 after it, so restart time does not grow with the study's length.
@@ -50,6 +56,7 @@ class Lease:
     trial_id: int
     worker_id: str
     deadline: float
+    request_id: str = ""  # of the Suggest that issued it: its job is remembered while it is open
 
 
 @dataclass
@@ -67,6 +74,8 @@ class Observation(NamedTuple):
     resource: int
     value: float
     at: float  # server clock when it arrived
+    lease_id: str = ""  # the segment that reported it: a retry under that lease ...
+    decision: Decision = Decision.CONTINUE  # ... gets this answer again
 
 
 @dataclass
@@ -124,10 +133,7 @@ class _Study:
         self.seq = 1  # the 'created' event
         self.leases: dict[str, Lease] = {}
         self.records: dict[int, TrialRecord] = {}
-        self.jobs_by_request: dict[str, IssuedJob] = {}
-        # Keyed by lease too: a resumed segment re-reports resources a lost one reported.
-        # (trial, resource, lease) -> (value, decision)
-        self.reports: dict[tuple[int, int, str], tuple[float, Decision]] = {}
+        self.jobs_by_request: dict[str, IssuedJob] = {}  # of open leases only
         self.snapshot_seq = 0  # the journal position of the latest saved snapshot
 
     def state(self) -> dict[str, Any]:
@@ -137,14 +143,14 @@ class _Study:
             "created_at": self.created_at,
             "seq": self.seq,
             "scheduler": self.scheduler.state_dict(),
-            "leases": [[le.lease_id, le.trial_id, le.worker_id] for le in self.leases.values()],
-            "records": [[tid, asdict(record)] for tid, record in self.records.items()],
+            "leases": [
+                [le.lease_id, le.trial_id, le.worker_id, le.request_id]
+                for le in self.leases.values()
+            ],
+            "records": [[tid, _record_json(record)] for tid, record in self.records.items()],
             "jobs": [
                 [request_id, issued.lease_id, issued.checkpoint, _job_json(issued.job)]
                 for request_id, issued in self.jobs_by_request.items()
-            ],
-            "reports": [
-                [*key, value, decision.value] for key, (value, decision) in self.reports.items()
             ],
         }
 
@@ -155,17 +161,13 @@ class _Study:
         study.seq = study.snapshot_seq = state["seq"]
         study.scheduler.load_state_dict(state["scheduler"])
         study.leases = {
-            lease_id: Lease(lease_id, trial_id, worker_id, deadline)
-            for lease_id, trial_id, worker_id in state["leases"]
+            lease_id: Lease(lease_id, trial_id, worker_id, deadline, request_id)
+            for lease_id, trial_id, worker_id, request_id in state["leases"]
         }
         study.records = {tid: _record_from_json(record) for tid, record in state["records"]}
         study.jobs_by_request = {
             request_id: IssuedJob(_job_from_json(job), lease_id, deadline, checkpoint)
             for request_id, lease_id, checkpoint, job in state["jobs"]
-        }
-        study.reports = {
-            (trial_id, resource, lease_id): (value, Decision(decision))
-            for trial_id, resource, lease_id, value, decision in state["reports"]
         }
         return study
 
@@ -261,8 +263,10 @@ class StudyService:
         _check_text(request_id, "request_id", MAX_ID_LENGTH)
         study = self._study(name)
         with study.lock:
-            if request_id and request_id in study.jobs_by_request:
-                return study.jobs_by_request[request_id]
+            if request_id:
+                issued = self._issued_before(study, request_id)
+                if issued is not None:
+                    return issued
             now = self.clock()
             self._expire_leases(study)
             job = study.scheduler.suggest(now)
@@ -278,6 +282,7 @@ class StudyService:
                 "kind": job.kind.value,
                 "resume_from": job.resume_from,
                 "milestone": job.milestone,
+                "checkpoint": self._resume_checkpoint(study, job),
             }
             seq = self._append(study, "suggest", payload)
             return self._record_job(study, seq, payload, job, deadline=now + self.lease_seconds)
@@ -299,15 +304,14 @@ class StudyService:
         with study.lock:
             scheduler = study.scheduler
             trial = scheduler.trial(trial_id)
-            previous = study.reports.get((trial_id, resource, lease_id))
+            previous = _reported(study.records[trial_id], resource, lease_id)
             if previous is not None:  # a retried report: stored once, same answer
-                stored, decision = previous
-                if stored != value:
+                if previous.value != value:
                     raise InvalidArgument(
-                        f"trial {trial_id} already reported {stored} at resource {resource} "
-                        f"under this lease; a different value ({value}) is refused"
+                        f"trial {trial_id} already reported {previous.value} at resource "
+                        f"{resource} under this lease; a different value ({value}) is refused"
                     )
-                return decision, trial.status
+                return previous.decision, trial.status
             self._expire_leases(study)
             self._active_lease(study, trial_id, lease_id)
             decision = scheduler.report(trial_id, resource, value)
@@ -451,9 +455,7 @@ class StudyService:
 
     def _reload(self, study: _Study) -> None:
         fresh = self._replay(study.spec.name)
-        for attr in (
-            "scheduler", "seq", "leases", "records", "jobs_by_request", "reports", "snapshot_seq"
-        ):
+        for attr in ("scheduler", "seq", "leases", "records", "jobs_by_request", "snapshot_seq"):
             setattr(study, attr, getattr(fresh, attr))
 
     def _record_job(
@@ -463,22 +465,50 @@ class StudyService:
         record.segments.append(
             Segment(seq, job.resume_from, job.milestone, p["worker_id"], p["lease_id"])
         )
-        study.leases[p["lease_id"]] = Lease(p["lease_id"], job.trial_id, p["worker_id"], deadline)
-        checkpoint = record.checkpoint if job.kind is JobKind.RESUME else ""
-        issued = IssuedJob(job, p["lease_id"], deadline, checkpoint)
+        study.leases[p["lease_id"]] = Lease(
+            p["lease_id"], job.trial_id, p["worker_id"], deadline, p["request_id"]
+        )
+        issued = IssuedJob(job, p["lease_id"], deadline, self._resume_checkpoint(study, job))
         if p["request_id"]:
             study.jobs_by_request[p["request_id"]] = issued
         return issued
+
+    @staticmethod
+    def _resume_checkpoint(study: _Study, job: Job) -> str:
+        return study.records[job.trial_id].checkpoint if job.kind is JobKind.RESUME else ""
+
+    def _issued_before(self, study: _Study, request_id: str) -> IssuedJob | None:
+        """The job an earlier Suggest with this request id got: in memory while its lease is
+        open, else from its journal event (the lease has ended; the job is answered as issued)."""
+        issued = study.jobs_by_request.get(request_id)
+        if issued is not None:
+            return issued
+        event = self.journal.find_request(study.spec.name, request_id)
+        if event is None:
+            return None
+        p = event.payload
+        trial = study.scheduler.trials[p["trial_id"]]
+        job = Job(JobKind(p["kind"]), p["trial_id"], dict(trial.config), p["resume_from"],
+                  p["milestone"])
+        return IssuedJob(job, p["lease_id"], p["now"] + self.lease_seconds, p.get("checkpoint", ""))
+
+    @staticmethod
+    def _close_lease(study: _Study, lease_id: str) -> None:
+        """The lease ended: its job is no longer kept in memory (the journal has it)."""
+        lease = study.leases.pop(lease_id, None)
+        if lease is not None and lease.request_id:
+            study.jobs_by_request.pop(lease.request_id, None)
 
     def _record_report(
         self, study: _Study, seq: int, p: dict[str, Any], decision: Decision
     ) -> None:
         trial_id, resource = p["trial_id"], p["resource"]
         record = study.records[trial_id]
-        record.observations.append(Observation(seq, resource, p["value"], p["now"]))
-        study.reports[(trial_id, resource, p["lease_id"])] = (p["value"], decision)
+        record.observations.append(
+            Observation(seq, resource, p["value"], p["now"], p["lease_id"], decision)
+        )
         if decision is not Decision.CONTINUE:
-            study.leases.pop(p["lease_id"], None)
+            self._close_lease(study, p["lease_id"])
             if p["checkpoint"] and resource == study.scheduler.trials[trial_id].checkpoint_resource:
                 record.checkpoint, record.checkpoint_resource = p["checkpoint"], resource
 
@@ -498,12 +528,12 @@ class StudyService:
         else:
             study.scheduler.lose(trial_id)
             reason = "lease expired; resumed from the last checkpoint"
-        study.leases.pop(p["lease_id"], None)
+        self._close_lease(study, p["lease_id"])
         record.segments[-1].lost = True
         record.failures.append(reason)
 
     def _record_fail(self, study: _Study, p: dict[str, Any]) -> None:
-        study.leases.pop(p["lease_id"], None)
+        self._close_lease(study, p["lease_id"])
         study.records[p["trial_id"]].failures.append(p["reason"])
         study.scheduler.fail(p["trial_id"])
 
@@ -609,10 +639,28 @@ def _job_from_json(data: dict[str, Any]) -> Job:
     return Job(**{**data, "kind": JobKind(data["kind"])})
 
 
+def _reported(record: TrialRecord, resource: int, lease_id: str) -> Observation | None:
+    """The report this lease already made at this resource (a resumed segment re-reports
+    resources a lost one reported, so the lease is part of the key)."""
+    for o in reversed(record.observations):
+        if o.resource == resource and o.lease_id == lease_id:
+            return o
+    return None
+
+
+def _record_json(record: TrialRecord) -> dict[str, Any]:
+    return {
+        **asdict(record),
+        "observations": [{**o._asdict(), "decision": o.decision.value} for o in record.observations],
+    }
+
+
 def _record_from_json(data: dict[str, Any]) -> TrialRecord:
     return TrialRecord(
         segments=[Segment(**segment) for segment in data["segments"]],
-        observations=[Observation(*o) for o in data["observations"]],
+        observations=[
+            Observation(**{**o, "decision": Decision(o["decision"])}) for o in data["observations"]
+        ],
         checkpoint=data["checkpoint"],
         checkpoint_resource=data["checkpoint_resource"],
         failures=list(data["failures"]),

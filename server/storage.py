@@ -47,6 +47,9 @@ class Journal(Protocol):
     def events(self, study: str, after: int = 0) -> Iterator[Event]:
         """The study's events with seq > after, in sequence order."""
 
+    def find_request(self, study: str, request_id: str) -> Event | None:
+        """The study's first `suggest` event whose payload has this request_id (indexed)."""
+
     def save_snapshot(self, snapshot: Snapshot) -> None:
         """Stores the study's snapshot durably, replacing any older one."""
 
@@ -61,6 +64,9 @@ class Journal(Protocol):
 
 class DuplicateEvent(Exception):
     """Two writers claimed the same (study, seq): a bug or a second server on one file."""
+
+
+_SQLITE_REQUEST_ID = "json_extract(payload, '$.request_id')"  # the index's expression, exactly
 
 
 class MemoryJournal:
@@ -85,6 +91,13 @@ class MemoryJournal:
         return (
             Event(study, seq, kind, json.loads(body))
             for seq, (kind, body) in enumerate(stored, after + 1)
+        )
+
+    def find_request(self, study: str, request_id: str) -> Event | None:
+        return next(
+            (e for e in self.events(study)
+             if e.kind == "suggest" and e.payload.get("request_id") == request_id),
+            None,
         )
 
     def save_snapshot(self, snapshot: Snapshot) -> None:
@@ -123,6 +136,10 @@ class SqliteJournal:
             "CREATE TABLE IF NOT EXISTS snapshots ("
             " study TEXT PRIMARY KEY, seq INTEGER NOT NULL, state TEXT NOT NULL)"
         )
+        self._db.execute(
+            "CREATE INDEX IF NOT EXISTS events_by_request"
+            f" ON events (study, {_SQLITE_REQUEST_ID}) WHERE kind = 'suggest'"
+        )
 
     def append(self, event: Event) -> None:
         body = json.dumps(event.payload, allow_nan=False, separators=(",", ":"))
@@ -149,6 +166,15 @@ class SqliteJournal:
                 (study, after),
             ).fetchall()
         return (Event(study, seq, kind, json.loads(body)) for seq, kind, body in rows)
+
+    def find_request(self, study: str, request_id: str) -> Event | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT seq, kind, payload FROM events WHERE study = ? AND kind = 'suggest'"
+                f" AND {_SQLITE_REQUEST_ID} = ? ORDER BY seq LIMIT 1",
+                (study, request_id),
+            ).fetchone()
+        return Event(study, row[0], row[1], json.loads(row[2])) if row else None
 
     def save_snapshot(self, snapshot: Snapshot) -> None:
         body = encode_state(snapshot.state)

@@ -21,6 +21,7 @@ from psycopg import errors
 
 from .storage import DuplicateEvent, Event, Snapshot, encode_state
 
+REQUEST_ID = "(payload::jsonb ->> 'request_id')"  # the index's expression, exactly
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS rung_events ("
     " id BIGSERIAL PRIMARY KEY,"
@@ -28,6 +29,8 @@ SCHEMA = (
     " payload TEXT NOT NULL, UNIQUE (study, seq))",
     "CREATE TABLE IF NOT EXISTS rung_snapshots ("
     " study TEXT PRIMARY KEY, seq BIGINT NOT NULL, state TEXT NOT NULL)",
+    f"CREATE INDEX IF NOT EXISTS rung_events_by_request"
+    f" ON rung_events (study, ({REQUEST_ID})) WHERE kind = 'suggest'",
 )
 
 
@@ -71,6 +74,15 @@ class PostgresJournal:
                 (study, after),
             ).fetchall()
         return (Event(study, seq, kind, json.loads(body)) for seq, kind, body in rows)
+
+    def find_request(self, study: str, request_id: str) -> Event | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT seq, kind, payload FROM rung_events WHERE study = %s AND kind = 'suggest'"
+                f" AND {REQUEST_ID} = %s ORDER BY seq LIMIT 1",
+                (study, request_id),
+            ).fetchone()
+        return Event(study, row[0], row[1], json.loads(row[2])) if row else None
 
     def save_snapshot(self, snapshot: Snapshot) -> None:
         body = encode_state(snapshot.state)

@@ -148,3 +148,17 @@ def test_deleting_a_study_deletes_its_snapshot(open_journal: Factory) -> None:
     journal.delete("a")
     assert journal.latest_snapshot("a") is None
     assert journal.latest_snapshot("b") == Snapshot("b", 1, {"n": "b"})
+
+
+def test_a_suggest_is_found_by_its_request_id(open_journal: Factory) -> None:
+    journal = open_journal()
+    journal.append(_event("a", 1, "created"))
+    journal.append(_event("a", 2, "suggest", request_id="r1", trial_id=0))
+    journal.append(_event("a", 3, "report", request_id="r2"))  # not a suggest
+    journal.append(_event("b", 1, "created"))
+    journal.append(_event("b", 2, "suggest", request_id="r2", trial_id=5))
+    found = journal.find_request("a", "r1")
+    assert found is not None and (found.seq, found.payload["trial_id"]) == (2, 0)
+    assert journal.find_request("a", "r2") is None
+    assert journal.find_request("b", "r2").payload == {"request_id": "r2", "trial_id": 5}
+    assert journal.find_request("c", "r1") is None

@@ -124,6 +124,9 @@ class FlakyJournal:
     def events(self, study: str, after: int = 0) -> Iterator[Event]:
         return self.inner.events(study, after)
 
+    def find_request(self, study: str, request_id: str) -> Event | None:
+        return self.inner.find_request(study, request_id)
+
     def save_snapshot(self, snapshot: Snapshot) -> None:
         self.inner.save_snapshot(snapshot)
 
