@@ -161,8 +161,58 @@ class Client:
     def list_studies(self) -> list[pb.Study]:
         return list(self.call("ListStudies", pb.ListStudiesRequest()).studies)
 
-    def list_trials(self, name: str) -> list[pb.Trial]:
-        return list(self.call("ListTrials", pb.ListTrialsRequest(study=name)).trials)
+    def list_trials(
+        self,
+        name: str,
+        *,
+        statuses: Sequence[int] = (),
+        changed_since: int = 0,
+        page_size: int = 0,
+    ) -> list[pb.Trial]:
+        """Every trial of the study (page by page, so any size fits), optionally only those
+        in `statuses` (pb.RUNNING, ...) or changed after journal position `changed_since`."""
+        return [t for page in self.trial_pages(name, statuses=statuses,
+                                               changed_since=changed_since, page_size=page_size)
+                for t in page.trials]
+
+    def trial_pages(
+        self,
+        name: str,
+        *,
+        statuses: Sequence[int] = (),
+        changed_since: int = 0,
+        page_size: int = 0,
+    ) -> Iterator[pb.ListTrialsResponse]:
+        """ListTrials pages in trial order; each page's `seq` is the journal position it shows."""
+        token = ""
+        while True:
+            page = self.call("ListTrials", pb.ListTrialsRequest(
+                study=name, page_size=page_size, page_token=token, statuses=statuses,
+                changed_since=changed_since,
+            ))
+            yield page
+            token = page.next_page_token
+            if not token:
+                return
+
+    def watch(self, name: str, after_seq: int = 0) -> Iterator[pb.StudyEvent]:
+        """The study's journal events after `after_seq`, then each new one as it happens.
+
+        Rides out server restarts (it reconnects and continues after the last
+        event it got); ends when the study is deleted.
+        """
+        give_up = time.monotonic() + self.retry_seconds
+        while True:
+            request = pb.WatchStudyRequest(study=name, after_seq=after_seq)
+            try:
+                for event in self._stub.WatchStudy(request, wait_for_ready=True):
+                    after_seq, give_up = event.seq, time.monotonic() + self.retry_seconds
+                    yield event
+                return
+            except grpc.RpcError as exc:
+                if exc.code() not in RETRYABLE or time.monotonic() > give_up:
+                    raise
+                time.sleep(0.2)
 
     def stop_study(self, name: str) -> pb.Study:
         return self.call("StopStudy", pb.StopStudyRequest(study=name))

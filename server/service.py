@@ -87,6 +87,7 @@ class TrialRecord:
     checkpoint: str = ""
     checkpoint_resource: int = 0
     failures: list[str] = field(default_factory=list)
+    changed: int = 0  # journal position of the last event about this trial
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,18 @@ class StudyView:
 
 
 @dataclass(frozen=True)
+class TrialPage:
+    """One page of ListTrials: `next_after` is the last trial id listed when more may follow."""
+
+    trials: list["TrialView"]
+    next_after: int | None
+    seq: int
+
+
+MAX_PAGE_SIZE = 10_000
+
+
+@dataclass(frozen=True)
 class TrialView:
     trial_id: int
     config: dict[str, Any]
@@ -130,6 +143,7 @@ class _Study:
         self.created_at = created_at
         self.scheduler: Scheduler = spec.build_scheduler()
         self.lock = threading.Lock()
+        self.appended = threading.Condition(self.lock)  # notified after each durable event
         self.seq = 1  # the 'created' event
         self.leases: dict[str, Lease] = {}
         self.records: dict[int, TrialRecord] = {}
@@ -237,24 +251,58 @@ class StudyService:
         with study.lock, self._lock:
             self.journal.delete(name)
             del self._studies[name]
+            study.appended.notify_all()  # watchers see it is gone
         log.info("study deleted", extra={"study": name})
 
     def list_trials(self, name: str) -> list[TrialView]:
+        return self.page_trials(name, limit=None).trials
+
+    def page_trials(
+        self,
+        name: str,
+        after: int = -1,
+        limit: int | None = 1000,
+        statuses: frozenset[TrialStatus] = frozenset(),
+        changed_since: int = 0,
+    ) -> TrialPage:
+        """Trials with id > `after` in id order, at most `limit`, filtered by status and by
+        the journal position of their last change (> `changed_since`)."""
+        if limit is not None and not 0 < limit <= MAX_PAGE_SIZE:
+            raise InvalidArgument(f"page size must be between 1 and {MAX_PAGE_SIZE}")
         study = self._study(name)
         with study.lock:
             self._expire_leases(study)
             deadlines = {le.trial_id: le.deadline for le in study.leases.values()}
-            return [
-                TrialView(
-                    t.trial_id,
-                    dict(t.config),
-                    t.status,
-                    t.bracket,
-                    study.records[t.trial_id],
-                    deadlines.get(t.trial_id, 0.0),
+            page: list[TrialView] = []
+            trials = study.scheduler.trials
+            for t in trials.values() if after < 0 else _trials_after(trials, after):
+                record = study.records[t.trial_id]
+                if (statuses and t.status not in statuses) or record.changed <= changed_since:
+                    continue
+                if limit is not None and len(page) == limit:
+                    return TrialPage(page, page[-1].trial_id, study.seq)
+                page.append(
+                    TrialView(
+                        t.trial_id, dict(t.config), t.status, t.bracket, record,
+                        deadlines.get(t.trial_id, 0.0),
+                    )
                 )
-                for t in study.scheduler.trials.values()
-            ]
+            return TrialPage(page, None, study.seq)
+
+    def events_after(
+        self, name: str, after_seq: int, wait: float, limit: int = 1000
+    ) -> list[Event]:
+        """Up to `limit` of the study's durable events after `after_seq`, waiting up to
+        `wait` seconds for one to come; NotFound once the study is deleted."""
+        study = self._study(name)
+        with study.lock:
+            study.appended.wait_for(
+                lambda: study.seq > after_seq or self._studies.get(name) is not study, wait
+            )
+        self._study(name)
+        if study.seq <= after_seq:
+            return []
+        return list(self.journal.events(name, after=after_seq, limit=limit))
 
     # ------------------------------------------------------------------ ask
 
@@ -451,6 +499,8 @@ class StudyService:
             self._reload(study)
             raise
         study.seq = seq
+        _touch(study, seq, payload)
+        study.appended.notify_all()
         return seq
 
     def _reload(self, study: _Study) -> None:
@@ -593,6 +643,7 @@ class StudyService:
             else:
                 raise JournalMismatch(f"{name} seq {event.seq}: unknown event {event.kind!r}")
             study.seq = event.seq
+            _touch(study, event.seq, p)
         return study
 
     # ------------------------------------------------------------------ views
@@ -631,6 +682,20 @@ class StudyService:
             )
 
 
+def _touch(study: _Study, seq: int, payload: dict[str, Any]) -> None:
+    """Marks the trial an event is about as changed at `seq` (for ListTrials' changed_since)."""
+    trial_id = payload.get("trial_id")
+    if trial_id is not None:
+        study.records.setdefault(trial_id, TrialRecord()).changed = seq
+
+
+def _trials_after(trials: dict[int, Any], after: int) -> Iterator[Any]:
+    """Trials with id > after, in id order, without walking the ones before (the core
+    numbers trials 0, 1, 2, ...)."""
+    for trial_id in range(after + 1, len(trials)):
+        yield trials[trial_id]
+
+
 def _job_json(job: Job) -> dict[str, Any]:
     return {**asdict(job), "kind": job.kind.value}
 
@@ -664,6 +729,7 @@ def _record_from_json(data: dict[str, Any]) -> TrialRecord:
         checkpoint=data["checkpoint"],
         checkpoint_resource=data["checkpoint_resource"],
         failures=list(data["failures"]),
+        changed=data["changed"],
     )
 
 

@@ -44,8 +44,8 @@ class Journal(Protocol):
     def studies(self) -> list[str]:
         """Study names in creation order."""
 
-    def events(self, study: str, after: int = 0) -> Iterator[Event]:
-        """The study's events with seq > after, in sequence order."""
+    def events(self, study: str, after: int = 0, limit: int | None = None) -> Iterator[Event]:
+        """The study's events with seq > after, in sequence order; the first `limit` of them."""
 
     def find_request(self, study: str, request_id: str) -> Event | None:
         """The study's first `suggest` event whose payload has this request_id (indexed)."""
@@ -86,8 +86,8 @@ class MemoryJournal:
     def studies(self) -> list[str]:
         return list(self._events)
 
-    def events(self, study: str, after: int = 0) -> Iterator[Event]:
-        stored = list(self._events.get(study, []))[after:]
+    def events(self, study: str, after: int = 0, limit: int | None = None) -> Iterator[Event]:
+        stored = self._events.get(study, [])[after : None if limit is None else after + limit]
         return (
             Event(study, seq, kind, json.loads(body))
             for seq, (kind, body) in enumerate(stored, after + 1)
@@ -159,11 +159,12 @@ class SqliteJournal:
             ).fetchall()
         return [r[0] for r in rows]
 
-    def events(self, study: str, after: int = 0) -> Iterator[Event]:
+    def events(self, study: str, after: int = 0, limit: int | None = None) -> Iterator[Event]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT seq, kind, payload FROM events WHERE study = ? AND seq > ? ORDER BY seq",
-                (study, after),
+                "SELECT seq, kind, payload FROM events WHERE study = ? AND seq > ? ORDER BY seq"
+                " LIMIT ?",
+                (study, after, -1 if limit is None else limit),
             ).fetchall()
         return (Event(study, seq, kind, json.loads(body)) for seq, kind, body in rows)
 

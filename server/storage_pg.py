@@ -66,12 +66,12 @@ class PostgresJournal:
             ).fetchall()
         return [r[0] for r in rows]
 
-    def events(self, study: str, after: int = 0) -> Iterator[Event]:
+    def events(self, study: str, after: int = 0, limit: int | None = None) -> Iterator[Event]:
         with self._lock:
             rows = self._db.execute(
                 "SELECT seq, kind, payload FROM rung_events WHERE study = %s AND seq > %s"
-                " ORDER BY seq",
-                (study, after),
+                " ORDER BY seq LIMIT %s",
+                (study, after, limit),
             ).fetchall()
         return (Event(study, seq, kind, json.loads(body)) for seq, kind, body in rows)
 

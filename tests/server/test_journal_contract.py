@@ -124,6 +124,8 @@ def test_events_after_a_sequence_number_are_the_tail(open_journal: Factory) -> N
     assert [e.seq for e in journal.events("a", after=3)] == [4, 5]
     assert list(journal.events("a", after=5)) == []
     assert [e.payload["value"] for e in journal.events("a", after=0)] == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert [e.seq for e in journal.events("a", after=1, limit=2)] == [2, 3]
+    assert [e.seq for e in journal.events("a", after=4, limit=10)] == [5]
 
 
 def test_the_latest_snapshot_replaces_older_ones_and_survives_a_reopen(

@@ -121,8 +121,8 @@ class FlakyJournal:
     def studies(self) -> list[str]:
         return self.inner.studies()
 
-    def events(self, study: str, after: int = 0) -> Iterator[Event]:
-        return self.inner.events(study, after)
+    def events(self, study: str, after: int = 0, limit: int | None = None) -> Iterator[Event]:
+        return self.inner.events(study, after, limit)
 
     def find_request(self, study: str, request_id: str) -> Event | None:
         return self.inner.find_request(study, request_id)

@@ -55,9 +55,9 @@ class TailCountingJournal(MemoryJournal):
         super().__init__()
         self.reads: list[int] = []
 
-    def events(self, study: str, after: int = 0) -> Iterator[Event]:
+    def events(self, study: str, after: int = 0, limit: int | None = None) -> Iterator[Event]:
         self.reads.append(after)
-        return super().events(study, after)
+        return super().events(study, after, limit)
 
 
 def test_a_restart_reads_only_the_events_after_the_snapshot(clock: FakeClock) -> None:
