@@ -24,12 +24,18 @@ from .rpc import RungServicer
 from .security import ServerSecurity
 from .service import StudyService
 from .snapshots import DEFAULT_EVERY, Snapshotter
-from .journals import is_postgres, open_journal, redact
+from .standby import start_standby
+from .storage import Journal
+from .storage_pg import PostgresJournal
+from .journals import check_target, is_postgres, open_journal, redact
+from .launch import READY
+from .leadership import Leadership
 
 log = logging.getLogger("rung.server")
 
 SERVICE_NAME = rung_pb2.DESCRIPTOR.services_by_name["Rung"].full_name
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+LOST_THE_LEAD = 3  # exit status of an active server that another one replaced
 
 
 @dataclass
@@ -119,7 +125,11 @@ def serve(
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    service = StudyService(open_journal(db), lease_seconds=lease_seconds)
+    journal, port, leadership = _take_the_lead(db, host, port, security, stop)
+    if journal is None:
+        return 0  # stopped while standing by
+    lost = threading.Event()
+    service = StudyService(journal, lease_seconds=lease_seconds)
     blobs = BlobStore(checkpoints.folder(_checkpoint_base(db)), checkpoints.max_bytes)
     running = start_server(
         service, host, port, security=security, metrics_port=metrics_port, metrics_host=metrics_host,
@@ -127,7 +137,10 @@ def serve(
     )
     sweeper = Sweeper(service, blobs, checkpoints.sweep_seconds).start()
     snapshotter = Snapshotter(service, snapshot_every).start()
-    print(f"rung serving on {host}:{running.port}", flush=True)
+    if leadership is None:
+        print(f"{READY}{host}:{running.port}", flush=True)
+    else:
+        leadership.watch(lost, stop)
     if running.metrics is not None:
         print(f"rung metrics on http://{metrics_host}:{running.metrics_port}/metrics", flush=True)
     log.info(
@@ -145,8 +158,36 @@ def serve(
     log.info("shutting down: refusing new calls, finishing in-flight ones")
     sweeper.stop()
     running.stop(before_close=snapshotter.stop)
+    if leadership is not None:
+        leadership.close()
     log.info("stopped; journal closed")
-    return 0
+    return LOST_THE_LEAD if lost.is_set() else 0
+
+
+def _take_the_lead(
+    db: str, host: str, port: int, security: ServerSecurity, stop: threading.Event
+) -> tuple[Journal | None, int, Leadership | None]:
+    """The journal to serve from, the port, and the leadership held (None for SQLite).
+
+    With PostgreSQL several servers may share the database: this one binds its
+    port as a standby (health NOT_SERVING, calls UNAVAILABLE), announces it,
+    and waits for the lead; then it serves on the same port with a journal
+    fenced by its token. Returns no journal if `stop` is set while waiting.
+    """
+    if not is_postgres(db):
+        return open_journal(db), port, None
+    check_target(db)
+    leadership = Leadership(db, "")
+    standby = start_standby(host, port, security, leadership.holder)
+    leadership.address = f"{host}:{standby.port}"
+    print(f"{READY}{host}:{standby.port}", flush=True)
+    log.info("standing by", extra={"port": standby.port, "active": leadership.holder() or None})
+    token = leadership.campaign(stop)
+    standby.stop()
+    if token is None:
+        leadership.close()
+        return None, standby.port, None
+    return PostgresJournal(db, fence=token), standby.port, leadership
 
 
 def _checkpoint_base(db: str) -> Path:

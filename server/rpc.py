@@ -25,6 +25,7 @@ from rung.v1 import rung_pb2_grpc
 
 from . import paging
 from .blobs import CHUNK_BYTES, BlobKey, BlobStore, DataLoss, NoBlobStore, ResourceExhausted
+from .leadership import NotActive
 from .service import IssuedJob, StudyService, StudyView, TrialView
 
 log = logging.getLogger("rung.server.rpc")
@@ -37,6 +38,7 @@ STATUS_BY_ERROR: dict[type[RungError], grpc.StatusCode] = {
     ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
     DataLoss: grpc.StatusCode.DATA_LOSS,
     NoBlobStore: grpc.StatusCode.UNIMPLEMENTED,
+    NotActive: grpc.StatusCode.UNAVAILABLE,  # clients retry, and try their other addresses
 }
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])

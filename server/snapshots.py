@@ -49,7 +49,10 @@ class Snapshotter:
         """Stops the thread and saves a last snapshot of every study that changed."""
         self._stop.set()
         self._thread.join()
-        self.save_due(min_events=1)
+        try:
+            self.save_due(min_events=1)
+        except Exception:  # e.g. fenced off: another server is active and snapshots itself
+            log.exception("the last snapshot failed; the journal alone still holds everything")
 
     def _run(self) -> None:
         while not self._stop.wait(self.check_seconds):

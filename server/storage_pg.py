@@ -6,8 +6,9 @@ flush), so an acknowledged RPC survives a crash of the server or of the
 database. Payloads are stored as the exact JSON text the SQLite journal
 stores, so both backends hand back identical events.
 
-Several `rung serve` processes may share one database; tables are created
-idempotently and every statement names the `rung_` tables explicitly.
+Several `rung serve` processes may share one database (leadership.py): a
+journal opened with a fencing token writes only while that token is the
+current one, checked in the same transaction as the write.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Iterator
 import psycopg
 from psycopg import errors
 
+from .leadership import NotActive, create_leader_table
 from .storage import DuplicateEvent, Event, Snapshot, encode_state
 
 REQUEST_ID = "(payload::jsonb ->> 'request_id')"  # the index's expression, exactly
@@ -35,10 +37,16 @@ SCHEMA = (
 
 
 class PostgresJournal:
-    """Events in table `rung_events` of the database at `url` (postgresql://...)."""
+    """Events in table `rung_events` of the database at `url` (postgresql://...).
 
-    def __init__(self, url: str):
+    With a `fence` token every write first checks, under a share lock of the
+    `rung_leader` row, that the token is still current; otherwise it raises
+    NotActive and writes nothing.
+    """
+
+    def __init__(self, url: str, fence: int | None = None):
         self.url = url
+        self.fence = fence
         self._lock = threading.Lock()
         self._db = psycopg.connect(url, autocommit=True)
         # Concurrent first starts of several servers may race on CREATE TABLE IF NOT EXISTS;
@@ -47,15 +55,30 @@ class PostgresJournal:
             self._db.execute("SELECT pg_advisory_xact_lock(hashtext('rung_schema'))")
             for statement in SCHEMA:
                 self._db.execute(statement)
+            create_leader_table(self._db)
+
+    def _check_fence(self) -> None:
+        """Inside a write's transaction: refuses it unless our token is current."""
+        if self.fence is None:
+            return
+        row = self._db.execute("SELECT token FROM rung_leader WHERE id = 1 FOR SHARE").fetchone()
+        if row is None or row[0] != self.fence:
+            raise NotActive(
+                f"this server's fencing token {self.fence} is stale (current: "
+                f"{row[0] if row else None}): another server is active; nothing was written"
+            )
 
     def append(self, event: Event) -> None:
         body = json.dumps(event.payload, allow_nan=False, separators=(",", ":"))
         with self._lock:
             try:
-                self._db.execute(
-                    "INSERT INTO rung_events (study, seq, kind, payload) VALUES (%s, %s, %s, %s)",
-                    (event.study, event.seq, event.kind, body),
-                )
+                with self._db.transaction():
+                    self._check_fence()
+                    self._db.execute(
+                        "INSERT INTO rung_events (study, seq, kind, payload)"
+                        " VALUES (%s, %s, %s, %s)",
+                        (event.study, event.seq, event.kind, body),
+                    )
             except errors.UniqueViolation as exc:
                 raise DuplicateEvent(f"{event.study}: seq {event.seq} already stored") from exc
 
@@ -86,7 +109,8 @@ class PostgresJournal:
 
     def save_snapshot(self, snapshot: Snapshot) -> None:
         body = encode_state(snapshot.state)
-        with self._lock:
+        with self._lock, self._db.transaction():
+            self._check_fence()
             self._db.execute(
                 "INSERT INTO rung_snapshots (study, seq, state) VALUES (%s, %s, %s)"
                 " ON CONFLICT (study) DO UPDATE SET seq = EXCLUDED.seq, state = EXCLUDED.state",
@@ -102,6 +126,7 @@ class PostgresJournal:
 
     def delete(self, study: str) -> None:
         with self._lock, self._db.transaction():
+            self._check_fence()
             self._db.execute("DELETE FROM rung_events WHERE study = %s", (study,))
             self._db.execute("DELETE FROM rung_snapshots WHERE study = %s", (study,))
 
