@@ -60,6 +60,7 @@ class RunningServer:
         self.executor.shutdown(wait=True)
         if before_close is not None:
             before_close()
+        self.service.close()
         if self.metrics is not None:
             self.metrics.close()
         self.service.journal.close()

@@ -17,6 +17,10 @@ a retried Suggest is kept in memory only while its lease is open; a retry that
 comes later finds its `suggest` event in the journal. Memory then grows with
 the trials, not with the requests ever answered.
 
+Writes are group-committed (group_commit.py): a call decides and queues its
+events under the study's lock, then waits outside it until they are durable
+before it answers, so calls arriving together share one transaction.
+
 Every so often the study's whole state is saved as a snapshot (snapshots.py
 decides when); a restart loads the latest snapshot and replays only the events
 after it, so restart time does not grow with the study's length.
@@ -24,10 +28,12 @@ after it, so restart time does not grow with the study's length.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterator, NamedTuple
 
@@ -38,6 +44,7 @@ from rung.core.types import Decision, Job, JobKind, TrialStatus
 
 from .blobs import check_report_ref
 from .retention import TrialCheckpoints
+from .group_commit import DONE, Committer, Ticket
 from .storage import Event, Journal, Snapshot
 
 log = logging.getLogger("rung.server")
@@ -143,8 +150,10 @@ class _Study:
         self.created_at = created_at
         self.scheduler: Scheduler = spec.build_scheduler()
         self.lock = threading.Lock()
-        self.appended = threading.Condition(self.lock)  # notified after each durable event
-        self.seq = 1  # the 'created' event
+        self.seq = 1  # the 'created' event; the last one queued
+        self.last_ticket: Ticket = DONE  # of the last event queued: done once it is durable
+        self.durable = threading.Condition()  # notified as events become durable, for watchers
+        self.durable_seq = 1
         self.leases: dict[str, Lease] = {}
         self.records: dict[int, TrialRecord] = {}
         self.jobs_by_request: dict[str, IssuedJob] = {}  # of open leases only
@@ -172,7 +181,7 @@ class _Study:
     def from_state(cls, state: dict[str, Any], deadline: float) -> "_Study":
         """The study a snapshot describes; every open lease and issued job gets `deadline`."""
         study = cls(StudySpec.from_json(state["spec"]), state["created_at"])
-        study.seq = study.snapshot_seq = state["seq"]
+        study.seq = study.snapshot_seq = study.durable_seq = state["seq"]
         study.scheduler.load_state_dict(state["scheduler"])
         study.leases = {
             lease_id: Lease(lease_id, trial_id, worker_id, deadline, request_id)
@@ -204,6 +213,11 @@ class StudyService:
         self._lock = threading.Lock()
         for name in journal.studies():
             self._studies[name] = self._replay(name)
+        self._committer = Committer(journal, self._now_durable, self._after_failed_write)
+
+    def close(self) -> None:
+        """Writes what is queued, then stops the commit thread (before the journal closes)."""
+        self._committer.close()
 
     # ------------------------------------------------------------------ studies
 
@@ -239,7 +253,7 @@ class StudyService:
 
     def stop_study(self, name: str) -> StudyView:
         study = self._study(name)
-        with study.lock:
+        with self._locked(study):
             if not study.scheduler.stopped:
                 self._append(study, "stop", {})
                 study.scheduler.stop()
@@ -248,10 +262,13 @@ class StudyService:
     def delete_study(self, name: str) -> None:
         """Forgets the study and removes its journal; calls already waiting on it get NOT_FOUND."""
         study = self._study(name)
-        with study.lock, self._lock:
-            self.journal.delete(name)
-            del self._studies[name]
-            study.appended.notify_all()  # watchers see it is gone
+        with study.lock:
+            study.last_ticket.wait()  # queued events first: they must not land after the delete
+            with self._lock:
+                self.journal.delete(name)
+                del self._studies[name]
+        with study.durable:
+            study.durable.notify_all()  # watchers see it is gone
         log.info("study deleted", extra={"study": name})
 
     def list_trials(self, name: str) -> list[TrialView]:
@@ -270,7 +287,7 @@ class StudyService:
         if limit is not None and not 0 < limit <= MAX_PAGE_SIZE:
             raise InvalidArgument(f"page size must be between 1 and {MAX_PAGE_SIZE}")
         study = self._study(name)
-        with study.lock:
+        with self._locked(study):
             self._expire_leases(study)
             deadlines = {le.trial_id: le.deadline for le in study.leases.values()}
             page: list[TrialView] = []
@@ -295,12 +312,12 @@ class StudyService:
         """Up to `limit` of the study's durable events after `after_seq`, waiting up to
         `wait` seconds for one to come; NotFound once the study is deleted."""
         study = self._study(name)
-        with study.lock:
-            study.appended.wait_for(
-                lambda: study.seq > after_seq or self._studies.get(name) is not study, wait
+        with study.durable:
+            study.durable.wait_for(
+                lambda: study.durable_seq > after_seq or self._studies.get(name) is not study, wait
             )
         self._study(name)
-        if study.seq <= after_seq:
+        if study.durable_seq <= after_seq:
             return []
         return list(self.journal.events(name, after=after_seq, limit=limit))
 
@@ -310,7 +327,7 @@ class StudyService:
         _check_text(worker_id, "worker_id", MAX_ID_LENGTH)
         _check_text(request_id, "request_id", MAX_ID_LENGTH)
         study = self._study(name)
-        with study.lock:
+        with self._locked(study):
             if request_id:
                 issued = self._issued_before(study, request_id)
                 if issued is not None:
@@ -349,7 +366,7 @@ class StudyService:
         _check_text(checkpoint, "checkpoint", MAX_TEXT_LENGTH)
         check_report_ref(checkpoint, name, trial_id, resource)
         study = self._study(name)
-        with study.lock:
+        with self._locked(study):
             scheduler = study.scheduler
             trial = scheduler.trial(trial_id)
             previous = _reported(study.records[trial_id], resource, lease_id)
@@ -378,7 +395,7 @@ class StudyService:
 
     def heartbeat(self, name: str, lease_id: str) -> float:
         study = self._study(name)
-        with study.lock:
+        with self._locked(study):
             self._expire_leases(study)
             lease = study.leases.get(lease_id)
             if lease is None:
@@ -391,7 +408,7 @@ class StudyService:
     def fail(self, name: str, trial_id: int, lease_id: str, reason: str) -> None:
         _check_text(reason, "reason", MAX_TEXT_LENGTH)
         study = self._study(name)
-        with study.lock:
+        with self._locked(study):
             study.scheduler.trial(trial_id)
             self._expire_leases(study)
             self._active_lease(study, trial_id, lease_id)
@@ -412,7 +429,7 @@ class StudyService:
             raise InvalidArgument("a released checkpoint needs its resource, and vice versa")
         check_report_ref(checkpoint, name, trial_id, resource)
         study = self._study(name)
-        with study.lock:
+        with self._locked(study):
             study.scheduler.trial(trial_id)
             self._expire_leases(study)
             self._active_lease(study, trial_id, lease_id)
@@ -434,7 +451,7 @@ class StudyService:
     ) -> None:
         """Only the holder of the trial's active lease stores checkpoints, within its segment."""
         study = self._study(name)
-        with study.lock:
+        with self._locked(study):
             trial = study.scheduler.trial(trial_id)
             self._expire_leases(study)
             self._active_lease(study, trial_id, lease_id)
@@ -447,7 +464,7 @@ class StudyService:
     def checkpoint_states(self, name: str) -> dict[int, TrialCheckpoints]:
         """Per trial: the checkpoint its next segment would load, and whether it still can."""
         study = self._study(name)
-        with study.lock:
+        with self._locked(study):
             self._expire_leases(study)
             incumbent = study.scheduler.incumbent()
             return {
@@ -493,19 +510,54 @@ class StudyService:
             if self._studies.get(study.spec.name) is not study:
                 raise NotFound(f"study {study.spec.name!r} was deleted")
         try:
-            self.journal.append(Event(study.spec.name, seq, kind, payload))
+            json.dumps(payload, allow_nan=False)  # what the journal would refuse, refused now
         except Exception:
-            log.exception("journal write failed; reloading study %s", study.spec.name)
+            log.exception("event not storable; reloading study %s", study.spec.name)
             self._reload(study)
             raise
+        study.last_ticket = self._committer.submit(Event(study.spec.name, seq, kind, payload))
         study.seq = seq
         _touch(study, seq, payload)
-        study.appended.notify_all()
         return seq
+
+    @contextmanager
+    def _locked(self, study: _Study) -> Iterator[None]:
+        """The study's lock for a call; on leaving it, waits (unlocked) until every event
+        queued so far is durable, so the call answers only with durable state."""
+        with study.lock:
+            yield
+            ticket = study.last_ticket
+        ticket.wait()
+
+    def _now_durable(self, name: str, seq: int) -> None:
+        with self._lock:
+            study = self._studies.get(name)
+        if study is not None:
+            with study.durable:
+                study.durable_seq = max(study.durable_seq, seq)
+                study.durable.notify_all()
+
+    def _after_failed_write(self, names: set[str], error: BaseException) -> None:
+        """A batch failed: its studies drop what they queued since and reload from the journal."""
+        for name in names:
+            with self._lock:
+                study = self._studies.get(name)
+            if study is None:
+                continue
+            self._committer.discard(name, error)  # frees a snapshot or delete waiting under the lock
+            with study.lock:
+                self._committer.discard(name, error)
+                try:
+                    self._reload(study)
+                except Exception:
+                    log.exception("reloading study %s after a failed write failed", name)
 
     def _reload(self, study: _Study) -> None:
         fresh = self._replay(study.spec.name)
-        for attr in ("scheduler", "seq", "leases", "records", "jobs_by_request", "snapshot_seq"):
+        for attr in (
+            "scheduler", "seq", "leases", "records", "jobs_by_request", "snapshot_seq",
+            "last_ticket", "durable_seq",
+        ):
             setattr(study, attr, getattr(fresh, attr))
 
     def _record_job(
@@ -597,6 +649,7 @@ class StudyService:
         with study.lock:
             if study.seq - study.snapshot_seq < min_events:
                 return False
+            study.last_ticket.wait()  # a snapshot never runs ahead of the journal
             with self._lock:
                 if self._studies.get(name) is not study:
                     return False
@@ -642,7 +695,7 @@ class StudyService:
                 study.scheduler.stop()
             else:
                 raise JournalMismatch(f"{name} seq {event.seq}: unknown event {event.kind!r}")
-            study.seq = event.seq
+            study.seq = study.durable_seq = event.seq
             _touch(study, event.seq, p)
         return study
 
@@ -657,7 +710,7 @@ class StudyService:
         return study
 
     def _view(self, study: _Study) -> StudyView:
-        with study.lock:
+        with self._locked(study):
             self._expire_leases(study)
             scheduler = study.scheduler
             if scheduler.stopped:

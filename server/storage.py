@@ -41,6 +41,9 @@ class Journal(Protocol):
     def append(self, event: Event) -> None:
         """Stores the event durably; raises if (study, seq) is already taken."""
 
+    def append_many(self, events: list[Event]) -> None:
+        """Stores the events durably in one transaction: all of them, or none (and raises)."""
+
     def studies(self) -> list[str]:
         """Study names in creation order."""
 
@@ -82,6 +85,18 @@ class MemoryJournal:
         if event.seq != len(log) + 1:
             raise DuplicateEvent(f"{event.study}: expected seq {len(log) + 1}, got {event.seq}")
         log.append((event.kind, body))
+
+    def append_many(self, events: list[Event]) -> None:
+        # Checked first, so a refused event leaves every one unstored, as a rollback would.
+        lengths: dict[str, int] = {}
+        for event in events:
+            json.dumps(event.payload, allow_nan=False)
+            expected = lengths.get(event.study, len(self._events.get(event.study, []))) + 1
+            if event.seq != expected:
+                raise DuplicateEvent(f"{event.study}: expected seq {expected}, got {event.seq}")
+            lengths[event.study] = expected
+        for event in events:
+            self.append(event)
 
     def studies(self) -> list[str]:
         return list(self._events)
@@ -151,6 +166,21 @@ class SqliteJournal:
                 )
             except sqlite3.IntegrityError as exc:
                 raise DuplicateEvent(f"{event.study}: seq {event.seq} already stored") from exc
+
+    def append_many(self, events: list[Event]) -> None:
+        rows = [
+            (e.study, e.seq, e.kind, json.dumps(e.payload, allow_nan=False, separators=(",", ":")))
+            for e in events
+        ]
+        with self._lock:
+            try:
+                with self._db:  # one transaction, one fsync
+                    self._db.execute("BEGIN")
+                    self._db.executemany(
+                        "INSERT INTO events (study, seq, kind, payload) VALUES (?, ?, ?, ?)", rows
+                    )
+            except sqlite3.IntegrityError as exc:
+                raise DuplicateEvent(f"a seq in this batch is already stored: {exc}") from exc
 
     def studies(self) -> list[str]:
         with self._lock:

@@ -82,6 +82,24 @@ class PostgresJournal:
             except errors.UniqueViolation as exc:
                 raise DuplicateEvent(f"{event.study}: seq {event.seq} already stored") from exc
 
+    def append_many(self, events: list[Event]) -> None:
+        rows = [
+            (e.study, e.seq, e.kind, json.dumps(e.payload, allow_nan=False, separators=(",", ":")))
+            for e in events
+        ]
+        with self._lock:
+            try:
+                with self._db.transaction():  # one commit, one WAL flush
+                    self._check_fence()
+                    with self._db.cursor() as cursor:
+                        cursor.executemany(
+                            "INSERT INTO rung_events (study, seq, kind, payload)"
+                            " VALUES (%s, %s, %s, %s)",
+                            rows,
+                        )
+            except errors.UniqueViolation as exc:
+                raise DuplicateEvent(f"a seq in this batch is already stored: {exc}") from exc
+
     def studies(self) -> list[str]:
         with self._lock:
             rows = self._db.execute(

@@ -164,3 +164,21 @@ def test_a_suggest_is_found_by_its_request_id(open_journal: Factory) -> None:
     assert journal.find_request("a", "r2") is None
     assert journal.find_request("b", "r2").payload == {"request_id": "r2", "trial_id": 5}
     assert journal.find_request("c", "r1") is None
+
+
+def test_a_batch_is_stored_whole_or_not_at_all(open_journal: Factory) -> None:
+    journal = open_journal()
+    journal.append(_event("a", 1, "created"))
+    journal.append_many([_event("a", 2, value=1.0), _event("b", 1, "created"),
+                         _event("a", 3, value=2.0)])
+    assert [e.seq for e in journal.events("a")] == [1, 2, 3]
+    for bad in (
+        [_event("a", 4, value=3.0), _event("a", 3, value=9.0)],  # a taken seq
+        [_event("a", 4, value=3.0), _event("b", 2, value=math.nan)],  # not storable
+    ):
+        with pytest.raises((DuplicateEvent, ValueError)):
+            journal.append_many(bad)
+    assert [e.seq for e in journal.events("a")] == [1, 2, 3]
+    assert [e.seq for e in journal.events("b")] == [1]
+    journal.close()
+    assert [e.payload for e in open_journal().events("a")][1:] == [{"value": 1.0}, {"value": 2.0}]

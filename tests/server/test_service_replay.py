@@ -118,6 +118,12 @@ class FlakyJournal:
             raise OSError("disk full")
         self.inner.append(event)
 
+    def append_many(self, events: list[Event]) -> None:
+        if self.fail_next:
+            self.fail_next -= 1
+            raise OSError("disk full")
+        self.inner.append_many(events)
+
     def studies(self) -> list[str]:
         return self.inner.studies()
 
