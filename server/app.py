@@ -27,7 +27,7 @@ from .snapshots import DEFAULT_EVERY, Snapshotter
 from .standby import start_standby
 from .storage import Journal
 from .storage_pg import PostgresJournal
-from .journals import check_target, is_postgres, open_journal, redact
+from .journals import is_postgres, open_journal, redact
 from .launch import READY
 from .leadership import Leadership
 
@@ -177,7 +177,6 @@ def _take_the_lead(
     """
     if not is_postgres(db):
         return open_journal(db), port, None
-    check_target(db)
     leadership = Leadership(db, "")
     standby = start_standby(host, port, security, leadership.holder)
     leadership.address = f"{host}:{standby.port}"

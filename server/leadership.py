@@ -88,13 +88,15 @@ class Leadership:
         return None
 
     def watch(self, lost: threading.Event, stop: threading.Event, poll_seconds: float = 1.0) -> None:
-        """Sets `lost` when the lock's session is gone (or another server took the lead)."""
+        """Sets `lost` and `stop` when the lock's session is gone (or another server took
+        the lead): the server then stops; its writes were refused from that moment anyway."""
 
         def run() -> None:
             while not stop.wait(poll_seconds):
                 if not self._still_leading():
                     log.error("lost the lead: this server stops serving")
                     lost.set()
+                    stop.set()
                     return
 
         threading.Thread(target=run, name="rung-leadership", daemon=True).start()

@@ -66,3 +66,14 @@ def test_closing_the_leader_hands_the_lead_on(postgres_url: str) -> None:
     second = Leadership(postgres_url, "b:2")
     assert second.campaign(threading.Event()) == 2
     second.close()
+
+
+def test_a_leader_whose_lock_session_is_cut_notices_and_stops(postgres_url: str) -> None:
+    leader = Leadership(postgres_url, "a:1")
+    leader.campaign(threading.Event())
+    lost, stop = threading.Event(), threading.Event()
+    leader.watch(lost, stop, poll_seconds=0.1)
+    assert not lost.is_set()
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (leader._conn.info.backend_pid,))
+    assert lost.wait(60) and stop.is_set()
