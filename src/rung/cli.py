@@ -259,7 +259,8 @@ def _add_training_flags(p: argparse.ArgumentParser, n_train: int) -> None:
 
 
 def _add_connection_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--server", default=DEFAULT_SERVER, help="HOST:PORT of `rung serve`")
+    p.add_argument("--server", default=DEFAULT_SERVER,
+                   help="HOST:PORT of `rung serve`; several, comma-separated, for standby servers")
     p.add_argument("--token-file", default=None,
                    help=f"file holding the server's token (default: ${TOKEN_ENV})")
     p.add_argument("--ca-file", default=None,
