@@ -200,12 +200,13 @@ class SqliteJournal:
 
     def find_request(self, study: str, request_id: str) -> Event | None:
         with self._lock:
-            row = self._db.execute(
-                "SELECT seq, kind, payload FROM events WHERE study = ? AND kind = 'suggest'"
-                f" AND {_SQLITE_REQUEST_ID} = ? ORDER BY seq LIMIT 1",
+            rows = self._db.execute(
+                # No ORDER BY: with one, the planner walks the (study, seq) index instead.
+                "SELECT seq, kind, payload FROM events"
+                f" WHERE study = ? AND kind = 'suggest' AND {_SQLITE_REQUEST_ID} = ?",
                 (study, request_id),
-            ).fetchone()
-        return Event(study, row[0], row[1], json.loads(row[2])) if row else None
+            ).fetchall()
+        return first_event(study, rows)
 
     def save_snapshot(self, snapshot: Snapshot) -> None:
         body = encode_state(snapshot.state)
@@ -236,3 +237,11 @@ class SqliteJournal:
 def encode_state(state: dict[str, Any]) -> str:
     """A snapshot's state as compact JSON (NaN and infinities allowed: values may be)."""
     return json.dumps(state, separators=(",", ":"))
+
+
+def first_event(study: str, rows: list[tuple[int, str, str]]) -> Event | None:
+    """The earliest of a few (seq, kind, payload) rows, as an Event."""
+    if not rows:
+        return None
+    seq, kind, body = min(rows)
+    return Event(study, seq, kind, json.loads(body))

@@ -21,7 +21,7 @@ import psycopg
 from psycopg import errors
 
 from .leadership import NotActive, create_leader_table
-from .storage import DuplicateEvent, Event, Snapshot, encode_state
+from .storage import DuplicateEvent, Event, Snapshot, encode_state, first_event
 
 REQUEST_ID = "(payload::jsonb ->> 'request_id')"  # the index's expression, exactly
 SCHEMA = (
@@ -118,12 +118,13 @@ class PostgresJournal:
 
     def find_request(self, study: str, request_id: str) -> Event | None:
         with self._lock:
-            row = self._db.execute(
+            rows = self._db.execute(
+                # No ORDER BY: with one, the planner walks the (study, seq) index instead.
                 "SELECT seq, kind, payload FROM rung_events WHERE study = %s AND kind = 'suggest'"
-                f" AND {REQUEST_ID} = %s ORDER BY seq LIMIT 1",
+                f" AND {REQUEST_ID} = %s",
                 (study, request_id),
-            ).fetchone()
-        return Event(study, row[0], row[1], json.loads(row[2])) if row else None
+            ).fetchall()
+        return first_event(study, rows)
 
     def save_snapshot(self, snapshot: Snapshot) -> None:
         body = encode_state(snapshot.state)
