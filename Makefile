@@ -6,12 +6,14 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 FMNIST := /usr/share/datasets/fashion-mnist
 
+PG_BIN := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb))
+
 .PHONY: demo test setup data browser postgres bench proto clean peers-venv compare
 
 demo: setup data
 	$(VENV)/bin/rung demo
 
-test: setup data browser
+test: setup data browser postgres
 	$(PY) -m pytest -q
 
 setup: $(STAMP)
@@ -37,6 +39,14 @@ browser:
 	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 		apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	else echo "chromium: /usr/bin/chromium missing and apt-get unavailable; browser tests will skip"; fi
+
+# PostgreSQL server binaries for the storage tests (they start their own throw-away server);
+# without them and without root/apt-get those tests skip and say why.
+postgres:
+	@if [ -n "$(PG_BIN)" ]; then echo "PostgreSQL: $(PG_BIN)"; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; \
+	else echo "PostgreSQL binaries missing and apt-get unavailable; PostgreSQL tests will skip"; fi
 
 bench: setup
 	$(PY) benchmarks/simulator_speed.py

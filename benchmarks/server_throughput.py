@@ -1,10 +1,13 @@
 """How many ask/tell calls per second does one `rung serve` answer?
 
-    .venv/bin/python benchmarks/server_throughput.py [--clients 8] [--seconds 10]
+    .venv/bin/python benchmarks/server_throughput.py [--clients 1,4,16,64] [--seconds 10]
+        [--db sqlite,postgresql] [--postgres-url URL]
 
-A real `rung serve` subprocess with a SQLite journal on loopback; `--clients`
-threads, each with its own channel, run workers that train instantly: Suggest,
-then one Report per epoch of the job (every Report is a durable SQLite commit).
+A real `rung serve` subprocess on loopback, with a SQLite journal or a
+PostgreSQL one (a throw-away local server, as the tests start, unless
+`--postgres-url` names a database); for each K in `--clients`, K threads, each
+with its own channel, run workers that train instantly: Suggest, then one
+Report per epoch of the job (every Report is a durable commit).
 The baseline, measured in the same run against the same server with the same
 number of clients, is the standard health check: a unary RPC that does no work,
 so the ratio is the cost of rung's own work (scheduling, journaling) on top of
@@ -14,6 +17,7 @@ gRPC itself.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import threading
 import time
@@ -84,28 +88,70 @@ def ask_tell_calls(address: str, study: str) -> Callable[[threading.Event], int]
     return work
 
 
+def measure(db: str, log: Path, clients: list[int], seconds: float) -> list[tuple[int, float, float]]:
+    """(K, baseline calls/s, rung calls/s) for each K, against one server on `db`."""
+    proc, address = spawn_server(["--port", "0", "--db", db], log)
+    rows = []
+    try:
+        with Client(address) as client:
+            client.create_study(
+                "bench", space={"x": [i / 100 for i in range(100)], "y": list(range(50))},
+                r_min=1, r_max=27, eta=3, max_trials=10**9,
+            )
+        for k in clients:
+            base = run_threads(k, seconds, health_calls(address))
+            rate = run_threads(k, seconds, ask_tell_calls(address, "bench"))
+            rows.append((k, base, rate))
+            print(f"  {k:3d} clients: baseline {base:7,.0f}/s, rung {rate:7,.0f}/s = {rate / base:.2f}x",
+                  flush=True)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return rows
+
+
+def throwaway_postgres() -> "object":
+    """The tests' throw-away PostgreSQL server (Debian's binaries, a temp folder, loopback)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from pg_support import PostgresServer, unavailable
+
+    reason = unavailable()
+    if reason:
+        raise SystemExit(f"no PostgreSQL for the benchmark: {reason}")
+    return PostgresServer().start()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--clients", default="1,4,16,64", help="comma-separated K values")
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--db", default="sqlite,postgresql", help="backends to measure")
+    parser.add_argument("--postgres-url", default=None, help="an empty database to use")
     args = parser.parse_args()
+    clients = [int(k) for k in args.clients.split(",")]
+    tables = {}
     with tempfile.TemporaryDirectory() as tmp:
-        db = Path(tmp) / "rung.db"
-        proc, address = spawn_server(["--port", "0", "--db", str(db)], db.with_suffix(".log"))
-        try:
-            with Client(address) as client:
-                client.create_study(
-                    "bench", space={"x": [i / 100 for i in range(100)], "y": list(range(50))},
-                    r_min=1, r_max=27, eta=3, max_trials=10**9,
-                )
-            base = run_threads(args.clients, args.seconds, health_calls(address))
-            rate = run_threads(args.clients, args.seconds, ask_tell_calls(address, "bench"))
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-    print(f"{args.clients} clients, {args.seconds:.0f} s each, one 2-core machine (server and clients)")
-    print(f"baseline, health checks:        {base:8,.0f} calls/s")
-    print(f"rung Suggest + Report (durable): {rate:8,.0f} calls/s = {rate / base:.2f}x the baseline")
+        for backend in args.db.split(","):
+            print(f"{backend}:", flush=True)
+            if backend == "sqlite":
+                db = str(Path(tmp) / "rung.db")
+                tables[backend] = measure(db, Path(tmp) / "sqlite.log", clients, args.seconds)
+            elif args.postgres_url:
+                tables[backend] = measure(args.postgres_url, Path(tmp) / "pg.log", clients,
+                                          args.seconds)
+            else:
+                server = throwaway_postgres()
+                try:
+                    tables[backend] = measure(server.new_database(), Path(tmp) / "pg.log",
+                                              clients, args.seconds)
+                finally:
+                    server.stop()
+    print(f"\n{args.seconds:.0f} s per cell; server and clients on one machine (loopback)")
+    print("| journal | K | baseline (health checks) calls/s | rung Suggest + Report calls/s | ratio |")
+    print("|---|---:|---:|---:|---:|")
+    for backend, rows in tables.items():
+        for k, base, rate in rows:
+            print(f"| {backend} | {k} | {base:,.0f} | {rate:,.0f} | {rate / base:.2f} |")
 
 
 if __name__ == "__main__":

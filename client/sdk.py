@@ -59,7 +59,10 @@ class Client:
     """A connection to a rung server.
 
     `retry_seconds` bounds how long a call keeps retrying while the server is
-    unreachable (for example while it restarts). `token` (default: $RUNG_TOKEN)
+    unreachable (for example while it restarts). `address` may list several
+    servers sharing one database ("host1:50051,host2:50051"): calls go to one,
+    and move on to the next whenever it is unavailable or a standby, so the
+    client follows whichever is active. `token` (default: $RUNG_TOKEN)
     is sent with every call; `ca_file` (default: $RUNG_CA_FILE) turns on TLS and
     is the CA certificate the server's certificate must be signed by.
     """
@@ -78,13 +81,31 @@ class Client:
         self.retry_seconds = retry_seconds
         self.call_timeout = call_timeout
         token = resolve_token(None) if token is None else check_token(token, "the token argument")
-        self._channel = channel or open_channel(
-            address, token, resolve_ca_file(ca_file), options=RECONNECT_OPTIONS
-        )
-        self._stub = rung_pb2_grpc.RungStub(self._channel)
+        addresses = [a.strip() for a in address.split(",") if a.strip()] or [address]
+        self._channels = [channel] if channel is not None else [
+            open_channel(a, token, resolve_ca_file(ca_file), options=RECONNECT_OPTIONS)
+            for a in addresses
+        ]
+        self._stubs = [rung_pb2_grpc.RungStub(c) for c in self._channels]
+        self._current = 0
+        self._switch_lock = threading.Lock()
+        # One server: a call waits for it to come back. Several: a call to one that is down
+        # fails at once, so the retry loop can try the next.
+        self.wait_for_ready = len(self._stubs) == 1
+
+    @property
+    def _stub(self) -> rung_pb2_grpc.RungStub:
+        return self._stubs[self._current]
+
+    def _next_server(self, failed: int) -> None:
+        """After a failure on server `failed`, the next one (unless another thread moved on)."""
+        with self._switch_lock:
+            if self._current == failed:
+                self._current = (failed + 1) % len(self._stubs)
 
     def close(self) -> None:
-        self._channel.close()
+        for channel in self._channels:
+            channel.close()
 
     def __enter__(self) -> "Client":
         return self
@@ -94,9 +115,11 @@ class Client:
 
     def call(self, method: str, request: Any) -> Any:
         """Calls an RPC, retrying with backoff while the server is unavailable."""
-        rpc: Callable[..., Any] = getattr(self._stub, method)
         return self.retrying(
-            method, lambda: rpc(request, timeout=self.call_timeout, wait_for_ready=True)
+            method,
+            lambda: getattr(self._stub, method)(
+                request, timeout=self.call_timeout, wait_for_ready=self.wait_for_ready
+            ),
         )
 
     def retrying(self, method: str, attempt: Callable[[], T]) -> T:
@@ -104,11 +127,14 @@ class Client:
         give_up = time.monotonic() + self.retry_seconds
         delay = 0.05
         while True:
+            server = self._current
             try:
                 return attempt()
             except grpc.RpcError as exc:
                 if exc.code() not in RETRYABLE or time.monotonic() + delay > give_up:
                     raise
+                if len(self._stubs) > 1:
+                    self._next_server(server)
                 log.info("%s: server unavailable, retrying in %.2fs", method, delay)
                 time.sleep(delay)
                 delay = min(2.0, delay * 2)
@@ -176,8 +202,60 @@ class Client:
     def list_studies(self) -> list[pb.Study]:
         return list(self.call("ListStudies", pb.ListStudiesRequest()).studies)
 
-    def list_trials(self, name: str) -> list[pb.Trial]:
-        return list(self.call("ListTrials", pb.ListTrialsRequest(study=name)).trials)
+    def list_trials(
+        self,
+        name: str,
+        *,
+        statuses: Sequence[int] = (),
+        changed_since: int = 0,
+        page_size: int = 0,
+    ) -> list[pb.Trial]:
+        """Every trial of the study (page by page, so any size fits), optionally only those
+        in `statuses` (pb.RUNNING, ...) or changed after journal position `changed_since`."""
+        return [t for page in self.trial_pages(name, statuses=statuses,
+                                               changed_since=changed_since, page_size=page_size)
+                for t in page.trials]
+
+    def trial_pages(
+        self,
+        name: str,
+        *,
+        statuses: Sequence[int] = (),
+        changed_since: int = 0,
+        page_size: int = 0,
+    ) -> Iterator[pb.ListTrialsResponse]:
+        """ListTrials pages in trial order; each page's `seq` is the journal position it shows."""
+        token = ""
+        while True:
+            page = self.call("ListTrials", pb.ListTrialsRequest(
+                study=name, page_size=page_size, page_token=token, statuses=statuses,
+                changed_since=changed_since,
+            ))
+            yield page
+            token = page.next_page_token
+            if not token:
+                return
+
+    def watch(self, name: str, after_seq: int = 0) -> Iterator[pb.StudyEvent]:
+        """The study's journal events after `after_seq`, then each new one as it happens.
+
+        Rides out server restarts (it reconnects and continues after the last
+        event it got); ends when the study is deleted.
+        """
+        give_up = time.monotonic() + self.retry_seconds
+        while True:
+            request = pb.WatchStudyRequest(study=name, after_seq=after_seq)
+            server = self._current
+            try:
+                for event in self._stub.WatchStudy(request, wait_for_ready=self.wait_for_ready):
+                    after_seq, give_up = event.seq, time.monotonic() + self.retry_seconds
+                    yield event
+                return
+            except grpc.RpcError as exc:
+                if exc.code() not in RETRYABLE or time.monotonic() > give_up:
+                    raise
+                self._next_server(server)
+                time.sleep(0.2)
 
     def stop_study(self, name: str) -> pb.Study:
         return self.call("StopStudy", pb.StopStudyRequest(study=name))
@@ -210,12 +288,16 @@ class Study:
         if not is_server_ref(ref):
             path.parent.mkdir(parents=True, exist_ok=True)
             return Path(shutil.copyfile(ref, path))
-        rpc = self.client._stub.DownloadCheckpoint
+        client = self.client
         request = pb.CheckpointRequest(ref=ref)
-        return self.client.retrying(
+        return client.retrying(
             "DownloadCheckpoint",
             lambda: save_download(
-                rpc(request, timeout=TRANSFER_TIMEOUT, wait_for_ready=True), ref, path
+                client._stub.DownloadCheckpoint(
+                    request, timeout=TRANSFER_TIMEOUT, wait_for_ready=client.wait_for_ready
+                ),
+                ref,
+                path,
             ),
         )
 
@@ -345,12 +427,13 @@ class Trial:
             size=size,
             sha256=sha256,
         )
-        rpc = self.study.client._stub.UploadCheckpoint
+        client = self.study.client
         answer = self._while_leased(
-            lambda: self.study.client.retrying(
+            lambda: client.retrying(
                 "UploadCheckpoint",
-                lambda: rpc(
-                    upload_chunks(Path(path), header), timeout=TRANSFER_TIMEOUT, wait_for_ready=True
+                lambda: client._stub.UploadCheckpoint(
+                    upload_chunks(Path(path), header), timeout=TRANSFER_TIMEOUT,
+                    wait_for_ready=client.wait_for_ready,
                 ),
             )
         )

@@ -8,6 +8,7 @@ import threading
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -23,12 +24,19 @@ from .retention import Sweeper
 from .rpc import RungServicer
 from .security import ServerSecurity
 from .service import StudyService
-from .storage import SqliteJournal
+from .snapshots import DEFAULT_EVERY, Snapshotter
+from .standby import start_standby
+from .storage import Journal
+from .storage_pg import PostgresJournal
+from .journals import is_postgres, open_journal, redact
+from .launch import READY
+from .leadership import Leadership
 
 log = logging.getLogger("rung.server")
 
 SERVICE_NAME = rung_pb2.DESCRIPTOR.services_by_name["Rung"].full_name
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+LOST_THE_LEAD = 3  # exit status of an active server that another one replaced
 
 
 @dataclass
@@ -41,15 +49,19 @@ class RunningServer:
     metrics: ServerMetrics | None = None
     metrics_port: int = 0
 
-    def stop(self, grace: float = 5.0) -> None:
+    def stop(self, grace: float = 5.0, before_close: Callable[[], None] | None = None) -> None:
         """Refuses new calls (UNAVAILABLE), lets in-flight ones finish, then closes the journal.
 
         Handlers still running after `grace` are cancelled for their clients but
         run to the end here, so no journal write is cut off by the close.
+        `before_close` runs once no call is left (a last snapshot).
         """
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
         self.executor.shutdown(wait=True)
+        if before_close is not None:
+            before_close()
+        self.service.close()
         if self.metrics is not None:
             self.metrics.close()
         self.service.journal.close()
@@ -95,7 +107,7 @@ def start_server(
 
 
 def serve(
-    db: Path,
+    db: str,
     host: str,
     port: int,
     lease_seconds: float,
@@ -106,6 +118,7 @@ def serve(
     checkpoints: CheckpointSettings = CheckpointSettings(),
     http_port: int | None = None,
     http_host: str = "127.0.0.1",
+    snapshot_every: int = DEFAULT_EVERY,
 ) -> int:
     """Runs until SIGTERM or SIGINT; prints the bound address first, for scripts.
 
@@ -121,8 +134,12 @@ def serve(
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    service = StudyService(SqliteJournal(db), lease_seconds=lease_seconds)
-    blobs = BlobStore(checkpoints.folder(db), checkpoints.max_bytes)
+    journal, port, leadership = _take_the_lead(db, host, port, security, stop)
+    if journal is None:
+        return 0  # stopped while standing by
+    lost = threading.Event()
+    service = StudyService(journal, lease_seconds=lease_seconds)
+    blobs = BlobStore(checkpoints.folder(_checkpoint_base(db)), checkpoints.max_bytes)
     running = start_server(
         service, host, port, security=security, metrics_port=metrics_port, metrics_host=metrics_host,
         blobs=blobs,
@@ -131,7 +148,11 @@ def serve(
     dashboard = (
         start_dashboard(service, http_host, http_port, security) if http_port is not None else None
     )
-    print(f"rung serving on {host}:{running.port}", flush=True)
+    snapshotter = Snapshotter(service, snapshot_every).start()
+    if leadership is None:
+        print(f"{READY}{host}:{running.port}", flush=True)
+    else:
+        leadership.watch(lost, stop)
     if running.metrics is not None:
         print(f"rung metrics on http://{metrics_host}:{running.metrics_port}/metrics", flush=True)
     if dashboard is not None:
@@ -142,7 +163,7 @@ def serve(
         extra={
             "host": host,
             "port": running.port,
-            "db": str(db),
+            "db": redact(db),
             "tls": security.tls,
             "auth": bool(security.token),
             "metrics_port": running.metrics_port or None,
@@ -154,6 +175,38 @@ def serve(
     if dashboard is not None:
         dashboard.stop()
     sweeper.stop()
-    running.stop()
+    running.stop(before_close=snapshotter.stop)
+    if leadership is not None:
+        leadership.close()
     log.info("stopped; journal closed")
-    return 0
+    return LOST_THE_LEAD if lost.is_set() else 0
+
+
+def _take_the_lead(
+    db: str, host: str, port: int, security: ServerSecurity, stop: threading.Event
+) -> tuple[Journal | None, int, Leadership | None]:
+    """The journal to serve from, the port, and the leadership held (None for SQLite).
+
+    With PostgreSQL several servers may share the database: this one binds its
+    port as a standby (health NOT_SERVING, calls UNAVAILABLE), announces it,
+    and waits for the lead; then it serves on the same port with a journal
+    fenced by its token. Returns no journal if `stop` is set while waiting.
+    """
+    if not is_postgres(db):
+        return open_journal(db), port, None
+    leadership = Leadership(db, "")
+    standby = start_standby(host, port, security, leadership.holder)
+    leadership.address = f"{host}:{standby.port}"
+    print(f"{READY}{host}:{standby.port}", flush=True)
+    log.info("standing by", extra={"port": standby.port, "active": leadership.holder() or None})
+    token = leadership.campaign(stop)
+    standby.stop()
+    if token is None:
+        leadership.close()
+        return None, standby.port, None
+    return PostgresJournal(db, fence=token), standby.port, leadership
+
+
+def _checkpoint_base(db: str) -> Path:
+    """Uploaded checkpoints sit beside a SQLite file; with PostgreSQL, in ./rung.db.checkpoints."""
+    return Path("rung.db") if is_postgres(db) else Path(db)

@@ -23,7 +23,9 @@ from rung.core.errors import (
 from rung.v1 import rung_pb2 as pb
 from rung.v1 import rung_pb2_grpc
 
+from . import paging
 from .blobs import CHUNK_BYTES, BlobKey, BlobStore, DataLoss, NoBlobStore, ResourceExhausted
+from .leadership import NotActive
 from .service import IssuedJob, StudyService, StudyView, TrialView
 
 log = logging.getLogger("rung.server.rpc")
@@ -36,6 +38,7 @@ STATUS_BY_ERROR: dict[type[RungError], grpc.StatusCode] = {
     ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
     DataLoss: grpc.StatusCode.DATA_LOSS,
     NoBlobStore: grpc.StatusCode.UNIMPLEMENTED,
+    NotActive: grpc.StatusCode.UNAVAILABLE,  # clients retry, and try their other addresses
 }
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
@@ -202,9 +205,25 @@ class RungServicer(rung_pb2_grpc.RungServicer):
 
     @_maps_errors
     def ListTrials(self, request: pb.ListTrialsRequest, context: Any) -> pb.ListTrialsResponse:
-        return pb.ListTrialsResponse(
-            trials=[trial_to_pb(t) for t in self.service.list_trials(request.study)]
+        page = self.service.page_trials(
+            request.study,
+            after=paging.after_from_token(request.page_token),
+            limit=request.page_size or paging.DEFAULT_PAGE_SIZE,
+            statuses=paging.statuses_from_pb(request.statuses),
+            changed_since=request.changed_since,
         )
+        return pb.ListTrialsResponse(
+            trials=[trial_to_pb(t) for t in page.trials],
+            next_page_token=paging.token_after(page.next_after),
+            seq=page.seq,
+        )
+
+    @_maps_errors
+    def WatchStudy(self, request: pb.WatchStudyRequest, context: Any) -> Iterator[pb.StudyEvent]:
+        if request.after_seq < 0:
+            raise InvalidArgument("after_seq must be >= 0")
+        self.service.get_study(request.study)  # NOT_FOUND before the stream starts
+        return paging.watch(self.service, request.study, request.after_seq, context.is_active)
 
     @_maps_errors
     def Suggest(self, request: pb.SuggestRequest, context: Any) -> pb.Job:

@@ -10,17 +10,33 @@ Events: created, suggest (a START or RESUME job was issued), report, lost (a
 lease expired), fail, stop. WAIT and DONE answers change nothing and are not
 journaled; heartbeats are not journaled either: after a restart every open
 lease gets a fresh deadline.
+
+Idempotency records are bounded: a retried Report is recognised from the
+trial's own observations (each carries its lease and decision), and the job of
+a retried Suggest is kept in memory only while its lease is open; a retry that
+comes later finds its `suggest` event in the journal. Memory then grows with
+the trials, not with the requests ever answered.
+
+Writes are group-committed (group_commit.py): a call decides and queues its
+events under the study's lock, then waits outside it until they are durable
+before it answers, so calls arriving together share one transaction.
+
+Every so often the study's whole state is saved as a snapshot (snapshots.py
+decides when); a restart loads the latest snapshot and replays only the events
+after it, so restart time does not grow with the study's length.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, NamedTuple
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Iterator, Mapping, NamedTuple
 
 from rung.core.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from rung.core.results import MetricsReport, ParetoSummary, summarize
@@ -30,7 +46,8 @@ from rung.core.types import Decision, Job, JobKind, TrialStatus
 
 from .blobs import check_report_ref
 from .retention import TrialCheckpoints
-from .storage import Event, Journal
+from .group_commit import DONE, Committer, Ticket
+from .storage import Event, Journal, Snapshot
 
 log = logging.getLogger("rung.server")
 
@@ -48,6 +65,7 @@ class Lease:
     trial_id: int
     worker_id: str
     deadline: float
+    request_id: str = ""  # of the Suggest that issued it: its job is remembered while it is open
 
 
 @dataclass
@@ -65,6 +83,8 @@ class Observation(NamedTuple):
     resource: int
     value: float
     at: float  # server clock when it arrived
+    lease_id: str = ""  # the segment that reported it: a retry under that lease ...
+    decision: Decision = Decision.CONTINUE  # ... gets this answer again
     metrics: Mapping[str, float] | None = None  # named metrics, when the report carried them
 
 
@@ -77,6 +97,7 @@ class TrialRecord:
     checkpoint: str = ""
     checkpoint_resource: int = 0
     failures: list[str] = field(default_factory=list)
+    changed: int = 0  # journal position of the last event about this trial
 
 
 @dataclass(frozen=True)
@@ -102,6 +123,18 @@ class StudyView:
     incumbent_config: dict[str, Any] | None
     pareto: ParetoSummary | None = None  # studies with several objectives or constraints
     trial_configs: dict[int, dict[str, Any]] = field(default_factory=dict)  # of the front's trials
+
+
+@dataclass(frozen=True)
+class TrialPage:
+    """One page of ListTrials: `next_after` is the last trial id listed when more may follow."""
+
+    trials: list["TrialView"]
+    next_after: int | None
+    seq: int
+
+
+MAX_PAGE_SIZE = 10_000
 
 
 @dataclass(frozen=True)
@@ -136,13 +169,14 @@ class _Study:
         self.created_at = created_at
         self.scheduler: Scheduler = spec.build_scheduler()
         self.lock = threading.Lock()
-        self.seq = 1  # the 'created' event
+        self.seq = 1  # the 'created' event; the last one queued
+        self.last_ticket: Ticket = DONE  # of the last event queued: done once it is durable
+        self.durable = threading.Condition()  # notified as events become durable, for watchers
+        self.durable_seq = 1
         self.leases: dict[str, Lease] = {}
         self.records: dict[int, TrialRecord] = {}
-        self.jobs_by_request: dict[str, IssuedJob] = {}
-        # Keyed by lease too: a resumed segment re-reports resources a lost one reported.
-        # (trial, resource, lease) -> (value, decision)
-        self.reports: dict[tuple[int, int, str], tuple[float, Decision]] = {}
+        self.jobs_by_request: dict[str, IssuedJob] = {}  # of open leases only
+        self.snapshot_seq = 0  # the journal position of the latest saved snapshot
         # The journal position at which the study was last seen finished. Finished stays
         # true until the next event (later clocks only spend more of the wall-time budget),
         # and asking the scheduler costs a deep copy of it, so views reuse the answer.
@@ -151,6 +185,41 @@ class _Study:
         # event, oldest first, and the last event that changed trials without naming one.
         self.touched: dict[int, int] = {}
         self.study_wide_seq = 0
+
+    def state(self) -> dict[str, Any]:
+        """Everything replay would rebuild, as JSON values (lease deadlines aside)."""
+        return {
+            "spec": self.spec.to_json(),
+            "created_at": self.created_at,
+            "seq": self.seq,
+            "scheduler": self.scheduler.state_dict(),
+            "leases": [
+                [le.lease_id, le.trial_id, le.worker_id, le.request_id]
+                for le in self.leases.values()
+            ],
+            "records": [[tid, _record_json(record)] for tid, record in self.records.items()],
+            "jobs": [
+                [request_id, issued.lease_id, issued.checkpoint, _job_json(issued.job)]
+                for request_id, issued in self.jobs_by_request.items()
+            ],
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], deadline: float) -> "_Study":
+        """The study a snapshot describes; every open lease and issued job gets `deadline`."""
+        study = cls(StudySpec.from_json(state["spec"]), state["created_at"])
+        study.seq = study.snapshot_seq = study.durable_seq = state["seq"]
+        study.scheduler.load_state_dict(state["scheduler"])
+        study.leases = {
+            lease_id: Lease(lease_id, trial_id, worker_id, deadline, request_id)
+            for lease_id, trial_id, worker_id, request_id in state["leases"]
+        }
+        study.records = {tid: _record_from_json(record) for tid, record in state["records"]}
+        study.jobs_by_request = {
+            request_id: IssuedJob(_job_from_json(job), lease_id, deadline, checkpoint)
+            for request_id, lease_id, checkpoint, job in state["jobs"]
+        }
+        return study
 
 
 class StudyService:
@@ -172,6 +241,11 @@ class StudyService:
         self._listeners: list[EventListener] = []
         for name in journal.studies():
             self._studies[name] = self._replay(name)
+        self._committer = Committer(journal, self._now_durable, self._after_failed_write)
+
+    def close(self) -> None:
+        """Writes what is queued, then stops the commit thread (before the journal closes)."""
+        self._committer.close()
 
     # ------------------------------------------------------------------ studies
 
@@ -202,9 +276,13 @@ class StudyService:
             studies = list(self._studies.values())
         return [self._view(s) for s in studies]
 
+    def study_names(self) -> list[str]:
+        with self._lock:
+            return list(self._studies)
+
     def stop_study(self, name: str) -> StudyView:
         study = self._study(name)
-        with study.lock:
+        with self._locked(study):
             if not study.scheduler.stopped:
                 self._append(study, "stop", {})
                 study.scheduler.stop()
@@ -213,24 +291,65 @@ class StudyService:
     def delete_study(self, name: str) -> None:
         """Forgets the study and removes its journal; calls already waiting on it get NOT_FOUND."""
         study = self._study(name)
-        with study.lock, self._lock:
-            self.journal.delete(name)
-            del self._studies[name]
+        with study.lock:
+            study.last_ticket.wait()  # queued events first: they must not land after the delete
+            with self._lock:
+                self.journal.delete(name)
+                del self._studies[name]
+        with study.durable:
+            study.durable.notify_all()  # watchers see it is gone
         log.info("study deleted", extra={"study": name})
         self._notify(name, 0, "deleted")
 
     def list_trials(self, name: str) -> list[TrialView]:
+        return self.page_trials(name, limit=None).trials
+
+    def page_trials(
+        self,
+        name: str,
+        after: int = -1,
+        limit: int | None = 1000,
+        statuses: frozenset[TrialStatus] = frozenset(),
+        changed_since: int = 0,
+    ) -> TrialPage:
+        """Trials with id > `after` in id order, at most `limit`, filtered by status and by
+        the journal position of their last change (> `changed_since`)."""
+        if limit is not None and not 0 < limit <= MAX_PAGE_SIZE:
+            raise InvalidArgument(f"page size must be between 1 and {MAX_PAGE_SIZE}")
         study = self._study(name)
-        with study.lock:
+        with self._locked(study):
             self._expire_leases(study)
             deadlines = {le.trial_id: le.deadline for le in study.leases.values()}
-            return [
-                TrialView(
-                    t.trial_id, dict(t.config), t.status, t.bracket, study.records[t.trial_id],
-                    deadlines.get(t.trial_id, 0.0),
+            page: list[TrialView] = []
+            trials = study.scheduler.trials
+            for t in trials.values() if after < 0 else _trials_after(trials, after):
+                record = study.records[t.trial_id]
+                if (statuses and t.status not in statuses) or record.changed <= changed_since:
+                    continue
+                if limit is not None and len(page) == limit:
+                    return TrialPage(page, page[-1].trial_id, study.seq)
+                page.append(
+                    TrialView(
+                        t.trial_id, dict(t.config), t.status, t.bracket, record,
+                        deadlines.get(t.trial_id, 0.0),
+                    )
                 )
-                for t in study.scheduler.trials.values()
-            ]
+            return TrialPage(page, None, study.seq)
+
+    def events_after(
+        self, name: str, after_seq: int, wait: float, limit: int = 1000
+    ) -> list[Event]:
+        """Up to `limit` of the study's durable events after `after_seq`, waiting up to
+        `wait` seconds for one to come; NotFound once the study is deleted."""
+        study = self._study(name)
+        with study.durable:
+            study.durable.wait_for(
+                lambda: study.durable_seq > after_seq or self._studies.get(name) is not study, wait
+            )
+        self._study(name)
+        if study.durable_seq <= after_seq:
+            return []
+        return list(self.journal.events(name, after=after_seq, limit=limit))
 
     def trials_since(self, name: str, after: int = 0) -> StudySnapshot:
         """The study with copies of the trials that events after journal position `after`
@@ -318,9 +437,11 @@ class StudyService:
         _check_text(worker_id, "worker_id", MAX_ID_LENGTH)
         _check_text(request_id, "request_id", MAX_ID_LENGTH)
         study = self._study(name)
-        with study.lock:
-            if request_id and request_id in study.jobs_by_request:
-                return study.jobs_by_request[request_id]
+        with self._locked(study):
+            if request_id:
+                issued = self._issued_before(study, request_id)
+                if issued is not None:
+                    return issued
             now = self.clock()
             self._expire_leases(study)
             job = study.scheduler.suggest(now)
@@ -338,6 +459,7 @@ class StudyService:
                 "kind": job.kind.value,
                 "resume_from": job.resume_from,
                 "milestone": job.milestone,
+                "checkpoint": self._resume_checkpoint(study, job),
             }
             seq = self._append(study, "suggest", payload)
             return self._record_job(study, seq, payload, job, deadline=now + self.lease_seconds)
@@ -360,18 +482,17 @@ class StudyService:
         check_report_ref(checkpoint, name, trial_id, resource)
         study = self._study(name)
         value, metrics = _report_values(study.spec, value, metrics)
-        with study.lock:
+        with self._locked(study):
             scheduler = study.scheduler
             trial = scheduler.trial(trial_id)
-            previous = study.reports.get((trial_id, resource, lease_id))
+            previous = _reported(study.records[trial_id], resource, lease_id)
             if previous is not None:  # a retried report: stored once, same answer
-                stored, decision = previous
-                if stored != (metrics or value):
+                if (previous.metrics or previous.value) != (metrics or value):
                     raise InvalidArgument(
-                        f"trial {trial_id} already reported {stored} at resource {resource} "
-                        f"under this lease; a different value ({value}) is refused"
+                        f"trial {trial_id} already reported {previous.value} at resource "
+                        f"{resource} under this lease; a different value ({value}) is refused"
                     )
-                return decision, trial.status
+                return previous.decision, trial.status
             self._expire_leases(study)
             self._active_lease(study, trial_id, lease_id)
             decision = scheduler.report(trial_id, resource, _scheduler_input(study.spec, value, metrics))
@@ -391,7 +512,7 @@ class StudyService:
 
     def heartbeat(self, name: str, lease_id: str) -> float:
         study = self._study(name)
-        with study.lock:
+        with self._locked(study):
             self._expire_leases(study)
             lease = study.leases.get(lease_id)
             if lease is None:
@@ -404,7 +525,7 @@ class StudyService:
     def fail(self, name: str, trial_id: int, lease_id: str, reason: str) -> None:
         _check_text(reason, "reason", MAX_TEXT_LENGTH)
         study = self._study(name)
-        with study.lock:
+        with self._locked(study):
             study.scheduler.trial(trial_id)
             self._expire_leases(study)
             self._active_lease(study, trial_id, lease_id)
@@ -425,7 +546,7 @@ class StudyService:
             raise InvalidArgument("a released checkpoint needs its resource, and vice versa")
         check_report_ref(checkpoint, name, trial_id, resource)
         study = self._study(name)
-        with study.lock:
+        with self._locked(study):
             study.scheduler.trial(trial_id)
             self._expire_leases(study)
             self._active_lease(study, trial_id, lease_id)
@@ -447,7 +568,7 @@ class StudyService:
     ) -> None:
         """Only the holder of the trial's active lease stores checkpoints, within its segment."""
         study = self._study(name)
-        with study.lock:
+        with self._locked(study):
             trial = study.scheduler.trial(trial_id)
             self._expire_leases(study)
             self._active_lease(study, trial_id, lease_id)
@@ -460,7 +581,7 @@ class StudyService:
     def checkpoint_states(self, name: str) -> dict[int, TrialCheckpoints]:
         """Per trial: the checkpoint its next segment would load, and whether it still can."""
         study = self._study(name)
-        with study.lock:
+        with self._locked(study):
             self._expire_leases(study)
             incumbent = study.scheduler.incumbent()
             return {
@@ -506,12 +627,14 @@ class StudyService:
             if self._studies.get(study.spec.name) is not study:
                 raise NotFound(f"study {study.spec.name!r} was deleted")
         try:
-            self.journal.append(Event(study.spec.name, seq, kind, payload))
+            json.dumps(payload, allow_nan=False)  # what the journal would refuse, refused now
         except Exception:
-            log.exception("journal write failed; reloading study %s", study.spec.name)
+            log.exception("event not storable; reloading study %s", study.spec.name)
             self._reload(study)
             raise
+        study.last_ticket = self._committer.submit(Event(study.spec.name, seq, kind, payload))
         study.seq = seq
+        _touch(study, seq, payload)
         trial_id = payload.get("trial_id")
         if trial_id is None:
             study.study_wide_seq = seq
@@ -521,9 +644,44 @@ class StudyService:
         self._notify(study.spec.name, seq, kind)
         return seq
 
+    @contextmanager
+    def _locked(self, study: _Study) -> Iterator[None]:
+        """The study's lock for a call; on leaving it, waits (unlocked) until every event
+        queued so far is durable, so the call answers only with durable state."""
+        with study.lock:
+            yield
+            ticket = study.last_ticket
+        ticket.wait()
+
+    def _now_durable(self, name: str, seq: int) -> None:
+        with self._lock:
+            study = self._studies.get(name)
+        if study is not None:
+            with study.durable:
+                study.durable_seq = max(study.durable_seq, seq)
+                study.durable.notify_all()
+
+    def _after_failed_write(self, names: set[str], error: BaseException) -> None:
+        """A batch failed: its studies drop what they queued since and reload from the journal."""
+        for name in names:
+            with self._lock:
+                study = self._studies.get(name)
+            if study is None:
+                continue
+            self._committer.discard(name, error)  # frees a snapshot or delete waiting under the lock
+            with study.lock:
+                self._committer.discard(name, error)
+                try:
+                    self._reload(study)
+                except Exception:
+                    log.exception("reloading study %s after a failed write failed", name)
+
     def _reload(self, study: _Study) -> None:
         fresh = self._replay(study.spec.name)
-        for attr in ("scheduler", "seq", "leases", "records", "jobs_by_request", "reports"):
+        for attr in (
+            "scheduler", "seq", "leases", "records", "jobs_by_request", "snapshot_seq",
+            "last_ticket", "durable_seq",
+        ):
             setattr(study, attr, getattr(fresh, attr))
 
     def _record_job(
@@ -533,12 +691,39 @@ class StudyService:
         record.segments.append(
             Segment(seq, job.resume_from, job.milestone, p["worker_id"], p["lease_id"])
         )
-        study.leases[p["lease_id"]] = Lease(p["lease_id"], job.trial_id, p["worker_id"], deadline)
-        checkpoint = record.checkpoint if job.kind is JobKind.RESUME else ""
-        issued = IssuedJob(job, p["lease_id"], deadline, checkpoint)
+        study.leases[p["lease_id"]] = Lease(
+            p["lease_id"], job.trial_id, p["worker_id"], deadline, p["request_id"]
+        )
+        issued = IssuedJob(job, p["lease_id"], deadline, self._resume_checkpoint(study, job))
         if p["request_id"]:
             study.jobs_by_request[p["request_id"]] = issued
         return issued
+
+    @staticmethod
+    def _resume_checkpoint(study: _Study, job: Job) -> str:
+        return study.records[job.trial_id].checkpoint if job.kind is JobKind.RESUME else ""
+
+    def _issued_before(self, study: _Study, request_id: str) -> IssuedJob | None:
+        """The job an earlier Suggest with this request id got: in memory while its lease is
+        open, else from its journal event (the lease has ended; the job is answered as issued)."""
+        issued = study.jobs_by_request.get(request_id)
+        if issued is not None:
+            return issued
+        event = self.journal.find_request(study.spec.name, request_id)
+        if event is None:
+            return None
+        p = event.payload
+        trial = study.scheduler.trials[p["trial_id"]]
+        job = Job(JobKind(p["kind"]), p["trial_id"], dict(trial.config), p["resume_from"],
+                  p["milestone"])
+        return IssuedJob(job, p["lease_id"], p["now"] + self.lease_seconds, p.get("checkpoint", ""))
+
+    @staticmethod
+    def _close_lease(study: _Study, lease_id: str) -> None:
+        """The lease ended: its job is no longer kept in memory (the journal has it)."""
+        lease = study.leases.pop(lease_id, None)
+        if lease is not None and lease.request_id:
+            study.jobs_by_request.pop(lease.request_id, None)
 
     def _record_report(
         self, study: _Study, seq: int, p: dict[str, Any], decision: Decision
@@ -546,11 +731,12 @@ class StudyService:
         trial_id, resource = p["trial_id"], p["resource"]
         record = study.records[trial_id]
         record.observations.append(
-            Observation(seq, resource, p["value"], p["now"], p.get("metrics"))
+            Observation(
+                seq, resource, p["value"], p["now"], p["lease_id"], decision, p.get("metrics")
+            )
         )
-        study.reports[(trial_id, resource, p["lease_id"])] = (p.get("metrics") or p["value"], decision)
         if decision is not Decision.CONTINUE:
-            study.leases.pop(p["lease_id"], None)
+            self._close_lease(study, p["lease_id"])
             if p["checkpoint"] and resource == study.scheduler.trials[trial_id].checkpoint_resource:
                 record.checkpoint, record.checkpoint_resource = p["checkpoint"], resource
 
@@ -570,20 +756,50 @@ class StudyService:
         else:
             study.scheduler.lose(trial_id)
             reason = "lease expired; resumed from the last checkpoint"
-        study.leases.pop(p["lease_id"], None)
+        self._close_lease(study, p["lease_id"])
         record.segments[-1].lost = True
         record.failures.append(reason)
 
     def _record_fail(self, study: _Study, p: dict[str, Any]) -> None:
-        study.leases.pop(p["lease_id"], None)
+        self._close_lease(study, p["lease_id"])
         study.records[p["trial_id"]].failures.append(p["reason"])
         study.scheduler.fail(p["trial_id"])
 
+    def save_snapshot(self, name: str, min_events: int = 1) -> bool:
+        """Saves the study's state if at least `min_events` events came since the last snapshot.
+
+        Runs under the study's lock, so the state is consistent and a delete
+        cannot slip in between; calls on this study wait for the write.
+        """
+        study = self._study(name)
+        with study.lock:
+            if study.seq - study.snapshot_seq < min_events:
+                return False
+            study.last_ticket.wait()  # a snapshot never runs ahead of the journal
+            with self._lock:
+                if self._studies.get(name) is not study:
+                    return False
+            self.journal.save_snapshot(Snapshot(name, study.seq, study.state()))
+            study.snapshot_seq = study.seq
+            return True
+
     def _replay(self, name: str) -> _Study:
-        events = iter(self.journal.events(name))
-        first = next(events)
-        study = _Study(StudySpec.from_json(first.payload["spec"]), first.payload["at"])
+        """Rebuilds a study: its latest snapshot, then the events after it through the core."""
         restart_deadline = self.clock() + self.lease_seconds
+        snapshot = self.journal.latest_snapshot(name)
+        if snapshot is not None:
+            study = _Study.from_state(snapshot.state, restart_deadline)
+            events = iter(self.journal.events(name, after=snapshot.seq))
+        else:
+            events = iter(self.journal.events(name))
+            first = next(events)
+            study = _Study(StudySpec.from_json(first.payload["spec"]), first.payload["at"])
+        return self._replay_events(study, events, restart_deadline)
+
+    def _replay_events(
+        self, study: _Study, events: Iterator[Event], restart_deadline: float
+    ) -> _Study:
+        name = study.spec.name
         for event in events:
             p = event.payload
             if event.kind == "suggest":
@@ -608,7 +824,8 @@ class StudyService:
                 study.scheduler.stop()
             else:
                 raise JournalMismatch(f"{name} seq {event.seq}: unknown event {event.kind!r}")
-            study.seq = event.seq
+            study.seq = study.durable_seq = event.seq
+            _touch(study, event.seq, p)
         return study
 
     # ------------------------------------------------------------------ views
@@ -622,7 +839,7 @@ class StudyService:
         return study
 
     def _view(self, study: _Study) -> StudyView:
-        with study.lock:
+        with self._locked(study):
             self._expire_leases(study)
             return self._view_locked(study)
 
@@ -695,6 +912,57 @@ def _pareto(study: _Study) -> ParetoSummary:
         if o.metrics
     ]
     return summarize(study.spec.goals, reports, study.spec.reference_point)
+
+
+def _touch(study: _Study, seq: int, payload: dict[str, Any]) -> None:
+    """Marks the trial an event is about as changed at `seq` (for ListTrials' changed_since)."""
+    trial_id = payload.get("trial_id")
+    if trial_id is not None:
+        study.records.setdefault(trial_id, TrialRecord()).changed = seq
+
+
+def _trials_after(trials: dict[int, Any], after: int) -> Iterator[Any]:
+    """Trials with id > after, in id order, without walking the ones before (the core
+    numbers trials 0, 1, 2, ...)."""
+    for trial_id in range(after + 1, len(trials)):
+        yield trials[trial_id]
+
+
+def _job_json(job: Job) -> dict[str, Any]:
+    return {**asdict(job), "kind": job.kind.value}
+
+
+def _job_from_json(data: dict[str, Any]) -> Job:
+    return Job(**{**data, "kind": JobKind(data["kind"])})
+
+
+def _reported(record: TrialRecord, resource: int, lease_id: str) -> Observation | None:
+    """The report this lease already made at this resource (a resumed segment re-reports
+    resources a lost one reported, so the lease is part of the key)."""
+    for o in reversed(record.observations):
+        if o.resource == resource and o.lease_id == lease_id:
+            return o
+    return None
+
+
+def _record_json(record: TrialRecord) -> dict[str, Any]:
+    return {
+        **asdict(record),
+        "observations": [{**o._asdict(), "decision": o.decision.value} for o in record.observations],
+    }
+
+
+def _record_from_json(data: dict[str, Any]) -> TrialRecord:
+    return TrialRecord(
+        segments=[Segment(**segment) for segment in data["segments"]],
+        observations=[
+            Observation(**{**o, "decision": Decision(o["decision"])}) for o in data["observations"]
+        ],
+        checkpoint=data["checkpoint"],
+        checkpoint_resource=data["checkpoint_resource"],
+        failures=list(data["failures"]),
+        changed=data["changed"],
+    )
 
 
 def _check_text(value: Any, what: str, limit: int) -> None:

@@ -12,6 +12,7 @@ from typing import Iterator
 
 import pytest
 
+from pg_support import PostgresServer, unavailable
 from rung.workers.data import DEBIAN_FASHION_MNIST, prepare_fashion_mnist
 from support import ServerProcess
 
@@ -35,3 +36,20 @@ def fmnist_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = tmp_path_factory.mktemp("fmnist")
     prepare_fashion_mnist(data)
     return data
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the session (skips, saying why, where none can start)."""
+    reason = unavailable()
+    if reason:
+        pytest.skip(reason)
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres: PostgresServer) -> str:
+    """A fresh, empty database on the session's server."""
+    return postgres.new_database()

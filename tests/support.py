@@ -19,10 +19,23 @@ def rung_command(*args: str) -> list[str]:
 
 
 class ServerProcess:
-    """`rung serve` on a free loopback port, restartable on the same database."""
+    """`rung serve` on a free loopback port, restartable on the same database.
 
-    def __init__(self, db: Path, extra_args: Sequence[str] = (), lease_seconds: float = 60.0):
+    `db` is a SQLite file or a postgresql:// URL; the log goes beside the file,
+    or to `log` (required with a URL).
+    """
+
+    def __init__(
+        self,
+        db: Path | str,
+        extra_args: Sequence[str] = (),
+        lease_seconds: float = 60.0,
+        log: Path | None = None,
+    ):
         self.db = db
+        if log is None and not isinstance(db, Path):
+            raise ValueError("a server on a database URL needs a log path")
+        self._log = log
         self.extra_args = list(extra_args)
         self.lease_seconds = lease_seconds
         self.proc: subprocess.Popen[str] | None = None
@@ -42,6 +55,9 @@ class ServerProcess:
     @property
     def log(self) -> Path:
         """The server's log, kept across restarts."""
+        if self._log is not None:
+            return self._log
+        assert isinstance(self.db, Path)
         return self.db.with_suffix(".log")
 
     def kill(self) -> None:

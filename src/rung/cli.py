@@ -25,15 +25,27 @@ WORKER_RETRY_SECONDS = 300.0  # a worker rides out a server restart of up to fiv
 
 def _serve(args: argparse.Namespace) -> int:
     from rung.server.app import serve
+    from rung.server.journals import UnsupportedDatabase, check_target
     from rung.server.security import ServerSecurity
 
+    try:
+        check_target(args.db)
+    except UnsupportedDatabase as exc:
+        raise SystemExit(f"rung serve: {exc}") from None
     security = ServerSecurity.from_files(args.token_file, args.tls_cert, args.tls_key)
     return serve(
-        Path(args.db), args.host, args.port, args.lease_seconds, security=security,
+        args.db, args.host, args.port, args.lease_seconds, security=security,
         insecure=args.insecure, metrics_port=args.metrics_port, metrics_host=args.metrics_host,
         checkpoints=_checkpoint_settings(args), http_port=args.http_port,
-        http_host=args.http_host or args.host,
+        http_host=args.http_host or args.host, snapshot_every=args.snapshot_every,
     )
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _use_connection_flags(args: argparse.Namespace) -> None:
@@ -330,7 +342,8 @@ def _add_data_path_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _add_connection_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--server", default=DEFAULT_SERVER, help="HOST:PORT of `rung serve`")
+    p.add_argument("--server", default=DEFAULT_SERVER,
+                   help="HOST:PORT of `rung serve`; several, comma-separated, for standby servers")
     p.add_argument("--token-file", default=None,
                    help=f"file holding the server's token (default: ${TOKEN_ENV})")
     p.add_argument("--ca-file", default=None,
@@ -361,7 +374,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on; anything but loopback needs a token or --insecure")
     p.add_argument("--port", type=int, default=50051, help="0 picks a free port")
-    p.add_argument("--db", default="rung.db", help="SQLite journal file")
+    p.add_argument("--db", default="rung.db",
+                   help="SQLite journal file, or postgresql://user@host:5432/dbname")
+    p.add_argument("--snapshot-every", type=_positive_int, default=1000,
+                   help="save a study's state every N events, so a restart replays at most N")
     p.add_argument("--lease-seconds", type=float, default=60.0,
                    help="a job whose worker stops heartbeating for this long is resumed elsewhere")
     p.add_argument("--token-file", default=None,

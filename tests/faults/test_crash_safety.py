@@ -8,7 +8,7 @@ none appeared unasked, that no segment was handed out twice unless the first
 was lost, that every promotion followed the ASHA rule at the moment it was
 made, and that the study completed with every trial accounted for.
 
-Default: 10 kills. Long mode: `RUNG_CRASH_KILLS=100 pytest tests/faults/test_crash_safety.py`;
+It runs on SQLite and on PostgreSQL. Default: 10 kills. Long mode: `RUNG_CRASH_KILLS=100 pytest tests/faults/test_crash_safety.py`;
 `RUNG_CRASH_SEED` moves the kills elsewhere.
 """
 
@@ -266,9 +266,21 @@ def check_abandoned(
 # ---------------------------------------------------------------- the test
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """The server's journal: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return tmp_path / "rung.db"
+    return str(request.getfixturevalue("postgres_url"))
+
+
 @pytest.mark.timeout(120 + 6 * KILLS)
-def test_sigkills_lose_no_acknowledged_report_and_break_no_promotion(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path / "rung.db", lease_seconds=LEASE_SECONDS).start()
+def test_sigkills_lose_no_acknowledged_report_and_break_no_promotion(
+    tmp_path: Path, database: Path | str
+) -> None:
+    server = ServerProcess(
+        database, lease_seconds=LEASE_SECONDS, log=tmp_path / "rung.log"
+    ).start()
     try:
         with Client(server.address) as client:
             client.create_study(

@@ -1,4 +1,4 @@
-"""Fixtures shared by the service tests: a fake clock, both journals, a service with a study."""
+"""Fixtures shared by the service tests: a fake clock, every journal, a service with a study."""
 
 from __future__ import annotations
 
@@ -17,14 +17,23 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
 def open_journal(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Journal]]:
     """Opens the study journal; a second call reopens the same storage, as a restart does."""
     memory = MemoryJournal()
     opened: list[Journal] = []
+    url = request.getfixturevalue("postgres_url") if request.param == "postgresql" else ""
 
     def _open() -> Journal:
-        journal: Journal = memory if request.param == "memory" else SqliteJournal(tmp_path / "j.db")
+        journal: Journal
+        if request.param == "memory":
+            journal = memory
+        elif request.param == "sqlite":
+            journal = SqliteJournal(tmp_path / "j.db")
+        else:
+            from rung.server.storage_pg import PostgresJournal
+
+            journal = PostgresJournal(url)
         opened.append(journal)
         return journal
 

@@ -1,4 +1,4 @@
-"""One storage contract, run against every journal (in memory and SQLite).
+"""One storage contract, run against every journal (in memory, SQLite and PostgreSQL).
 
 A new backend is added to the `open_journal` fixture (conftest.py) and inherits
 the whole suite, as do the service tests that use it.
@@ -11,7 +11,7 @@ from typing import Callable
 
 import pytest
 
-from rung.server.storage import DuplicateEvent, Event, Journal
+from rung.server.storage import DuplicateEvent, Event, Journal, Snapshot
 
 Factory = Callable[[], Journal]
 
@@ -115,3 +115,70 @@ def test_delete_forgets_one_study_and_survives_a_reopen(open_journal: Factory) -
     assert list(reopened.events("gone")) == []
     reopened.append(_event("gone", 1, "created"))  # the name can be used again
     assert [e.seq for e in reopened.events("gone")] == [1]
+
+
+def test_events_after_a_sequence_number_are_the_tail(open_journal: Factory) -> None:
+    journal = open_journal()
+    for seq in range(1, 6):
+        journal.append(_event("a", seq, value=float(seq)))
+    assert [e.seq for e in journal.events("a", after=3)] == [4, 5]
+    assert list(journal.events("a", after=5)) == []
+    assert [e.payload["value"] for e in journal.events("a", after=0)] == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert [e.seq for e in journal.events("a", after=1, limit=2)] == [2, 3]
+    assert [e.seq for e in journal.events("a", after=4, limit=10)] == [5]
+
+
+def test_the_latest_snapshot_replaces_older_ones_and_survives_a_reopen(
+    open_journal: Factory,
+) -> None:
+    journal = open_journal()
+    journal.append(_event("a", 1, "created"))
+    assert journal.latest_snapshot("a") is None
+    journal.save_snapshot(Snapshot("a", 1, {"x": [1, 2], "inf": math.inf}))
+    journal.save_snapshot(Snapshot("a", 7, {"x": [3], "nested": {"t": "é"}}))
+    journal.close()
+    snap = open_journal().latest_snapshot("a")
+    assert snap == Snapshot("a", 7, {"x": [3], "nested": {"t": "é"}})
+    assert open_journal().latest_snapshot("b") is None
+
+
+def test_deleting_a_study_deletes_its_snapshot(open_journal: Factory) -> None:
+    journal = open_journal()
+    for name in ("a", "b"):
+        journal.append(_event(name, 1, "created"))
+        journal.save_snapshot(Snapshot(name, 1, {"n": name}))
+    journal.delete("a")
+    assert journal.latest_snapshot("a") is None
+    assert journal.latest_snapshot("b") == Snapshot("b", 1, {"n": "b"})
+
+
+def test_a_suggest_is_found_by_its_request_id(open_journal: Factory) -> None:
+    journal = open_journal()
+    journal.append(_event("a", 1, "created"))
+    journal.append(_event("a", 2, "suggest", request_id="r1", trial_id=0))
+    journal.append(_event("a", 3, "report", request_id="r2"))  # not a suggest
+    journal.append(_event("b", 1, "created"))
+    journal.append(_event("b", 2, "suggest", request_id="r2", trial_id=5))
+    found = journal.find_request("a", "r1")
+    assert found is not None and (found.seq, found.payload["trial_id"]) == (2, 0)
+    assert journal.find_request("a", "r2") is None
+    assert journal.find_request("b", "r2").payload == {"request_id": "r2", "trial_id": 5}
+    assert journal.find_request("c", "r1") is None
+
+
+def test_a_batch_is_stored_whole_or_not_at_all(open_journal: Factory) -> None:
+    journal = open_journal()
+    journal.append(_event("a", 1, "created"))
+    journal.append_many([_event("a", 2, value=1.0), _event("b", 1, "created"),
+                         _event("a", 3, value=2.0)])
+    assert [e.seq for e in journal.events("a")] == [1, 2, 3]
+    for bad in (
+        [_event("a", 4, value=3.0), _event("a", 3, value=9.0)],  # a taken seq
+        [_event("a", 4, value=3.0), _event("b", 2, value=math.nan)],  # not storable
+    ):
+        with pytest.raises((DuplicateEvent, ValueError)):
+            journal.append_many(bad)
+    assert [e.seq for e in journal.events("a")] == [1, 2, 3]
+    assert [e.seq for e in journal.events("b")] == [1]
+    journal.close()
+    assert [e.payload for e in open_journal().events("a")][1:] == [{"value": 1.0}, {"value": 2.0}]

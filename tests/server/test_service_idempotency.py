@@ -122,3 +122,30 @@ def test_a_repeated_report_with_another_value_is_refused(service) -> None:
     assert service.report("s", job.job.trial_id, job.lease_id, 1, 0.5)[0].value == "pause"
     with pytest.raises(InvalidArgument, match="different value"):
         service.report("s", job.job.trial_id, job.lease_id, 1, 0.4)
+
+
+def test_idempotency_memory_is_kept_per_open_lease_and_the_journal_answers_beyond(
+    service: StudyService, make_service: Callable[..., StudyService]
+) -> None:
+    """Jobs of ended leases leave memory; their retries still get exactly the same job,
+    before and after a restart, and change nothing."""
+    issued = {}
+    for i in range(12):  # 12 first-rung jobs, each ends with its PAUSE or STOP report
+        job = service.suggest("s", "w", f"req-{i}")
+        assert job.job.kind in (JobKind.START, JobKind.RESUME)
+        service.report("s", job.job.trial_id, job.lease_id, job.job.milestone, 0.1 * i, "")
+        issued[f"req-{i}"] = job
+    open_job = service.suggest("s", "w", "req-open")
+    study = service._studies["s"]
+    assert set(study.jobs_by_request) == {"req-open"} and len(study.leases) == 1
+    before, length = snapshot(service), journal_length(service)
+    for restarted in (service, make_service(journal=service.journal)):
+        for request_id, job in issued.items():
+            again = restarted.suggest("s", "w", request_id)
+            assert (again.job, again.lease_id, again.checkpoint) == (
+                job.job, job.lease_id, job.checkpoint
+            )
+            with pytest.raises(FailedPrecondition):  # that lease has ended
+                restarted.report("s", job.job.trial_id, job.lease_id, job.job.milestone + 1, 0.0)
+        assert restarted.suggest("s", "w", "req-open").lease_id == open_job.lease_id
+        assert (snapshot(restarted), journal_length(restarted)) == (before, length)

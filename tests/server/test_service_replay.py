@@ -10,16 +10,18 @@ import pytest
 
 from rung.core.types import Decision, JobKind
 from rung.server.service import StudyService
-from rung.server.storage import Event, Journal, MemoryJournal
+from rung.server.storage import Event, Journal, MemoryJournal, Snapshot
 from server_support import LEASE, FakeClock, make_spec, snapshot, study_summary
 
 
-def run_mixed_study(service: StudyService, clock: FakeClock, steps: int = 80) -> None:
+def run_mixed_study(
+    service: StudyService, clock: FakeClock, steps: int = 80, seed: int = 3
+) -> None:
     """Drives a study through every kind of event: starts, promotions, reports, expiries,
     releases, failures, retries; seeded, so every run is the same."""
-    rng = np.random.default_rng(3)
+    rng = np.random.default_rng(seed)
     for step in range(steps):
-        issued = service.suggest("s", f"w{step % 4}", f"req-{step}")
+        issued = service.suggest("s", f"w{step % 4}", f"req-{seed}-{step}")
         if issued.job.kind is not JobKind.START and issued.job.kind is not JobKind.RESUME:
             continue
         job, lease = issued.job, issued.lease_id
@@ -116,11 +118,26 @@ class FlakyJournal:
             raise OSError("disk full")
         self.inner.append(event)
 
+    def append_many(self, events: list[Event]) -> None:
+        if self.fail_next:
+            self.fail_next -= 1
+            raise OSError("disk full")
+        self.inner.append_many(events)
+
     def studies(self) -> list[str]:
         return self.inner.studies()
 
-    def events(self, study: str) -> Iterator[Event]:
-        return self.inner.events(study)
+    def events(self, study: str, after: int = 0, limit: int | None = None) -> Iterator[Event]:
+        return self.inner.events(study, after, limit)
+
+    def find_request(self, study: str, request_id: str) -> Event | None:
+        return self.inner.find_request(study, request_id)
+
+    def save_snapshot(self, snapshot: Snapshot) -> None:
+        self.inner.save_snapshot(snapshot)
+
+    def latest_snapshot(self, study: str) -> Snapshot | None:
+        return self.inner.latest_snapshot(study)
 
     def delete(self, study: str) -> None:
         self.inner.delete(study)

@@ -407,16 +407,48 @@ class DeleteStudyResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class ListTrialsRequest(_message.Message):
-    __slots__ = ("study",)
+    __slots__ = ("study", "page_size", "page_token", "statuses", "changed_since")
     STUDY_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    STATUSES_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_SINCE_FIELD_NUMBER: _ClassVar[int]
     study: str
-    def __init__(self, study: _Optional[str] = ...) -> None: ...
+    page_size: int
+    page_token: str
+    statuses: _containers.RepeatedScalarFieldContainer[TrialStatus]
+    changed_since: int
+    def __init__(self, study: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., statuses: _Optional[_Iterable[_Union[TrialStatus, str]]] = ..., changed_since: _Optional[int] = ...) -> None: ...
 
 class ListTrialsResponse(_message.Message):
-    __slots__ = ("trials",)
+    __slots__ = ("trials", "next_page_token", "seq")
     TRIALS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
     trials: _containers.RepeatedCompositeFieldContainer[Trial]
-    def __init__(self, trials: _Optional[_Iterable[_Union[Trial, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    seq: int
+    def __init__(self, trials: _Optional[_Iterable[_Union[Trial, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., seq: _Optional[int] = ...) -> None: ...
+
+class WatchStudyRequest(_message.Message):
+    __slots__ = ("study", "after_seq")
+    STUDY_FIELD_NUMBER: _ClassVar[int]
+    AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
+    study: str
+    after_seq: int
+    def __init__(self, study: _Optional[str] = ..., after_seq: _Optional[int] = ...) -> None: ...
+
+class StudyEvent(_message.Message):
+    __slots__ = ("seq", "kind", "trial_id", "payload_json")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    TRIAL_ID_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_JSON_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    kind: str
+    trial_id: int
+    payload_json: str
+    def __init__(self, seq: _Optional[int] = ..., kind: _Optional[str] = ..., trial_id: _Optional[int] = ..., payload_json: _Optional[str] = ...) -> None: ...
 
 class SuggestRequest(_message.Message):
     __slots__ = ("study", "worker_id", "request_id")

@@ -99,6 +99,11 @@ class RungStub:
                 request_serializer=rung_dot_v1_dot_rung__pb2.CheckpointRequest.SerializeToString,
                 response_deserializer=rung_dot_v1_dot_rung__pb2.CheckpointChunk.FromString,
                 _registered_method=True)
+        self.WatchStudy = channel.unary_stream(
+                '/rung.v1.Rung/WatchStudy',
+                request_serializer=rung_dot_v1_dot_rung__pb2.WatchStudyRequest.SerializeToString,
+                response_deserializer=rung_dot_v1_dot_rung__pb2.StudyEvent.FromString,
+                _registered_method=True)
 
 
 class RungServicer:
@@ -139,7 +144,8 @@ class RungServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListTrials(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """One page of a study's trials, in trial id order (page_size 0: up to 1000).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -194,6 +200,14 @@ class RungServicer:
 
     def DownloadCheckpoint(self, request, context):
         """Streams a stored checkpoint back: a header chunk (size, sha256), then data chunks.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchStudy(self, request, context):
+        """Streams a study's journal events after `after_seq`, then each new one as it is
+        made durable, until the client cancels or the study is deleted.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -266,6 +280,11 @@ def add_RungServicer_to_server(servicer, server):
                     servicer.DownloadCheckpoint,
                     request_deserializer=rung_dot_v1_dot_rung__pb2.CheckpointRequest.FromString,
                     response_serializer=rung_dot_v1_dot_rung__pb2.CheckpointChunk.SerializeToString,
+            ),
+            'WatchStudy': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchStudy,
+                    request_deserializer=rung_dot_v1_dot_rung__pb2.WatchStudyRequest.FromString,
+                    response_serializer=rung_dot_v1_dot_rung__pb2.StudyEvent.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -619,6 +638,33 @@ class Rung:
             '/rung.v1.Rung/DownloadCheckpoint',
             rung_dot_v1_dot_rung__pb2.CheckpointRequest.SerializeToString,
             rung_dot_v1_dot_rung__pb2.CheckpointChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchStudy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/rung.v1.Rung/WatchStudy',
+            rung_dot_v1_dot_rung__pb2.WatchStudyRequest.SerializeToString,
+            rung_dot_v1_dot_rung__pb2.StudyEvent.FromString,
             options,
             channel_credentials,
             insecure,

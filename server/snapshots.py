@@ -1,0 +1,62 @@
+"""When the service saves snapshots: every `every` events of a study, checked in the background.
+
+A snapshot lets a restart skip the events before it (service._replay), so
+restart time stays bounded however long a study runs. Saving happens on a
+background thread rather than inside an RPC: a call never pays for more than
+waiting on the study's lock while one snapshot is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from rung.core.errors import NotFound
+
+from .service import StudyService
+
+log = logging.getLogger("rung.server")
+
+DEFAULT_EVERY = 1000  # events per study between snapshots
+CHECK_SECONDS = 1.0
+
+
+class Snapshotter:
+    def __init__(
+        self, service: StudyService, every: int = DEFAULT_EVERY, check_seconds: float = CHECK_SECONDS
+    ):
+        if every < 1:
+            raise ValueError("snapshots need every >= 1 events")
+        self.service, self.every, self.check_seconds = service, every, check_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rung-snapshots", daemon=True)
+
+    def start(self) -> "Snapshotter":
+        self._thread.start()
+        return self
+
+    def save_due(self, min_events: int | None = None) -> int:
+        """Snapshots every study with at least `min_events` (default: `every`) new events."""
+        saved = 0
+        for name in self.service.study_names():
+            try:
+                saved += self.service.save_snapshot(name, min_events or self.every)
+            except NotFound:  # deleted meanwhile
+                continue
+        return saved
+
+    def stop(self) -> None:
+        """Stops the thread and saves a last snapshot of every study that changed."""
+        self._stop.set()
+        self._thread.join()
+        try:
+            self.save_due(min_events=1)
+        except Exception:  # e.g. fenced off: another server is active and snapshots itself
+            log.exception("the last snapshot failed; the journal alone still holds everything")
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.check_seconds):
+            try:
+                self.save_due()
+            except Exception:  # a failed snapshot costs only replay time; keep serving
+                log.exception("saving a snapshot failed; the journal alone still holds everything")

@@ -1,0 +1,87 @@
+"""Snapshots: a restart from the latest snapshot plus the journal after it is the same
+study as a replay of the whole journal, and goes on deciding the same way."""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+from rung.server.service import StudyService
+from rung.server.snapshots import Snapshotter
+from rung.server.storage import Event, MemoryJournal
+from server_support import LEASE, FakeClock, make_spec, snapshot, study_summary
+from test_service_replay import copy_journal, run_mixed_study
+
+
+def _state(service: StudyService, name: str = "s") -> dict:
+    return service._studies[name].state()
+
+
+def test_snapshot_plus_tail_equals_full_replay(
+    service: StudyService, make_service: Callable[..., StudyService], clock: FakeClock
+) -> None:
+    run_mixed_study(service, clock, steps=40)
+    assert service.save_snapshot("s")
+    saved_at = service.journal.latest_snapshot("s").seq
+    run_mixed_study(service, clock, steps=40, seed=4)  # the tail: events after the snapshot
+    assert service._studies["s"].seq > saved_at
+
+    from_snapshot = make_service(journal=service.journal)
+    full_replay = make_service(journal=copy_journal(service.journal))  # events only
+    assert full_replay.journal.latest_snapshot("s") is None
+    assert _state(from_snapshot) == _state(full_replay)
+    assert snapshot(from_snapshot) == snapshot(full_replay) == snapshot(service)
+    assert study_summary(from_snapshot) == study_summary(full_replay)
+    for step in range(20):  # and both decide alike from here on
+        a = from_snapshot.suggest("s", "w", f"after-{step}")
+        b = full_replay.suggest("s", "w", f"after-{step}")
+        assert (a.job, a.checkpoint, a.lease_id != "") == (b.job, b.checkpoint, b.lease_id != "")
+
+
+def test_a_snapshot_at_the_last_event_restores_the_study_exactly(
+    service: StudyService, make_service: Callable[..., StudyService], clock: FakeClock
+) -> None:
+    run_mixed_study(service, clock, steps=30)
+    assert service.save_snapshot("s")
+    assert not service.save_snapshot("s")  # nothing new since
+    restarted = make_service(journal=service.journal)
+    assert _state(restarted) == _state(make_service(journal=copy_journal(service.journal)))
+    assert snapshot(restarted) == snapshot(service)
+
+
+class TailCountingJournal(MemoryJournal):
+    """Remembers which part of each study's journal a restart read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: list[int] = []
+
+    def events(self, study: str, after: int = 0, limit: int | None = None) -> Iterator[Event]:
+        self.reads.append(after)
+        return super().events(study, after, limit)
+
+
+def test_a_restart_reads_only_the_events_after_the_snapshot(clock: FakeClock) -> None:
+    journal = TailCountingJournal()
+    service = StudyService(journal, clock=clock, lease_seconds=LEASE)
+    service.create_study(make_spec())
+    run_mixed_study(service, clock, steps=30)
+    snapshotter = Snapshotter(service, every=25)
+    assert snapshotter.save_due() == 1
+    assert snapshotter.save_due() == 0  # fewer than 25 new events since
+    saved_at = journal.latest_snapshot("s").seq
+    run_mixed_study(service, clock, steps=5, seed=4)
+    journal.reads.clear()
+    restarted = StudyService(journal, clock=clock, lease_seconds=LEASE)
+    assert journal.reads == [saved_at]
+    assert snapshot(restarted) == snapshot(service)
+
+
+def test_a_deleted_study_leaves_no_snapshot_behind(
+    service: StudyService, make_service: Callable[..., StudyService], clock: FakeClock
+) -> None:
+    run_mixed_study(service, clock, steps=10)
+    service.save_snapshot("s")
+    service.delete_study("s")
+    service.create_study(make_spec())  # the same name, a new study
+    restarted = make_service(journal=service.journal)
+    assert snapshot(restarted) == [] and restarted._studies["s"].seq == 1
