@@ -191,8 +191,9 @@ def write_report(runs: list[dict], settings: BenchSettings, out: Path, doc: Path
         plot = plot_anytime(by_label, table["horizon"], out / f"anytime_{benchmark}.png", title,
                             target=table["reference_final_median"], legend_outside=True)
         link = os.path.relpath(plot, doc.parent)
-        sections.append(f"### {benchmark}\n\nRandom search's final median regret: "
-                        f"{table['reference_final_median']:.4g}\n\n"
+        target = table["reference_final_median"]
+        shown = "no fifo:random runs" if target is None else f"{target:.4g}"
+        sections.append(f"### {benchmark}\n\nRandom search's final median regret: {shown}\n\n"
                         f"{markdown_table(table, lambda m: f'{label(m)} (`{m}`)')}\n![{benchmark}]({link})\n")
     doc.parent.mkdir(parents=True, exist_ok=True)
     notes = ""
