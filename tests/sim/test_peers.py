@@ -115,3 +115,10 @@ def test_peer_runs_land_in_the_shared_cache(tmp_path: Path) -> None:
     bench = make_benchmark("cnn", 9, 1, 1)
     assert run["horizon"] == pytest.approx(4.0 * bench.full_cost / 2)
     assert run["regrets"] and run["trials"] > 0 and run["wall_seconds"] > 0
+
+
+def test_optuna_runs_repeat_exactly() -> None:
+    pytest.importorskip("optuna")
+    first, _ = optuna_run("optuna:tpe_hyperband", budget=4)
+    again, _ = optuna_run("optuna:tpe_hyperband", budget=4)
+    assert first.result.rungs == again.result.rungs

@@ -41,7 +41,10 @@ class OptunaPeer(PeerScheduler):
             if prune else optuna.pruners.NopPruner()
         )
         self.prune = prune
-        self.study = optuna.create_study(direction="minimize", sampler=chosen, pruner=pruner)
+        # A fixed name: HyperbandPruner draws each trial's bracket from a hash of the study
+        # name, and a generated name would make every run differ.
+        self.study = optuna.create_study(study_name=f"rung-sim-{seed}", direction="minimize",
+                                         sampler=chosen, pruner=pruner)
         self._running: dict[int, optuna.Trial] = {}
 
     def suggest(self, now: float) -> Job:
