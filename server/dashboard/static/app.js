@@ -264,7 +264,7 @@ function paretoCards(name, note) {
       chart("pareto"), note("pareto")),
     el("div", { class: "card", id: "hypervolume-card", hidden: "" }, el("h2", {}, "Hypervolume against wall time"),
       chart("hypervolume"), note("hypervolume")),
-    el("div", { class: "card wide", id: "front-card", hidden: "" }, el("h2", {}, "Trials on the front"),
+    el("div", { class: "card", id: "front-card", hidden: "" }, el("h2", {}, "Trials on the front"),
       el("div", { class: "table-scroll" }, el("table", { id: "front" }, el("thead", {}, frontHead), frontBody))),
   ];
   function draw(p, s) {
