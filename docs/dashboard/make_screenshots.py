@@ -99,13 +99,14 @@ def main() -> None:
         page.screenshot(path=OUT / "study.png", full_page=True)
         page.goto(url + "#/study/cnn-pareto")
         page.wait_for_function("() => document.body.dataset.chartsSeq !== undefined")
-        page.screenshot(path=OUT / "study_pareto.png", clip={"x": 0, "y": 0, "width": 1400, "height": 900})
+        page.screenshot(path=OUT / "study_pareto.png")  # the viewport: the top of the page
         page.goto(url + "#/study/cnn-fmnist-asha/trial/3")
         page.wait_for_selector("#trial-curve[data-points]")
         page.screenshot(path=OUT / "trial.png", full_page=True)
         browser.close()
     server.stop()
-    for png in ("studies.png", "study.png", "study_pareto.png", "trial.png"):  # 256 colours: a quarter of the bytes
+    # 256 colours: a quarter of the bytes
+    for png in ("studies.png", "study.png", "study_pareto.png", "trial.png"):
         Image.open(OUT / png).convert("RGB").quantize(256).save(OUT / png, optimize=True)
 
 

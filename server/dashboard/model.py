@@ -3,11 +3,11 @@
 One `StudyModel` is built from one `StudySnapshot` (a consistent copy of a
 study at a journal position) and answers every page's question from memory:
 the trial table (sorted, filtered, paged on the server), the any-time curves,
-learning curves, the rung view, running jobs, parallel coordinates,
-parameter importance and, for studies with several objectives or constraints,
-the Pareto front and hypervolume curve. `ModelCache` keeps one model per study and rebuilds it
-only when the study's journal position moved, so a page that polls an idle
-100,000-trial study costs a dictionary lookup.
+learning curves, the rung view, running jobs, parallel coordinates, parameter
+importance and, for studies with several objectives or constraints, the Pareto
+front and hypervolume curve. `ModelCache` keeps one model per study and
+rebuilds it only when the study's journal position moved, so a page that polls
+an idle 100,000-trial study costs a dictionary lookup.
 
 Definitions (docs/dashboard.md):
 - a *rung result* is an observation at a rung level of the trial's bracket;
@@ -304,7 +304,8 @@ class StudyModel:
             for p in summary.front
         ]
         payload["hypervolume"] = [
-            [round(at - self.view.created_at, 3), value, seq] for seq, at, value in summary.hypervolume
+            [round(at - self.view.created_at, 3), value, seq]
+            for seq, at, value in summary.hypervolume
         ]
         payload["reference_point"] = list(summary.reference_point) or None
         return payload

@@ -55,8 +55,9 @@ def objective(config: dict[str, Any], epoch: int) -> float:
 
 def mo_metrics(config: dict[str, Any], epoch: int, names: tuple[str, str, str]) -> dict[str, float]:
     """Two objectives that conflict for lr between 0.001 and 0.01 (the error, minimised, is
-    best at lr 0.01; the other, maximised, at lr 0.001) and a constraint metric that grows with epochs: with opt = sgd it passes 4500
-    after epoch 5, so such trials are feasible at low rungs and infeasible at the top."""
+    best at lr 0.01; the other, maximised, at lr 0.001) and a constraint metric that grows
+    with epochs: with opt = sgd it passes 4500 after epoch 5, so such trials are feasible
+    at low rungs and infeasible at the top."""
     error, cost, memory = names
     lr = next(iter(config.values()))
     sgd = "sgd" in config.values()
