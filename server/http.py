@@ -11,6 +11,7 @@ database); what each page shows is computed in `dashboard/model.py`. Routes:
     GET  /api/studies/S/trials?offset&limit&sort&order&status&q   one table page
     GET  /api/studies/S/trials/ID          one trial: config, segments, observations
     GET  /api/studies/S/{anytime,curves,rungs,running,parallel,importance}
+    GET  /api/studies/S/pareto             Pareto front and hypervolume (nulls: one objective)
     GET  /api/events                       server-sent events: {study, seq, kind} per change
     POST /api/login, /api/logout           token -> HttpOnly session cookie, and back
     POST /api/studies/S/stop               the only action; needs the token
@@ -182,7 +183,7 @@ def _int_arg(query: dict[str, list[str]], name: str, default: int, low: int, hig
     return value
 
 
-STUDY_VIEWS = ("anytime", "curves", "rungs", "running", "parallel", "importance")
+STUDY_VIEWS = ("anytime", "curves", "rungs", "running", "parallel", "importance", "pareto")
 ROUTE = re.compile(r"^/api/studies/([^/]+)(?:/(trials|stop|%s)(?:/(\d+))?)?$" % "|".join(STUDY_VIEWS))
 
 
@@ -256,6 +257,8 @@ class Handler(BaseHTTPRequestHandler):
             raise HttpError(HTTPStatus.NOT_FOUND, f"no such page: {path}")
         if view is None:
             return self._json(d.models.read(name, lambda m: m.summary(now)))
+        if view == "pareto":  # computed by the service with each view: nothing to cache
+            return self._json(d.models.read(name, lambda m: m.pareto()))
         limit = _int_arg(query, "limit", 1000, 1, 100_000) if view in ("curves", "parallel") else None
         return self._json(d.models.chart(name, view, limit))
 

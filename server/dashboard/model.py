@@ -3,10 +3,11 @@
 One `StudyModel` is built from one `StudySnapshot` (a consistent copy of a
 study at a journal position) and answers every page's question from memory:
 the trial table (sorted, filtered, paged on the server), the any-time curves,
-learning curves, the rung view, running jobs, parallel coordinates and
-parameter importance. `ModelCache` keeps one model per study and rebuilds it
-only when the study's journal position moved, so a page that polls an idle
-100,000-trial study costs a dictionary lookup.
+learning curves, the rung view, running jobs, parallel coordinates, parameter
+importance and, for studies with several objectives or constraints, the Pareto
+front and hypervolume curve. `ModelCache` keeps one model per study and
+rebuilds it only when the study's journal position moved, so a page that polls
+an idle 100,000-trial study costs a dictionary lookup.
 
 Definitions (docs/dashboard.md):
 - a *rung result* is an observation at a rung level of the trial's bracket;
@@ -90,6 +91,17 @@ def study_row(view: StudyView, now: float) -> dict[str, Any]:
         "budget": vars(spec.budget).copy(),
         "progress": budget_progress(view, now),
         "created_at": view.created_at,
+    }
+
+
+def goals_json(spec: StudySpec) -> dict[str, Any]:
+    """What the study optimizes: its objectives, constraints and whether it is multi-objective."""
+    return {
+        "multi_objective": not spec.is_scalar,
+        "objectives": [{"name": o.name, "mode": o.mode.value} for o in spec.objectives],
+        "constraints": [
+            {"metric": c.metric, "op": c.op, "bound": c.bound} for c in spec.constraints
+        ],
     }
 
 
@@ -267,7 +279,36 @@ class StudyModel:
             "levels": self.levels,
             "incumbent_config": self.view.incumbent_config,
             "statuses": self.table.status_counts(),
+            **goals_json(self.spec),
         }
+
+    def pareto(self) -> dict[str, Any]:
+        """The Pareto front (feasible results only) and the hypervolume over time.
+
+        The service computes both with every view of a study with several
+        objectives or constraints (`rung.core.results.summarize`, docs/multiobjective.md),
+        so this only reshapes them; a single-objective study has none (nulls).
+        """
+        assert self.view is not None
+        summary = self.view.pareto
+        payload: dict[str, Any] = {
+            "seq": self.seq, **goals_json(self.spec),
+            "front": None, "hypervolume": None, "reference_point": None,
+        }
+        if summary is None:
+            return payload
+        configs = self.view.trial_configs
+        payload["front"] = [
+            {"trial_id": p.trial_id, "resource": p.resource, "config": configs[p.trial_id],
+             "metrics": dict(p.metrics)}
+            for p in summary.front
+        ]
+        payload["hypervolume"] = [
+            [round(at - self.view.created_at, 3), value, seq]
+            for seq, at, value in summary.hypervolume
+        ]
+        payload["reference_point"] = list(summary.reference_point) or None
+        return payload
 
     # ------------------------------------------------------------------ table
 
@@ -318,7 +359,8 @@ class StudyModel:
             ],
             "observations": [
                 {"seq": o.seq, "resource": o.resource, "value": o.value,
-                 "at": round(o.at - self.view.created_at, 3)}
+                 "at": round(o.at - self.view.created_at, 3),
+                 "metrics": dict(o.metrics) if o.metrics else None}
                 for o in rec.observations
             ],
             "checkpoint": rec.checkpoint, "checkpoint_resource": rec.checkpoint_resource,

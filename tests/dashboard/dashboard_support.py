@@ -53,15 +53,31 @@ def objective(config: dict[str, Any], epoch: int) -> float:
     return 0.1 + abs(math.log10(first) + 2) / epoch**0.5
 
 
-def run_jobs(service: StudyService, study: str, jobs: int, worker: str = "w1") -> int:
-    """Runs up to `jobs` jobs through the service, reporting every epoch; returns how many ran."""
+def mo_metrics(config: dict[str, Any], epoch: int, names: tuple[str, str, str]) -> dict[str, float]:
+    """Two objectives that conflict for lr between 0.001 and 0.01 (the error, minimised, is
+    best at lr 0.01; the other, maximised, at lr 0.001) and a constraint metric that grows
+    with epochs: with opt = sgd it passes 4500 after epoch 5, so such trials are feasible
+    at low rungs and infeasible at the top."""
+    error, cost, memory = names
+    lr = next(iter(config.values()))
+    sgd = "sgd" in config.values()
+    return {error: objective(config, epoch), cost: -abs(math.log10(lr) + 3) + 0.01 * epoch,
+            memory: (4000.0 + 100 * epoch) if sgd else 3000.0 + epoch}
+
+
+def run_jobs(service: StudyService, study: str, jobs: int, worker: str = "w1",
+             metrics: tuple[str, str, str] | None = None) -> int:
+    """Runs up to `jobs` jobs through the service, reporting every epoch (the named metrics
+    of `mo_metrics` when `metrics` names them); returns how many ran."""
     for done in range(jobs):
         issued = service.suggest(study, worker, "")
         if issued.job.kind not in (JobKind.START, JobKind.RESUME):
             return done
         for epoch in range(issued.job.resume_from + 1, issued.job.milestone + 1):
-            decision, _ = service.report(study, issued.job.trial_id, issued.lease_id, epoch,
-                                         objective(dict(issued.job.config), epoch))
+            config = dict(issued.job.config)
+            decision, _ = service.report(
+                study, issued.job.trial_id, issued.lease_id, epoch, objective(config, epoch),
+                metrics=mo_metrics(config, epoch, metrics) if metrics else None)
             if decision is not Decision.CONTINUE:
                 break
     return jobs

@@ -9,12 +9,13 @@ from dataclasses import replace
 
 from dashboard_support import TOKEN, Dash, request, run_jobs, spec
 
+from rung.core.objectives import Constraint, Objective
 from rung.core.space import Categorical, Float
 from rung.core.types import Mode
 from rung.server.dashboard.model import ModelCache
 
 STUDY_VIEWS = ["", "/trials", "/trials/0", "/anytime", "/curves", "/rungs", "/running",
-               "/parallel", "/importance"]
+               "/parallel", "/importance", "/pareto"]
 
 
 def _study(dash: Dash, name: str = "s1", jobs: int = 40, trials: int = 20) -> None:
@@ -266,3 +267,71 @@ def test_a_model_kept_up_to_date_equals_one_built_afresh(dash: Dash) -> None:
         assert everything(kept) == everything(ModelCache(service)), step
     service.stop_study("inc")
     assert everything(kept) == everything(ModelCache(service))
+
+
+# Objective and constraint names a user chose: markup must come back as text.
+MO_ERROR, MO_COST, MO_MEMORY = "<b>error</b>", "cost<script>x</script>", "<img src=x>&mem"
+
+
+def test_pareto_front_and_hypervolume_of_a_multi_objective_study(dash: Dash) -> None:
+    """Two objectives (one minimised, one maximised) and a constraint, through the service."""
+    study = replace(
+        spec("mo", trials=30),
+        objectives=(Objective(MO_ERROR, Mode.MIN), Objective(MO_COST, Mode.MAX)),
+        constraints=(Constraint(MO_MEMORY, "<=", 4500.0),),
+    )
+    dash.service.create_study(study)
+    run_jobs(dash.service, "mo", 80, metrics=(MO_ERROR, MO_COST, MO_MEMORY))
+    answer = request(dash.url + "/api/studies/mo/pareto")
+    assert answer.status == 200
+    assert b"<" not in answer.body and b">" not in answer.body and b"&" not in answer.body
+    got = answer.json()
+    assert set(got) == {"seq", "multi_objective", "objectives", "constraints", "front",
+                        "hypervolume", "reference_point"}
+    assert got["multi_objective"] is True
+    assert got["objectives"] == [{"name": MO_ERROR, "mode": "min"},
+                                 {"name": MO_COST, "mode": "max"}]
+    assert got["constraints"] == [{"metric": MO_MEMORY, "op": "<=", "bound": 4500.0}]
+
+    view = dash.service.get_study("mo")
+    assert view.pareto is not None and len(view.pareto.front) >= 2
+    assert [(p["trial_id"], p["resource"], p["metrics"]) for p in got["front"]] == [
+        (p.trial_id, p.resource, dict(p.metrics)) for p in view.pareto.front]
+    assert all(p["config"] == view.trial_configs[p["trial_id"]] for p in got["front"])
+    assert got["reference_point"] == list(view.pareto.reference_point)
+    assert [[round(at - view.created_at, 3), v, seq] for seq, at, v in view.pareto.hypervolume] == (
+        got["hypervolume"])
+    assert len(got["hypervolume"]) >= 2
+
+    # Infeasible results never reach the front, though some trials at its resource are infeasible.
+    top = got["front"][0]["resource"]
+    at_top = {t.trial_id: [o for o in t.record.observations if o.resource == top]
+              for t in dash.service.list_trials("mo")}
+    last_at_top = {i: max(obs, key=lambda o: o.seq) for i, obs in at_top.items() if obs}
+    infeasible = {i for i, o in last_at_top.items() if o.metrics[MO_MEMORY] > 4500.0}
+    assert infeasible and len(infeasible) < len(last_at_top)
+    front_ids = {p["trial_id"] for p in got["front"]}
+    assert not front_ids & infeasible and all(p["metrics"][MO_MEMORY] <= 4500 for p in got["front"])
+    # The front is the non-dominated part of the feasible results at that resource.
+    feasible = {i: o.metrics for i, o in last_at_top.items() if i not in infeasible}
+
+    def dominates(a: dict, b: dict) -> bool:
+        keys = lambda m: (m[MO_ERROR], -m[MO_COST])  # noqa: E731
+        return all(x <= y for x, y in zip(keys(a), keys(b))) and keys(a) != keys(b)
+
+    assert front_ids == {i for i, m in feasible.items()
+                         if not any(dominates(n, m) for n in feasible.values())}
+
+    summary = request(dash.url + "/api/studies/mo").json()
+    assert summary["multi_objective"] is True and summary["objectives"] == got["objectives"]
+    trial = request(dash.url + f"/api/studies/mo/trials/{got['front'][0]['trial_id']}").json()
+    assert set(trial["observations"][-1]["metrics"]) == {MO_ERROR, MO_COST, MO_MEMORY}
+
+
+def test_a_single_objective_study_has_no_front(dash: Dash) -> None:
+    _study(dash, jobs=10)
+    got = request(dash.url + "/api/studies/s1/pareto").json()
+    assert got["multi_objective"] is False and got["constraints"] == []
+    assert got["objectives"] == [{"name": "error", "mode": "min"}]
+    assert got["front"] is None and got["hypervolume"] is None and got["reference_point"] is None
+    assert request(dash.url + "/api/studies/s1").json()["multi_objective"] is False

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 import pytest
-from dashboard_support import TOKEN, objective
+from dashboard_support import TOKEN, mo_metrics, objective
 from scipy import stats
 
 from rung import wire
 from rung.client import Client, Decision, Study
+from rung.core.objectives import Constraint
 from rung.v1 import rung_pb2 as pb
 from support import ServerProcess
 
@@ -42,15 +43,19 @@ def served_with_token(tmp_path: Path) -> Iterator[tuple[ServerProcess, str]]:
     yield from _serve(tmp_path, token=True)
 
 
-def run_workers(study: Study, jobs: int, workers: int = 2) -> None:
-    """SDK workers in threads, reporting every epoch, until `jobs` jobs have finished."""
+def run_workers(
+    study: Study, jobs: int, workers: int = 2,
+    result: Callable[[dict[str, Any], int], float | Mapping[str, float]] = objective,
+) -> None:
+    """SDK workers in threads, reporting `result(config, epoch)` every epoch, until `jobs`
+    jobs have finished."""
     finished: list[int] = []
 
     def work(i: int) -> None:
         for trial in study.trials(worker_id=f"worker-{i}", max_wait=0.2,
                                   stop=lambda: len(finished) >= jobs):
             for epoch in trial.epochs():
-                if trial.report(epoch, objective(trial.config, epoch)) is not Decision.CONTINUE:
+                if trial.report(epoch, result(trial.config, epoch)) is not Decision.CONTINUE:
                     break
             finished.append(trial.trial_id)
 
@@ -202,8 +207,89 @@ def test_read_only_without_a_token_and_hostile_names_stay_text(
         page.go_back()
         wait_for(page, "document.body.dataset.chartsSeq !== undefined")
 
+        # One objective: no Pareto views.
+        assert page.is_hidden("#pareto-card") and page.is_hidden("#front-card")
+
         # No token on the server: the dashboard reads, but cannot act.
         assert page.is_disabled("#stop")
         assert post_status(page, "/api/studies/evil/stop") == 403
         assert client.get_study("evil").state == pb.STUDY_RUNNING
+        page.context.close()
+
+
+MO_NAMES = ("<b>error</b>", "cost<img src=x onerror=\"window.pwned = 3\">", "memory")
+
+
+def expected_front(trials: list[pb.Trial]) -> tuple[set[int], int]:
+    """The front computed here from ListTrials: each trial's latest report at the highest
+    resource reached, feasible ones only (memory <= 4500), not dominated (min error, max
+    cost); and how many trials were infeasible there."""
+    error, cost, memory = MO_NAMES
+    top = max(o.resource for t in trials for o in t.observations)
+    latest = {t.id: max((o for o in t.observations if o.resource == top), key=lambda o: o.seq)
+              for t in trials if any(o.resource == top for o in t.observations)}
+    keys = {i: (o.metrics[error], -o.metrics[cost]) for i, o in latest.items()
+            if o.metrics[memory] <= 4500}
+    front = {i for i, k in keys.items()
+             if not any(all(a <= b for a, b in zip(o, k)) and o != k for o in keys.values())}
+    return front, len(latest) - len(keys)
+
+
+def test_multi_objective_study_shows_its_front_and_hypervolume(
+    chromium: Any, served: tuple[ServerProcess, str]
+) -> None:
+    server, url = served
+    error, cost, memory = MO_NAMES
+    with Client(server.address) as client:
+        study = client.create_study(
+            "pareto", {"lr": stats.loguniform(1e-4, 1), "opt": ["sgd", "adam"]},
+            objectives={error: "min", cost: "max"}, constraints=[Constraint(memory, "<=", 4500)],
+            r_max=9, max_trials=30,
+        )
+
+        def result(config: dict[str, Any], epoch: int) -> Mapping[str, float]:
+            return mo_metrics(config, epoch, MO_NAMES)
+
+        run_workers(study, jobs=30, result=result)
+        info = study.info()
+        front, _ = expected_front(client.list_trials("pareto"))
+        assert {p.trial_id for p in info.pareto_front} == front
+
+        page = chromium.new_context(viewport={"width": 1300, "height": 1000}).new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(url + "#/study/pareto")
+        wait_for(page, "document.body.dataset.chartsSeq !== undefined")
+        assert page.get_attribute("#pareto", "data-points") == str(len(front))
+        assert page.get_attribute("#hypervolume", "data-points") == str(len(info.hypervolume))
+        assert len(info.hypervolume) >= 2
+        for canvas in ("pareto", "hypervolume"):
+            assert drawn_pixels(page, canvas) > 500, canvas
+        rows = page.locator("#front-body tr[data-trial]")
+        assert {int(r) for r in rows.evaluate_all("rs => rs.map(r => r.dataset.trial)")} == front
+        heads = page.locator("#front th").all_inner_texts()
+        assert f"{error} (min)" in heads and f"{cost} (max)" in heads and "memory <= 4500" in heads
+        assert page.evaluate("() => window.pwned") is None
+        assert page.locator("main img, main script").count() == 0
+
+        # More reports: the front and the curve follow without a reload.
+        page.evaluate("() => { window.stillTheSamePage = true; }")
+        run_workers(study, jobs=50, result=result)
+        final = study.info()
+        front, infeasible = expected_front(client.list_trials("pareto"))
+        assert {p.trial_id for p in final.pareto_front} == front and len(front) >= 2
+        assert infeasible > 0  # the constraint kept some results at the top off the front
+        assert len(final.hypervolume) > len(info.hypervolume)
+        wait_for(page, f"document.getElementById('hypervolume').dataset.points === "
+                       f"'{len(final.hypervolume)}' && document.getElementById('pareto')"
+                       f".dataset.points === '{len(front)}'")
+        assert {int(r) for r in rows.evaluate_all("rs => rs.map(r => r.dataset.trial)")} == front
+        assert page.evaluate("() => window.stillTheSamePage") is True
+
+        # Each front row opens its trial, whose observations list every named metric.
+        first = min(front)
+        page.click(f"#front-body tr[data-trial='{first}'] a")
+        page.wait_for_selector("#trial-curve[data-points]")
+        assert error in page.inner_text("main") and memory in page.inner_text("main")
+        assert errors == []
         page.context.close()

@@ -153,11 +153,13 @@ function studyPage(main, route) {
   const runningBody = el("tbody"), importance = el("div", { class: "imp", id: "importance" });
   const rungTable = el("tbody");
   const table = trialTable(name);
-  const charts = chartLoader(base, notes, rungTable, importance);
+  const pareto = paretoCards(name, note);
+  const charts = chartLoader(base, notes, rungTable, importance, pareto);
   main.append(
     el("div", { class: "toolbar" }, el("h1", { id: "title" }, name), stop),
     head,
     el("div", { class: "grid" },
+      ...pareto.cards,
       card("Best so far against wall time", chart("anytime-wall"), note("anytime-wall")),
       card("Best so far against resource trained", chart("anytime-resource"), note("anytime-resource")),
       card("Learning curves", chart("curves"), el("div", { class: "legend" },
@@ -183,6 +185,8 @@ function studyPage(main, route) {
       ["trials started", s.trials_started], ["running", s.trials_running], ["promotions", s.promotions],
       ["resource spent", s.resource_spent],
       [`best ${s.metric} (${s.mode})`, s.best ? num(s.best.value) : "–"],
+      ...(s.multi_objective ? [["objectives", s.objectives.map(objectiveLabel).join(", ")]] : []),
+      ...(s.constraints.length ? [["constraints", s.constraints.map(constraintLabel).join(", ")]] : []),
       ["budget used", Math.round(s.progress * 100) + "%"],
     ].map(([label, value]) => el("div", {}, el("b", {}, value), el("span", {}, label))));
     performance.mark("rung:summary");  // user timing marks, read by benchmarks/dashboard_load.py
@@ -201,7 +205,7 @@ function studyPage(main, route) {
 }
 
 // Loads every chart of a study; one round at a time, the latest summary wins.
-function chartLoader(base, notes, rungTable, importance) {
+function chartLoader(base, notes, rungTable, importance, pareto) {
   const loader = { busy: false, next: null };
   loader.load = async (s) => {
     if (loader.busy) { loader.next = s; return; }
@@ -211,6 +215,7 @@ function chartLoader(base, notes, rungTable, importance) {
       // parallel requests would take the browser's few connections from the summary and table.
       const seqs = [];
       for (const [path, paint] of [
+        ...(s.multi_objective ? [["/pareto", p => pareto.draw(p, s)]] : []),
         ["/anytime", a => drawAnytime(a, s)],
         ["/curves", c => drawCurves(c, notes.curves)],
         ["/rungs", r => drawRungs(r, rungTable)],
@@ -243,6 +248,63 @@ function drawAnytime(a, s) {
   Charts.plot(document.getElementById("anytime-resource"), {
     series: [{ points: a.resource, step: true, dots: true, color: ACCENT }],
     xLabel: "resource trained (epochs, all trials)", yLabel: a.metric });
+}
+
+// ---------------------------------------------------------------- several objectives
+
+function objectiveLabel(o) { return `${o.name} (${o.mode})`; }
+function constraintLabel(c) { return `${c.metric} ${c.op} ${num(c.bound)}`; }
+
+// The Pareto front, the hypervolume curve and the front's trials: hidden unless the study
+// has several objectives or constraints.
+function paretoCards(name, note) {
+  const frontHead = el("tr"), frontBody = el("tbody", { id: "front-body" });
+  const cards = [
+    el("div", { class: "card", id: "pareto-card", hidden: "" }, el("h2", {}, "Pareto front (feasible results)"),
+      chart("pareto"), note("pareto")),
+    el("div", { class: "card", id: "hypervolume-card", hidden: "" }, el("h2", {}, "Hypervolume against wall time"),
+      chart("hypervolume"), note("hypervolume")),
+    el("div", { class: "card", id: "front-card", hidden: "" }, el("h2", {}, "Trials on the front"),
+      el("div", { class: "table-scroll" }, el("table", { id: "front" }, el("thead", {}, frontHead), frontBody))),
+  ];
+  function draw(p, s) {
+    for (const c of cards) { c.hidden = !p.multi_objective; }
+    if (!p.multi_objective) { return; }
+    const front = p.front, objs = p.objectives;
+    const notes = document.getElementById("pareto-note"), hvNote = document.getElementById("hypervolume-note");
+    const ref = p.reference_point ? ` Reference point: ${p.reference_point.map(v => num(v)).join(", ")}.` : "";
+    notes.textContent = front.length
+      ? `${front.length} trial${front.length > 1 ? "s" : ""} at resource ${front[0].resource}, the highest any trial reached.${ref}`
+      : "No feasible result yet.";
+    if (objs.length >= 2) {
+      // Best first on the first objective; with two objectives the staircase through the
+      // points bounds what the front dominates, whatever the modes.
+      const [a, b] = objs, sign = a.mode === "min" ? 1 : -1;
+      const points = front.map(f => [f.metrics[a.name], f.metrics[b.name]]).sort((u, v) => sign * (u[0] - v[0]));
+      Charts.plot(document.getElementById("pareto"), {
+        series: [{ points, dots: true, radius: 3.5, step: true, line: objs.length === 2 && points.length > 1, color: PROMOTED }],
+        xLabel: objectiveLabel(a), yLabel: objectiveLabel(b), xFit: true, empty: "no feasible result yet" });
+    } else {
+      const points = front.map(f => [f.trial_id, f.metrics[objs[0].name]]);
+      Charts.plot(document.getElementById("pareto"), {
+        series: [{ points, dots: true, radius: 3.5, line: false, color: PROMOTED }],
+        xLabel: "trial", yLabel: objectiveLabel(objs[0]), xFit: true, empty: "no feasible result yet" });
+    }
+    const now = Math.max(0, Date.now() / 1000 - s.created_at), hv = p.hypervolume;
+    Charts.plot(document.getElementById("hypervolume"), {
+      series: [{ points: hv.map(h => [h[0], h[1]]), step: true, dots: true, color: ACCENT,
+        extendTo: s.state === "running" ? Math.max(now, hv.length ? hv[hv.length - 1][0] : 0) : undefined }],
+      xLabel: "seconds since the study was created", yLabel: "hypervolume", empty: "no feasible result yet" });
+    hvNote.textContent = "The volume the front of each moment dominates, up to the reference point; it restarts when a trial first reaches a higher resource.";
+    const metrics = [...objs.map(o => [o.name, objectiveLabel(o)]), ...p.constraints.map(c => [c.metric, constraintLabel(c)])];
+    const columns = [...new Map(metrics).entries()];  // a metric both objective and constrained: once
+    frontHead.replaceChildren(...["Trial", "Resource", ...columns.map(c => c[1]), "Config"].map(h => el("th", {}, h)));
+    frontBody.replaceChildren(...front.map(f => el("tr", { class: "link", dataset: { trial: f.trial_id }, onclick: () => { location.hash = trialHref(name, f.trial_id).slice(1); } },
+      el("td", {}, el("a", { href: trialHref(name, f.trial_id) }, f.trial_id)), el("td", { class: "num" }, f.resource),
+      ...columns.map(([m]) => el("td", { class: "num" }, num(f.metrics[m]))), el("td", {}, configText(f.config)))));
+    if (!front.length) { frontBody.append(el("tr", {}, el("td", { colspan: columns.length + 3 }, "No feasible result yet."))); }
+  }
+  return { cards, draw };
 }
 
 function drawCurves(c, note) {
@@ -358,6 +420,7 @@ function trialPage(main, route) {
     const rows = (heads, items) => el("table", {}, el("thead", {}, el("tr", {}, heads.map(h => el("th", {}, h)))),
       el("tbody", {}, items.map(cells => el("tr", {}, cells.map(c => el("td", {}, c))))));
     const curve = chart("trial-curve");
+    const named = [...new Set(t.observations.flatMap(o => Object.keys(o.metrics || {})))];
     box.replaceChildren(
       card("Configuration", kv(Object.entries(t.config).map(([k, v]) => [k, num(v, 6)]))),
       card("State", kv([["status", t.status], ["bracket", t.bracket],
@@ -366,8 +429,8 @@ function trialPage(main, route) {
       card("Learning curve", curve),
       card("Segments: which worker trained which epochs", rows(["Journal #", "Worker", "Epochs", "Outcome"],
         t.segments.map(s => [s.seq, s.worker_id, `${s.resume_from}→${s.milestone}`, s.lost ? "lost / handed back" : "kept"]))),
-      el("div", { class: "card wide" }, el("h2", {}, "Observations"), rows(["Journal #", "Resource", t.metric, "Seconds since creation"],
-        t.observations.map(o => [o.seq, o.resource, num(o.value, 6), o.at]))));
+      el("div", { class: "card wide" }, el("h2", {}, "Observations"), rows(["Journal #", "Resource", ...(named.length ? named : [t.metric]), "Seconds since creation"],
+        t.observations.map(o => [o.seq, o.resource, ...(named.length ? named.map(m => num((o.metrics || {})[m], 6)) : [num(o.value, 6)]), o.at]))));
     Charts.plot(curve, { series: [{ points: t.observations.map(o => [o.resource, o.value]), dots: true, color: ACCENT }],
       xLabel: "epoch (resource)", yLabel: t.metric });
   };

@@ -72,7 +72,7 @@ const Charts = (() => {
     return out.length ? out : [lo, hi];
   }
 
-  // series: [{points: [[x, y], ...], color, width, step, dots, line}]; opts.xTicks: fixed x ticks
+  // series: [{points: [[x, y], ...], color, width, step, dots, radius, line}]; opts.xTicks: fixed x ticks
   function plot(canvas, opts) {
     const { ctx, width, height } = setup(canvas);
     const all = opts.series.flatMap(s => s.points);
@@ -83,7 +83,9 @@ const Charts = (() => {
       return;
     }
     const [xlo0, xhi0] = opts.xRange || extent(all.map(p => p[0]));
-    const xlo = opts.xLog ? Math.max(xlo0, 1e-12) : Math.min(0, xlo0), xhi = xhi0;
+    const xMargin = opts.xFit ? (xhi0 - xlo0) * 0.04 : 0;  // xFit: the data's range, not from 0
+    const xlo = opts.xLog ? Math.max(xlo0, 1e-12) : opts.xFit ? xlo0 - xMargin : Math.min(0, xlo0);
+    const xhi = xhi0 + xMargin;
     const [ylo, yhi] = extent(all.map(p => p[1]));
     const margin = (yhi - ylo) * 0.04;
     const xs = { lo: xlo, hi: xhi, f: scale(xlo, xhi, PAD.left, width - PAD.right, opts.xLog) };
