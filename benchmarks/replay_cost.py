@@ -7,8 +7,10 @@ as the objective, `--searcher`, one worker reporting at each milestone) is run
 through the real service on a SQLite journal, with BLAS limited to one thread
 as `rung serve` does. Then the service is rebuilt from that file twice: once
 replaying the whole journal (every decision, model fits included, re-made and
-checked against the journaled one), and once from a snapshot saved at the end
-(the server saves one every `--snapshot-every` events and at SIGTERM). Target
+checked against the journaled one), once from a snapshot saved at the end, and
+once after a second run under the server's default snapshot policy (every
+1,000 events, or sooner once the decisions since the last snapshot took 1 s
+of the core's time), which bounds the tail a restart replays. Target
 (issue 8): a few seconds for 1,000 trials with `mfgp`.
 """
 
@@ -24,18 +26,21 @@ from threadpoolctl import threadpool_limits
 from rung.core.study import SchedulerSettings, StudySpec
 from rung.core.types import Budget, Decision, JobKind
 from rung.server.service import StudyService
+from rung.server.snapshots import Snapshotter
 from rung.server.storage import SqliteJournal
 from rung.sim.benchmarks import make_benchmark
 
 
-def run_study(db: Path, trials: int, searcher: str) -> float:
-    """Runs the study to its end; returns the seconds it took."""
+def run_study(db: Path, trials: int, searcher: str, snapshots: bool) -> float:
+    """Runs the study to its end; returns the seconds it took. With `snapshots`, the default
+    policy (Snapshotter) is applied after every report, as the server's thread would."""
     bench = make_benchmark("hartmann6", r_max=27)
     spec = StudySpec(name="long", space=bench.space, searcher=searcher, seed=0,
                      scheduler=SchedulerSettings("asha", 1, 27, 3),
                      budget=Budget(max_trials=trials))
     service = StudyService(SqliteJournal(db))
     service.create_study(spec)
+    saver = Snapshotter(service)
     started = time.perf_counter()
     for n in range(10 * trials):
         issued = service.suggest("long", "w", f"r{n}")
@@ -45,6 +50,8 @@ def run_study(db: Path, trials: int, searcher: str) -> float:
         value = bench.evaluate(job.config, job.milestone)
         decision, _ = service.report("long", job.trial_id, issued.lease_id, job.milestone, value)
         assert decision is not Decision.CONTINUE
+        if snapshots:
+            saver.save_due()
     seconds = time.perf_counter() - started
     service.close()
     return seconds
@@ -65,18 +72,23 @@ def main() -> None:
     args = parser.parse_args()
     with threadpool_limits(1), tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "rung.db"
-        ran = run_study(db, args.trials, args.searcher)
+        ran = run_study(db, args.trials, args.searcher, snapshots=False)
         full = restart_seconds(db)
         service = StudyService(SqliteJournal(db))
         service.save_snapshot("long")
         service.close()
         from_snapshot = restart_seconds(db)
+        db = Path(tmp) / "policy.db"
+        run_study(db, args.trials, args.searcher, snapshots=True)
+        with_policy = restart_seconds(db)
     print(f"{args.trials} trials, asha + {args.searcher}, one core (BLAS 1 thread)\n")
     print("| | seconds |")
     print("| --- | ---: |")
     print(f"| running the study (every decision, no training) | {ran:.1f} |")
     print(f"| restart: full replay of the journal | {full:.2f} |")
     print(f"| restart: latest snapshot, no events after it | {from_snapshot:.2f} |")
+    print(f"| restart: default snapshot policy (1,000 events or 1 s of decisions) | "
+          f"{with_policy:.2f} |")
 
 
 if __name__ == "__main__":

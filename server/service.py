@@ -177,6 +177,9 @@ class _Study:
         self.records: dict[int, TrialRecord] = {}
         self.jobs_by_request: dict[str, IssuedJob] = {}  # of open leases only
         self.snapshot_seq = 0  # the journal position of the latest saved snapshot
+        # Seconds the core spent on journaled decisions since that snapshot: what a restart
+        # would spend again replaying them (model-based searchers make this large).
+        self.decision_seconds = 0.0
         # The journal position at which the study was last seen finished. Finished stays
         # true until the next event (later clocks only spend more of the wall-time budget),
         # and asking the scheduler costs a deep copy of it, so views reuse the answer.
@@ -444,11 +447,13 @@ class StudyService:
                     return issued
             now = self.clock()
             self._expire_leases(study)
+            started = time.perf_counter()
             job = study.scheduler.suggest(now)
             if job.kind in (JobKind.WAIT, JobKind.DONE):
                 if job.kind is JobKind.DONE and not study.scheduler.n_running:
                     study.finished_at_seq = study.seq
                 return IssuedJob(job)
+            study.decision_seconds += time.perf_counter() - started
             lease_id = uuid.uuid4().hex
             payload = {
                 "now": now,
@@ -495,7 +500,9 @@ class StudyService:
                 return previous.decision, trial.status
             self._expire_leases(study)
             self._active_lease(study, trial_id, lease_id)
+            started = time.perf_counter()
             decision = scheduler.report(trial_id, resource, _scheduler_input(study.spec, value, metrics))
+            study.decision_seconds += time.perf_counter() - started
             payload = {
                 "now": self.clock(),
                 "trial_id": trial_id,
@@ -765,15 +772,21 @@ class StudyService:
         study.records[p["trial_id"]].failures.append(p["reason"])
         study.scheduler.fail(p["trial_id"])
 
-    def save_snapshot(self, name: str, min_events: int = 1) -> bool:
-        """Saves the study's state if at least `min_events` events came since the last snapshot.
+    def save_snapshot(
+        self, name: str, min_events: int = 1, max_decision_seconds: float = math.inf
+    ) -> bool:
+        """Saves the study's state if at least `min_events` events came since the last snapshot,
+        or if replaying them would take `max_decision_seconds` of the core's time.
 
         Runs under the study's lock, so the state is consistent and a delete
         cannot slip in between; calls on this study wait for the write.
         """
         study = self._study(name)
         with study.lock:
-            if study.seq - study.snapshot_seq < min_events:
+            if (
+                study.seq - study.snapshot_seq < min_events
+                and study.decision_seconds < max_decision_seconds
+            ):
                 return False
             study.last_ticket.wait()  # a snapshot never runs ahead of the journal
             with self._lock:
@@ -781,6 +794,7 @@ class StudyService:
                     return False
             self.journal.save_snapshot(Snapshot(name, study.seq, study.state()))
             study.snapshot_seq = study.seq
+            study.decision_seconds = 0.0
             return True
 
     def _replay(self, name: str) -> _Study:

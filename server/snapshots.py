@@ -1,4 +1,5 @@
-"""When the service saves snapshots: every `every` events of a study, checked in the background.
+"""When the service saves snapshots: every `every` events of a study, or once replaying the
+events since the last snapshot would cost `replay_seconds` of decisions; checked in the background.
 
 A snapshot lets a restart skip the events before it (service._replay), so
 restart time stays bounded however long a study runs. Saving happens on a
@@ -18,16 +19,24 @@ from .service import StudyService
 log = logging.getLogger("rung.server")
 
 DEFAULT_EVERY = 1000  # events per study between snapshots
+# ... or sooner, once replaying the events since the last one would cost this much of the
+# core's time (a study with a model-based searcher spends milliseconds per decision).
+DEFAULT_REPLAY_SECONDS = 1.0
 CHECK_SECONDS = 1.0
 
 
 class Snapshotter:
     def __init__(
-        self, service: StudyService, every: int = DEFAULT_EVERY, check_seconds: float = CHECK_SECONDS
+        self,
+        service: StudyService,
+        every: int = DEFAULT_EVERY,
+        check_seconds: float = CHECK_SECONDS,
+        replay_seconds: float = DEFAULT_REPLAY_SECONDS,
     ):
         if every < 1:
             raise ValueError("snapshots need every >= 1 events")
         self.service, self.every, self.check_seconds = service, every, check_seconds
+        self.replay_seconds = replay_seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rung-snapshots", daemon=True)
 
@@ -40,7 +49,9 @@ class Snapshotter:
         saved = 0
         for name in self.service.study_names():
             try:
-                saved += self.service.save_snapshot(name, min_events or self.every)
+                saved += self.service.save_snapshot(
+                    name, min_events or self.every, self.replay_seconds
+                )
             except NotFound:  # deleted meanwhile
                 continue
         return saved

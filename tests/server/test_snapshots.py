@@ -85,3 +85,20 @@ def test_a_deleted_study_leaves_no_snapshot_behind(
     service.create_study(make_spec())  # the same name, a new study
     restarted = make_service(journal=service.journal)
     assert snapshot(restarted) == [] and restarted._studies["s"].seq == 1
+
+
+def test_costly_decisions_bring_the_next_snapshot_forward(
+    service: StudyService, clock: FakeClock
+) -> None:
+    """A study whose replay would take long (a model-based searcher) is snapshotted before
+    `every` events have come: the core's time on journaled decisions is what counts."""
+    run_mixed_study(service, clock, steps=20)
+    study = service._studies["s"]
+    assert study.decision_seconds > 0.0
+    few_events = 10**9
+    assert not service.save_snapshot("s", few_events, max_decision_seconds=3600.0)
+    assert service.save_snapshot("s", few_events, max_decision_seconds=0.0)
+    assert study.decision_seconds == 0.0 and study.snapshot_seq == study.seq
+    saver = Snapshotter(service, every=few_events, replay_seconds=1e-9)
+    run_mixed_study(service, clock, steps=5, seed=7)
+    assert saver.save_due() == 1
