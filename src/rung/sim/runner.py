@@ -35,6 +35,7 @@ LABELS = {
     "asha_stopping": "ASHA (stopping)",
     "sh": "sync SH",
     "sync_hyperband": "sync Hyperband",
+    "model_promotion": "model-based promotion",
 }
 
 
