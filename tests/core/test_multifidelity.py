@@ -151,3 +151,20 @@ def test_asha_is_still_the_paper_rule_with_mfgp() -> None:
     spec = StudySpec(name="s", space=SPACE, scheduler=SchedulerSettings("asha", 1, R_MAX, 3),
                      searcher="mfgp", budget=Budget(max_trials=20))
     assert isinstance(spec.build_scheduler(), ASHA)
+
+
+@pytest.mark.parametrize("kind", ["hyperband", "asha_stopping", "fifo"])
+def test_mfgp_drives_every_scheduler_kind_to_the_end(kind: str) -> None:
+    spec = StudySpec(name="s", space=SPACE, scheduler=SchedulerSettings(kind, 1, R_MAX, 3),
+                     searcher="mfgp", budget=Budget(max_trials=15), seed=3)
+    scheduler = spec.build_scheduler()
+    for step in range(1000):
+        job = scheduler.suggest(float(step))
+        if job.kind is JobKind.DONE:
+            break
+        levels = rung_levels(1, R_MAX, 3, scheduler.trial(job.trial_id).bracket)
+        for r in report_points(levels, job.resume_from, job.milestone):
+            if scheduler.report(job.trial_id, r, curve(job.config, r)) is not Decision.CONTINUE:
+                break
+    assert job.kind is JobKind.DONE and len(scheduler.trials) == 15
+    assert scheduler.searcher.surrogate() is not None  # the model was in use
