@@ -27,7 +27,7 @@ from rung.core.study import SchedulerSettings, StudySpec
 from rung.core.types import Budget, Decision, JobKind
 from rung.server.service import StudyService
 from rung.server.snapshots import Snapshotter
-from rung.server.storage import SqliteJournal
+from rung.server.sql_journal import SqliteJournal
 from rung.sim.benchmarks import make_benchmark
 
 

@@ -11,7 +11,8 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from .storage import Journal, SqliteJournal
+from .sql_journal import SqliteJournal
+from .storage import Journal
 
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 _URL_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")

@@ -2,10 +2,10 @@
 
 The service rebuilds every study after a restart by replaying its events
 through the deterministic core, so the journal is the only state on disk.
-`SqliteJournal` commits each event (WAL mode, synchronous=FULL) before
-`append` returns: an acknowledged RPC is on disk. `MemoryJournal` has the same
-contract for unit tests of the layers above; `storage_pg.PostgresJournal` keeps
-it in PostgreSQL.
+`sql_journal.SqliteJournal` commits each event (WAL mode, synchronous=FULL)
+before `append` returns: an acknowledged RPC is on disk. `MemoryJournal` has
+the same contract for unit tests of the layers above; `storage_pg.PostgresJournal`
+keeps it in PostgreSQL.
 
 Beside the events a journal keeps each study's latest snapshot (its state as
 of one sequence number, see snapshots.py), so a restart replays only the
@@ -15,10 +15,7 @@ events after it. A snapshot is an optimization: the events alone are the truth.
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Iterator, Protocol
 
 
@@ -69,13 +66,11 @@ class DuplicateEvent(Exception):
     """Two writers claimed the same (study, seq): a bug or a second server on one file."""
 
 
-_SQLITE_REQUEST_ID = "json_extract(payload, '$.request_id')"  # the index's expression, exactly
-
-
 class MemoryJournal:
     def __init__(self) -> None:
         self._events: dict[str, list[tuple[str, str]]] = {}  # study -> [(kind, JSON payload)]
         self._snapshots: dict[str, tuple[int, str]] = {}  # study -> (seq, JSON state)
+        self._requests: dict[tuple[str, str], int] = {}  # (study, request_id) -> first suggest's seq
 
     def append(self, event: Event) -> None:
         # Stored as JSON, as SQLite stores it, so tests catch payloads it could not hold
@@ -85,6 +80,9 @@ class MemoryJournal:
         if event.seq != len(log) + 1:
             raise DuplicateEvent(f"{event.study}: expected seq {len(log) + 1}, got {event.seq}")
         log.append((event.kind, body))
+        request_id = event.payload.get("request_id") if event.kind == "suggest" else None
+        if request_id is not None:
+            self._requests.setdefault((event.study, request_id), event.seq)
 
     def append_many(self, events: list[Event]) -> None:
         # Checked first, so a refused event leaves every one unstored, as a rollback would.
@@ -109,11 +107,8 @@ class MemoryJournal:
         )
 
     def find_request(self, study: str, request_id: str) -> Event | None:
-        return next(
-            (e for e in self.events(study)
-             if e.kind == "suggest" and e.payload.get("request_id") == request_id),
-            None,
-        )
+        seq = self._requests.get((study, request_id))
+        return None if seq is None else next(self.events(study, seq - 1, 1))
 
     def save_snapshot(self, snapshot: Snapshot) -> None:
         self._snapshots[snapshot.study] = (snapshot.seq, encode_state(snapshot.state))
@@ -124,114 +119,11 @@ class MemoryJournal:
 
     def delete(self, study: str) -> None:
         self._events.pop(study, None)
+        self._requests = {key: seq for key, seq in self._requests.items() if key[0] != study}
         self._snapshots.pop(study, None)
 
     def close(self) -> None:
         pass
-
-
-class SqliteJournal:
-    """The journal in one SQLite file (stdlib sqlite3, WAL mode)."""
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS events ("
-            " id INTEGER PRIMARY KEY AUTOINCREMENT,"
-            " study TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL,"
-            " payload TEXT NOT NULL, UNIQUE (study, seq))"
-        )
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS snapshots ("
-            " study TEXT PRIMARY KEY, seq INTEGER NOT NULL, state TEXT NOT NULL)"
-        )
-        self._db.execute(
-            "CREATE INDEX IF NOT EXISTS events_by_request"
-            f" ON events (study, {_SQLITE_REQUEST_ID}) WHERE kind = 'suggest'"
-        )
-
-    def append(self, event: Event) -> None:
-        body = json.dumps(event.payload, allow_nan=False, separators=(",", ":"))
-        with self._lock:
-            try:
-                self._db.execute(
-                    "INSERT INTO events (study, seq, kind, payload) VALUES (?, ?, ?, ?)",
-                    (event.study, event.seq, event.kind, body),
-                )
-            except sqlite3.IntegrityError as exc:
-                raise DuplicateEvent(f"{event.study}: seq {event.seq} already stored") from exc
-
-    def append_many(self, events: list[Event]) -> None:
-        rows = [
-            (e.study, e.seq, e.kind, json.dumps(e.payload, allow_nan=False, separators=(",", ":")))
-            for e in events
-        ]
-        with self._lock:
-            try:
-                with self._db:  # one transaction, one fsync
-                    self._db.execute("BEGIN")
-                    self._db.executemany(
-                        "INSERT INTO events (study, seq, kind, payload) VALUES (?, ?, ?, ?)", rows
-                    )
-            except sqlite3.IntegrityError as exc:
-                raise DuplicateEvent(f"a seq in this batch is already stored: {exc}") from exc
-
-    def studies(self) -> list[str]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT study FROM events WHERE seq = 1 ORDER BY id"
-            ).fetchall()
-        return [r[0] for r in rows]
-
-    def events(self, study: str, after: int = 0, limit: int | None = None) -> Iterator[Event]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT seq, kind, payload FROM events WHERE study = ? AND seq > ? ORDER BY seq"
-                " LIMIT ?",
-                (study, after, -1 if limit is None else limit),
-            ).fetchall()
-        return (Event(study, seq, kind, json.loads(body)) for seq, kind, body in rows)
-
-    def find_request(self, study: str, request_id: str) -> Event | None:
-        with self._lock:
-            rows = self._db.execute(
-                # No ORDER BY: with one, the planner walks the (study, seq) index instead.
-                "SELECT seq, kind, payload FROM events"
-                f" WHERE study = ? AND kind = 'suggest' AND {_SQLITE_REQUEST_ID} = ?",
-                (study, request_id),
-            ).fetchall()
-        return first_event(study, rows)
-
-    def save_snapshot(self, snapshot: Snapshot) -> None:
-        body = encode_state(snapshot.state)
-        with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO snapshots (study, seq, state) VALUES (?, ?, ?)",
-                (snapshot.study, snapshot.seq, body),
-            )
-
-    def latest_snapshot(self, study: str) -> Snapshot | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT seq, state FROM snapshots WHERE study = ?", (study,)
-            ).fetchone()
-        return Snapshot(study, row[0], json.loads(row[1])) if row else None
-
-    def delete(self, study: str) -> None:
-        with self._lock, self._db:  # one transaction: events and snapshot go together
-            self._db.execute("BEGIN")
-            self._db.execute("DELETE FROM events WHERE study = ?", (study,))
-            self._db.execute("DELETE FROM snapshots WHERE study = ?", (study,))
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
 
 
 def encode_state(state: dict[str, Any]) -> str:

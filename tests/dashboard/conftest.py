@@ -11,7 +11,7 @@ from dashboard_support import CHROMIUM, CHROMIUM_ARGS, TOKEN, Dash
 from rung.server.http import start_dashboard
 from rung.server.security import ServerSecurity
 from rung.server.service import StudyService
-from rung.server.storage import SqliteJournal
+from rung.server.sql_journal import SqliteJournal
 
 
 def _dash(tmp_path: Path, security: ServerSecurity) -> Iterator[Dash]:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 from rung.server.service import StudyService
-from rung.server.storage import Event, Journal, MemoryJournal, SqliteJournal
+from rung.server.sql_journal import SqliteJournal
+from rung.server.storage import Event, Journal, MemoryJournal
 
 from rung.core.errors import NotFound
 from rung.core.space import SearchSpace

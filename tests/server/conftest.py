@@ -8,7 +8,8 @@ from typing import Callable, Iterator
 import pytest
 
 from rung.server.service import StudyService
-from rung.server.storage import Journal, MemoryJournal, SqliteJournal
+from rung.server.sql_journal import SqliteJournal
+from rung.server.storage import Journal, MemoryJournal
 from server_support import LEASE, FakeClock, make_spec
 
 

@@ -6,11 +6,15 @@ the whole suite, as do the service tests that use it.
 
 from __future__ import annotations
 
+import json
 import math
-from typing import Callable
+import threading
+from pathlib import Path
+from typing import Callable, Iterator
 
 import pytest
 
+from rung.server.sql_journal import SqliteJournal, SqlJournal
 from rung.server.storage import DuplicateEvent, Event, Journal, Snapshot
 
 Factory = Callable[[], Journal]
@@ -182,3 +186,42 @@ def test_a_batch_is_stored_whole_or_not_at_all(open_journal: Factory) -> None:
     assert [e.seq for e in journal.events("b")] == [1]
     journal.close()
     assert [e.payload for e in open_journal().events("a")][1:] == [{"value": 1.0}, {"value": 2.0}]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sql_journal(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlJournal]:
+    if request.param == "sqlite":
+        journal: SqlJournal = SqliteJournal(tmp_path / "j.db")
+    else:
+        from rung.server.storage_pg import PostgresJournal
+
+        journal = PostgresJournal(request.getfixturevalue("postgres_url"))
+    yield journal
+    journal.close()
+
+
+def test_reads_neither_wait_for_nor_see_a_commit_in_progress(sql_journal: SqlJournal) -> None:
+    """A Suggest looks its request id up while the commit thread writes other calls'
+    events; if that read waited for the commit, every call would queue behind every fsync."""
+    journal = sql_journal
+    journal.append(_event("a", 1, "created"))
+    journal.append(_event("a", 2, "suggest", request_id="r1"))
+    uncommitted = Event("a", 3, "suggest", {"request_id": "r2"})
+    insert = journal._sql("INSERT INTO {events} (study, seq, kind, payload) VALUES (?, ?, ?, ?)")
+    seen: dict[str, object] = {}
+
+    def read() -> None:
+        seen["r1"] = journal.find_request("a", "r1")
+        seen["r2"] = journal.find_request("a", "r2")
+        seen["seqs"] = [e.seq for e in journal.events("a")]
+
+    with journal._write_lock, journal._transaction():  # a commit in progress, held open
+        journal._writer.execute(insert, ("a", 3, "suggest", json.dumps(uncommitted.payload)))
+        reader = threading.Thread(target=read)
+        reader.start()
+        reader.join(timeout=30)
+        assert not reader.is_alive(), "a read waited for the writer's open transaction"
+    assert seen["seqs"] == [1, 2] and seen["r2"] is None
+    assert isinstance(seen["r1"], Event) and seen["r1"].seq == 2
+    found = journal.find_request("a", "r2")  # committed now
+    assert found is not None and found.seq == 3

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from rung.core.types import JobKind
 from rung.server.service import StudyService
-from rung.server.storage import SqliteJournal
+from rung.server.sql_journal import SqliteJournal
 
 DATA = Path(__file__).parent / "data"
 

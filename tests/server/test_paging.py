@@ -16,7 +16,7 @@ from rung.core.errors import InvalidArgument
 from rung.core.types import TrialStatus
 from rung.server.app import RunningServer, start_server
 from rung.server.service import StudyService
-from rung.server.storage import SqliteJournal
+from rung.server.sql_journal import SqliteJournal
 from rung.v1 import rung_pb2 as pb
 from server_support import FakeClock, make_spec, snapshot
 from test_service_replay import run_mixed_study

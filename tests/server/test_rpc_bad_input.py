@@ -22,7 +22,7 @@ from rung.core.searchers import SEARCHERS
 from rung.server.app import start_server
 from rung.server.blobs import BlobStore
 from rung.server.service import MAX_ID_LENGTH, MAX_TEXT_LENGTH, StudyService
-from rung.server.storage import SqliteJournal
+from rung.server.sql_journal import SqliteJournal
 from rung.v1 import rung_pb2 as pb
 from rung.v1 import rung_pb2_grpc
 

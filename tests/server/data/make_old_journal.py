@@ -23,7 +23,7 @@ from rung.core.space import Categorical, Float, Int, SearchSpace
 from rung.core.study import SchedulerSettings, StudySpec
 from rung.core.types import Budget, Decision, JobKind, Mode
 from rung.server.service import StudyService
-from rung.server.storage import SqliteJournal
+from rung.server.sql_journal import SqliteJournal
 
 SPACE = SearchSpace({"x": Float(0.0, 1.0), "n": Int(1, 8), "c": Categorical(("a", "b"))})
 STUDIES = [

@@ -1,0 +1,173 @@
+"""The journal in a SQL database: the statements and connection handling that SQLite
+and PostgreSQL share, and the SQLite journal (PostgreSQL's is in storage_pg.py).
+
+Each journal holds two connections. The writer appends batches, snapshots and
+deletions, one transaction each, under a lock (the commit thread is its main
+user). The reader answers replay, lookups of retried requests and watchers. A
+Suggest looks its request id up in the journal while other calls' events are
+being committed; on one shared connection that lookup would wait for the
+commit's fsync, holding the study's lock, and every call would queue behind
+every commit (group commit would batch nothing). Both databases let a reader
+see every committed transaction without waiting for a writer (SQLite's WAL
+mode, PostgreSQL's MVCC).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any, ClassVar, Iterator
+
+from .storage import DuplicateEvent, Event, Snapshot, encode_state, first_event
+
+
+class SqlJournal:
+    """A Journal over a DB-API writer and reader connection. Subclasses name the tables,
+    the request-id expression of their index, the parameter marker and their unique
+    violation, and open a transaction; `_check_fence` may refuse a write inside one."""
+
+    EVENTS: ClassVar[str]
+    SNAPSHOTS: ClassVar[str]
+    REQUEST_ID: ClassVar[str]  # the expression the request-id index is built on, exactly
+    UNIQUE_VIOLATION: ClassVar[type[Exception]]
+    PARAM: ClassVar[str] = "?"
+
+    def __init__(self, writer: Any, reader: Any):
+        self._writer, self._reader = writer, reader
+        self._write_lock = threading.Lock()
+        self._read_lock = threading.Lock()
+
+    # ------------------------------------------------------------ dialect hooks
+
+    def _transaction(self) -> AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def _check_fence(self) -> None:
+        """Inside a write's transaction: raises to refuse the write (no-op by default)."""
+
+    def _sql(self, text: str) -> str:
+        return text.format(
+            events=self.EVENTS, snapshots=self.SNAPSHOTS, request_id=self.REQUEST_ID
+        ).replace("?", self.PARAM)
+
+    # ------------------------------------------------------------ writes
+
+    def append(self, event: Event) -> None:
+        self.append_many([event])
+
+    def append_many(self, events: list[Event]) -> None:
+        rows = [
+            (e.study, e.seq, e.kind, json.dumps(e.payload, allow_nan=False, separators=(",", ":")))
+            for e in events
+        ]
+        insert = self._sql("INSERT INTO {events} (study, seq, kind, payload) VALUES (?, ?, ?, ?)")
+        with self._write_lock:
+            try:
+                with self._transaction():  # one commit, one fsync (or WAL flush)
+                    self._check_fence()
+                    self._writer.cursor().executemany(insert, rows)
+            except self.UNIQUE_VIOLATION as exc:
+                raise DuplicateEvent(f"a seq in this batch is already stored: {exc}") from exc
+
+    def save_snapshot(self, snapshot: Snapshot) -> None:
+        body = encode_state(snapshot.state)
+        with self._write_lock, self._transaction():
+            self._check_fence()
+            self._writer.execute(self._sql("DELETE FROM {snapshots} WHERE study = ?"), (snapshot.study,))
+            self._writer.execute(
+                self._sql("INSERT INTO {snapshots} (study, seq, state) VALUES (?, ?, ?)"),
+                (snapshot.study, snapshot.seq, body),
+            )
+
+    def delete(self, study: str) -> None:
+        with self._write_lock, self._transaction():  # events and snapshot go together
+            self._check_fence()
+            self._writer.execute(self._sql("DELETE FROM {events} WHERE study = ?"), (study,))
+            self._writer.execute(self._sql("DELETE FROM {snapshots} WHERE study = ?"), (study,))
+
+    # ------------------------------------------------------------ reads
+
+    def _read(self, text: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        with self._read_lock:
+            return self._reader.execute(self._sql(text), params).fetchall()
+
+    def studies(self) -> list[str]:
+        return [r[0] for r in self._read("SELECT study FROM {events} WHERE seq = 1 ORDER BY id", ())]
+
+    def events(self, study: str, after: int = 0, limit: int | None = None) -> Iterator[Event]:
+        rows = self._read(
+            "SELECT seq, kind, payload FROM {events} WHERE study = ? AND seq > ? ORDER BY seq"
+            " LIMIT ?",
+            (study, after, self._no_limit() if limit is None else limit),
+        )
+        return (Event(study, seq, kind, json.loads(body)) for seq, kind, body in rows)
+
+    def find_request(self, study: str, request_id: str) -> Event | None:
+        rows = self._read(
+            # No ORDER BY: with one, the planner walks the (study, seq) index instead.
+            "SELECT seq, kind, payload FROM {events}"
+            " WHERE study = ? AND kind = 'suggest' AND {request_id} = ?",
+            (study, request_id),
+        )
+        return first_event(study, rows)
+
+    def latest_snapshot(self, study: str) -> Snapshot | None:
+        rows = self._read("SELECT seq, state FROM {snapshots} WHERE study = ?", (study,))
+        return Snapshot(study, rows[0][0], json.loads(rows[0][1])) if rows else None
+
+    @staticmethod
+    def _no_limit() -> Any:
+        """The LIMIT value that means no limit."""
+        return None
+
+    def close(self) -> None:
+        with self._write_lock, self._read_lock:
+            self._writer.close()
+            self._reader.close()
+
+
+class SqliteJournal(SqlJournal):
+    """The journal in one SQLite file (stdlib sqlite3, WAL mode, synchronous=FULL:
+    a transaction is on disk when its commit returns)."""
+
+    EVENTS, SNAPSHOTS = "events", "snapshots"
+    REQUEST_ID = "json_extract(payload, '$.request_id')"
+    UNIQUE_VIOLATION = sqlite3.IntegrityError
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        writer = self._connect()
+        writer.execute("PRAGMA journal_mode=WAL")
+        writer.execute("PRAGMA synchronous=FULL")
+        writer.execute(
+            "CREATE TABLE IF NOT EXISTS events ("
+            " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+            " study TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL,"
+            " payload TEXT NOT NULL, UNIQUE (study, seq))"
+        )
+        writer.execute(
+            "CREATE TABLE IF NOT EXISTS snapshots ("
+            " study TEXT PRIMARY KEY, seq INTEGER NOT NULL, state TEXT NOT NULL)"
+        )
+        writer.execute(
+            "CREATE INDEX IF NOT EXISTS events_by_request"
+            f" ON events (study, {self.REQUEST_ID}) WHERE kind = 'suggest'"
+        )
+        super().__init__(writer, self._connect())
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA busy_timeout=5000")
+        return db
+
+    def _transaction(self) -> AbstractContextManager[Any]:
+        self._writer.execute("BEGIN")
+        return self._writer  # commits on leaving, rolls back on an exception
+
+    @staticmethod
+    def _no_limit() -> Any:
+        return -1
