@@ -99,6 +99,23 @@ def test_costly_decisions_bring_the_next_snapshot_forward(
     assert not service.save_snapshot("s", few_events, max_decision_seconds=3600.0)
     assert service.save_snapshot("s", few_events, max_decision_seconds=0.0)
     assert study.decision_seconds == 0.0 and study.snapshot_seq == study.seq
-    saver = Snapshotter(service, every=few_events, replay_seconds=1e-9)
+    saver = Snapshotter(service, every=few_events, replay_seconds=1e-9, busy_fraction=None)
     run_mixed_study(service, clock, steps=5, seed=7)
     assert saver.save_due() == 1
+
+
+def test_saves_are_spaced_out_by_what_the_last_one_cost(
+    service: StudyService, clock: FakeClock
+) -> None:
+    """A save holds the study's lock for a time that grows with its trials; the next one waits
+    until the study has run 1 / busy_fraction times as long, so calls wait at most that share."""
+    run_mixed_study(service, clock, steps=20)
+    assert service.save_snapshot("s")
+    study = service._studies["s"]
+    assert study.snapshot_cost > 0.0
+    run_mixed_study(service, clock, steps=5, seed=5)
+    assert study.seq > study.snapshot_seq
+    # A fraction this small means waiting some 10**12 times the last save's cost: not yet due.
+    assert not service.save_snapshot("s", max_busy_fraction=1e-12)
+    assert service.save_snapshot("s", max_busy_fraction=None)
+    assert study.snapshot_seq == study.seq

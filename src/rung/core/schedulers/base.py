@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Mapping, Union
 
 from ..errors import FailedPrecondition, InvalidArgument, NotFound
@@ -24,6 +24,9 @@ from ..objectives import Objective, Objectives, Outcome
 from ..rungs import AnyRung, make_rung
 from ..searchers.base import Searcher
 from ..types import Budget, Decision, Job, JobKind, Mode, TrialStatus, check_metric
+
+
+_STATUSES = {s.value: s for s in TrialStatus}  # looked up: TrialStatus(value) is slow
 
 
 @dataclass
@@ -42,13 +45,12 @@ class TrialState:
     times_lost: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["status"] = self.status.value
-        return data
+        # Not dataclasses.asdict: its recursive deep copy dominated snapshots of large studies.
+        return {**vars(self), "config": dict(self.config), "status": self.status.value}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "TrialState":
-        return cls(**{**data, "status": TrialStatus(data["status"])})
+        return cls(**{**data, "status": _STATUSES[data["status"]]})
 
 
 @dataclass(frozen=True)
