@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
-from scipy.optimize import OptimizeResult, minimize
 from scipy.special import ndtr
 
 from ..errors import InvalidArgument
 from ..space import SearchSpace
 from ..types import Config
 from .model_based import ModelBasedSearcher, reflect
+
+if TYPE_CHECKING:
+    from scipy.optimize import OptimizeResult
 
 SQRT5 = math.sqrt(5.0)
 JITTER = 1e-8
@@ -89,6 +91,9 @@ def _pair_sq_diffs(x: np.ndarray) -> np.ndarray:
 
 
 def _fit_hyperparameters(x: np.ndarray, y: np.ndarray, start: np.ndarray) -> OptimizeResult:
+    # Imported here: scipy.optimize is half of `rung serve`'s start-up, and most studies never fit.
+    from scipy.optimize import minimize
+
     d = x.shape[1]
     return minimize(
         _neg_log_likelihood, start, args=(_pair_sq_diffs(x), y), jac=True, method="L-BFGS-B",
