@@ -12,7 +12,10 @@ Then, against a real `rung serve` subprocess on that database:
   after SIGKILL once a snapshot exists (the server saves one at SIGTERM):
   time from spawn to the first GetStudy answered;
 - Suggest and Report latency measured by one client (p50, p99) over
-  `--calls` cycles, on top of the big study;
+  `--calls` cycles, on top of the big study (each includes its commit);
+- the server-side time of a decision (p50, p99 of Suggest and Report calls
+  into the service in this process, in memory: no gRPC, no disk) over
+  `--calls` cycles once the study has its size;
 - the server's resident memory (VmRSS) after those calls;
 - the database's size on disk;
 - the time to list every trial page by page (1000 per page).
@@ -54,8 +57,10 @@ class Clock:
         return self.now
 
 
-def make_journal(trials: int) -> MemoryJournal:
-    """The journal of a study of `trials` trials (plus room for more), trained instantly."""
+def make_journal(trials: int, calls: int) -> tuple[MemoryJournal, np.ndarray]:
+    """The journal of a study of `trials` trials (plus room for more), trained instantly, and
+    the service's own time per Suggest or Report (ms) over `calls` more cycles at that size:
+    the decision and its bookkeeping in memory, without gRPC or the disk."""
     journal = MemoryJournal()
     service = StudyService(journal, clock=Clock(), lease_seconds=1e9)
     service.create_study(StudySpec(
@@ -63,17 +68,25 @@ def make_journal(trials: int) -> MemoryJournal:
         scheduler=SchedulerSettings("asha", 1, 9, 3, 0), searcher="random",
         budget=Budget(max_trials=10 * trials), seed=1,
     ))
-    started = 0
-    while started < trials:
+    started, timed, seconds = 0, 0, []
+    while timed < calls:
+        t0 = time.perf_counter()
         issued = service.suggest(STUDY, "gen", "")
+        times = [time.perf_counter() - t0]
         job = issued.job
         started += job.kind is JobKind.START
         for r in range(job.resume_from + 1, job.milestone + 1):
             value = float(job.config["x"]) + 1.0 / r
-            if service.report(STUDY, job.trial_id, issued.lease_id, r, value)[0] is not Decision.CONTINUE:
+            t0 = time.perf_counter()
+            decision = service.report(STUDY, job.trial_id, issued.lease_id, r, value)[0]
+            times.append(time.perf_counter() - t0)
+            if decision is not Decision.CONTINUE:
                 break
+        if started > trials:
+            seconds += times
+            timed += 1
     service.close()
-    return journal
+    return journal, np.array(seconds) * 1e3
 
 
 def copy_into(source: MemoryJournal, target: str) -> int:
@@ -134,8 +147,9 @@ def measure(trials: int, target: str, empty: str, log: Path, calls: int) -> dict
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
     t0 = time.perf_counter()
-    source = make_journal(trials)
+    source, decide = make_journal(trials, calls)
     row["generate_s"] = time.perf_counter() - t0
+    row["decide_p50_ms"], row["decide_p99_ms"] = np.percentile(decide, [50, 99])
     row["events"] = copy_into(source, target)
     del source
     proc, address, row["restart_full_s"] = start(target, log)  # no snapshot yet: full replay
@@ -189,12 +203,14 @@ def main() -> None:
         finally:
             if pg is not None:
                 pg.stop()
-    print("\n| journal | trials | events | Suggest p50/p99 ms | Report p50/p99 ms | start, empty "
+    print("\n| journal | trials | events | decision p50/p99 ms (server-side) | Suggest p50/p99 ms "
+          "| Report p50/p99 ms | start, empty "
           "DB s | restart, full replay s | restart, snapshot + tail s | RSS MiB (after restart) "
           "| DB MiB | list all s |")
-    print("|---|---:|---:|---|---|---:|---:|---:|---|---:|---:|")
+    print("|---|---:|---:|---|---|---|---:|---:|---:|---|---:|---:|")
     for backend, n, r in rows:
         print(f"| {backend} | {int(r['trials']):,} | {int(r['events']):,} | "
+              f"{r['decide_p50_ms']:.3f} / {r['decide_p99_ms']:.3f} | "
               f"{r['suggest_p50_ms']:.2f} / {r['suggest_p99_ms']:.2f} | "
               f"{r['report_p50_ms']:.2f} / {r['report_p99_ms']:.2f} | {r['start_empty_s']:.2f} | "
               f"{r['restart_full_s']:.2f} | "

@@ -1,0 +1,199 @@
+"""A fleet of mostly idle GPU workers against one `rung serve`: many connections, heartbeats.
+
+    .venv/bin/python benchmarks/fleet.py [--workers 5000] [--minutes 10] [--cycle 30]
+        [--processes 3] [--db sqlite|postgresql]
+
+Each simulated worker has its own gRPC channel and its own TCP connection (a
+local subchannel pool; gRPC would otherwise share one connection between
+channels to the same address) and loops as an SDK worker does: Suggest;
+"train" for an exponential time of mean `--cycle` seconds, sending a Heartbeat
+every lease_seconds / 3 (the SDK's interval: 20 s with the default 60 s
+lease); Report at the job's milestone. Workers start spread over the first
+cycle, as a fleet that comes up over a minute would. The workers are asyncio
+tasks in `--processes` client processes on the same machine as the server.
+
+Reported: calls per second; per RPC p50, p99 and max latency as the client
+sees it (from sending to the answer; the channel's connection is made before
+its first timed call); errors by status code; the server's resident memory
+(sampled every 5 s: at the start, largest, at the end); the server's open
+TCP connections once every worker is up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import random
+import tempfile
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from rung.client import Client
+from rung.core.space import Float
+from rung.server.launch import spawn_server
+
+STUDY = "fleet"
+CALL_TIMEOUT = 30.0
+CHANNEL_OPTIONS = [("grpc.use_local_subchannel_pool", 1)]
+
+
+async def simulated_worker(
+    address: str, name: str, cycle: float, heartbeat: float, deadline: float, start_delay: float,
+    latencies: dict[str, list[float]], errors: Counter,
+) -> None:
+    import grpc
+
+    from rung.v1 import rung_pb2 as pb
+    from rung.v1 import rung_pb2_grpc
+
+    await asyncio.sleep(start_delay)
+    async with grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS) as channel:
+        await channel.channel_ready()
+        stub = rung_pb2_grpc.RungStub(channel)
+
+        async def call(method: str, request: object) -> object | None:
+            began = time.perf_counter()
+            try:
+                answer = await getattr(stub, method)(request, timeout=CALL_TIMEOUT)
+            except grpc.aio.AioRpcError as exc:
+                errors[f"{method} {exc.code().name}"] += 1
+                return None
+            latencies[method].append(time.perf_counter() - began)
+            return answer
+
+        while time.time() < deadline:
+            job = await call("Suggest", pb.SuggestRequest(
+                study=STUDY, worker_id=name, request_id=uuid.uuid4().hex))
+            if job is None or job.kind in (pb.WAIT, pb.DONE):
+                await asyncio.sleep(1.0)
+                continue
+            training = random.expovariate(1.0 / cycle)
+            finish = time.time() + training
+            while time.time() + heartbeat < min(finish, deadline):
+                await asyncio.sleep(heartbeat)
+                await call("Heartbeat", pb.HeartbeatRequest(study=STUDY, lease_id=job.lease_id))
+            await asyncio.sleep(max(0.0, min(finish, deadline) - time.time()))
+            await call("Report", pb.ReportRequest(
+                study=STUDY, trial_id=job.trial_id, lease_id=job.lease_id,
+                resource=job.milestone, value=random.random()))
+
+
+def client_process(
+    address: str, names: list[str], cycle: float, heartbeat: float, deadline: float,
+    out: str,
+) -> None:
+    """Runs its share of the fleet; writes latencies (s) and error counts to `out` as JSON."""
+    latencies: dict[str, list[float]] = {"Suggest": [], "Heartbeat": [], "Report": []}
+    errors: Counter = Counter()
+
+    async def run() -> None:
+        await asyncio.gather(*(
+            simulated_worker(address, name, cycle, heartbeat, deadline,
+                             random.uniform(0.0, cycle), latencies, errors)
+            for name in names
+        ))
+
+    asyncio.run(run())
+    Path(out).write_text(json.dumps({"latencies": latencies, "errors": dict(errors)}))
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def established_connections(port: int) -> int:
+    """Established TCP connections to `port` on this machine (server side), from /proc."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            if local_port == port and fields[3] == "01":
+                count += 1
+    return count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--workers", type=int, default=5000)
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--cycle", type=float, default=30.0, help="mean seconds per job")
+    parser.add_argument("--lease-seconds", type=float, default=60.0)
+    parser.add_argument("--processes", type=int, default=3, help="client processes")
+    parser.add_argument("--db", default="sqlite", help="sqlite or a postgresql:// URL")
+    args = parser.parse_args()
+    heartbeat = args.lease_seconds / 3  # the SDK's interval
+    with tempfile.TemporaryDirectory() as tmp:
+        db = str(Path(tmp) / "fleet.db") if args.db == "sqlite" else args.db
+        proc, address = spawn_server(
+            ["--port", "0", "--db", db, "--lease-seconds", str(args.lease_seconds)],
+            Path(tmp) / "server.log",
+        )
+        try:
+            with Client(address) as client:
+                client.create_study(STUDY, space={"x": Float(0.0, 1.0), "y": Float(0.0, 1.0)},
+                                    r_min=1, r_max=27, eta=3, max_trials=10**9)
+            began = time.time()
+            deadline = began + args.minutes * 60
+            names = [f"gpu-{i}" for i in range(args.workers)]
+            outs = [str(Path(tmp) / f"client-{i}.json") for i in range(args.processes)]
+            ctx = mp.get_context("spawn")
+            clients = [
+                ctx.Process(target=client_process, args=(
+                    address, names[i::args.processes], args.cycle, heartbeat, deadline, outs[i]))
+                for i in range(args.processes)
+            ]
+            for c in clients:
+                c.start()
+            rss = [rss_mib(proc.pid)]
+            connections = 0
+            while any(c.is_alive() for c in clients):
+                time.sleep(5.0)
+                rss.append(rss_mib(proc.pid))
+                if time.time() > began + 1.5 * args.cycle and not connections:
+                    connections = established_connections(int(address.rsplit(":", 1)[1]))
+            for c in clients:
+                c.join()
+            elapsed = time.time() - began
+            server_alive = proc.poll() is None
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+        latencies: dict[str, list[float]] = {"Suggest": [], "Heartbeat": [], "Report": []}
+        errors: Counter = Counter()
+        for out in outs:
+            part = json.loads(Path(out).read_text())
+            for method, values in part["latencies"].items():
+                latencies[method] += values
+            errors.update(part["errors"])
+    calls = sum(len(v) for v in latencies.values()) + sum(errors.values())
+    print(f"{args.workers} workers, {args.processes} client processes, {elapsed:.0f} s, "
+          f"mean job {args.cycle:.0f} s, heartbeat every {heartbeat:.0f} s; "
+          f"server alive at the end: {server_alive}")
+    print(f"calls: {calls:,} ({calls / elapsed:,.0f}/s); errors: {sum(errors.values())} "
+          f"{dict(errors) if errors else ''}")
+    print(f"server RSS MiB: start {rss[0]:.0f}, max {max(rss):.0f}, end {rss[-1]:.0f}; "
+          f"established connections to the server after the first cycle: {connections:,}")
+    print("\n| RPC | calls | p50 ms | p99 ms | max ms |")
+    print("|---|---:|---:|---:|---:|")
+    for method, values in latencies.items():
+        if values:
+            ms = np.array(values) * 1e3
+            p50, p99 = np.percentile(ms, [50, 99])
+            print(f"| {method} | {len(ms):,} | {p50:.1f} | {p99:.1f} | {ms.max():.0f} |")
+    all_ms = np.concatenate([np.array(v) for v in latencies.values() if v]) * 1e3
+    print(f"| all | {len(all_ms):,} | {np.percentile(all_ms, 50):.1f} | "
+          f"{np.percentile(all_ms, 99):.1f} | {all_ms.max():.0f} |")
+
+
+if __name__ == "__main__":
+    main()
