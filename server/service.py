@@ -28,6 +28,7 @@ after it, so restart time does not grow with the study's length.
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
 import math
@@ -36,7 +37,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterator, Mapping, NamedTuple
+from typing import Any, Callable, Iterator, Mapping
 
 from rung.core.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from rung.core.results import MetricsReport, ParetoSummary, summarize
@@ -47,6 +48,7 @@ from rung.core.types import Decision, Job, JobKind, TrialStatus
 from .blobs import check_report_ref
 from .retention import TrialCheckpoints
 from .group_commit import DONE, Committer, Ticket
+from .records import Observation, Segment, TrialRecord, TrialRecords
 from .storage import Event, Journal, Snapshot
 
 log = logging.getLogger("rung.server")
@@ -66,38 +68,6 @@ class Lease:
     worker_id: str
     deadline: float
     request_id: str = ""  # of the Suggest that issued it: its job is remembered while it is open
-
-
-@dataclass
-class Segment:
-    seq: int
-    resume_from: int
-    milestone: int
-    worker_id: str
-    lease_id: str
-    lost: bool = False
-
-
-class Observation(NamedTuple):
-    seq: int  # journal position of the report
-    resource: int
-    value: float
-    at: float  # server clock when it arrived
-    lease_id: str = ""  # the segment that reported it: a retry under that lease ...
-    decision: Decision = Decision.CONTINUE  # ... gets this answer again
-    metrics: Mapping[str, float] | None = None  # named metrics, when the report carried them
-
-
-@dataclass
-class TrialRecord:
-    """What the service keeps about a trial beyond the scheduler's state."""
-
-    segments: list[Segment] = field(default_factory=list)
-    observations: list[Observation] = field(default_factory=list)
-    checkpoint: str = ""
-    checkpoint_resource: int = 0
-    failures: list[str] = field(default_factory=list)
-    changed: int = 0  # journal position of the last event about this trial
 
 
 @dataclass(frozen=True)
@@ -159,7 +129,7 @@ class StudySnapshot:
 
 # The layout of _Study.state(); a snapshot of another layout is ignored (the journal is the
 # truth: that restart replays it all, and the next snapshot is written in this layout).
-SNAPSHOT_FORMAT = 2
+SNAPSHOT_FORMAT = 3
 
 # Called as listener(study, seq, kind) after each journaled event; see StudyService.subscribe.
 EventListener = Callable[[str, int, str], None]
@@ -178,7 +148,12 @@ class _Study:
         self.durable = threading.Condition()  # notified as events become durable, for watchers
         self.durable_seq = 1
         self.leases: dict[str, Lease] = {}
-        self.records: dict[int, TrialRecord] = {}
+        # (deadline, lease number, lease id), a heap: finding the leases that expired costs
+        # O(log n) per call, not a walk over every open lease (a fleet holds thousands).
+        # Entries go stale when a heartbeat extends or a lease ends; they are checked on the way out.
+        self.lease_expiry: list[tuple[float, int, str]] = []
+        self.leases_opened = 0
+        self.records = TrialRecords()
         self.jobs_by_request: dict[str, IssuedJob] = {}  # of open leases only
         self.snapshot_seq = 0  # the journal position of the latest saved snapshot
         # Seconds the core spent on journaled decisions since that snapshot: what a restart
@@ -196,6 +171,26 @@ class _Study:
         self.touched: dict[int, int] = {}
         self.study_wide_seq = 0
 
+    def open_lease(self, lease: Lease) -> None:
+        self.leases[lease.lease_id] = lease
+        heapq.heappush(self.lease_expiry, (lease.deadline, self.leases_opened, lease.lease_id))
+        self.leases_opened += 1
+
+    def expired_leases(self, now: float) -> Iterator[Lease]:
+        """Open leases whose deadline passed, soonest first. The caller must end each one
+        before taking the next (its entry is dropped then); if it fails to, the lease
+        stays open and is found again by the next call."""
+        heap = self.lease_expiry
+        while heap and heap[0][0] < now:
+            deadline, number, lease_id = heap[0]
+            lease = self.leases.get(lease_id)
+            if lease is None:  # ended
+                heapq.heappop(heap)
+            elif lease.deadline != deadline:  # extended by a heartbeat: look again then
+                heapq.heapreplace(heap, (lease.deadline, number, lease_id))
+            else:
+                yield lease
+
     def state(self) -> dict[str, Any]:
         """Everything replay would rebuild, as JSON values (lease deadlines aside)."""
         return {
@@ -208,7 +203,7 @@ class _Study:
                 [le.lease_id, le.trial_id, le.worker_id, le.request_id]
                 for le in self.leases.values()
             ],
-            "records": [[tid, _record_json(record)] for tid, record in self.records.items()],
+            "records": list(self.records.encoded()),
             "jobs": [
                 [request_id, issued.lease_id, issued.checkpoint, _job_json(issued.job)]
                 for request_id, issued in self.jobs_by_request.items()
@@ -221,11 +216,9 @@ class _Study:
         study = cls(StudySpec.from_json(state["spec"]), state["created_at"])
         study.seq = study.snapshot_seq = study.durable_seq = state["seq"]
         study.scheduler.load_state_dict(state["scheduler"])
-        study.leases = {
-            lease_id: Lease(lease_id, trial_id, worker_id, deadline, request_id)
-            for lease_id, trial_id, worker_id, request_id in state["leases"]
-        }
-        study.records = {tid: _record_from_json(record) for tid, record in state["records"]}
+        for lease_id, trial_id, worker_id, request_id in state["leases"]:
+            study.open_lease(Lease(lease_id, trial_id, worker_id, deadline, request_id))
+        study.records = TrialRecords(dict(state["records"]))
         study.jobs_by_request = {
             request_id: IssuedJob(_job_from_json(job), lease_id, deadline, checkpoint)
             for request_id, lease_id, checkpoint, job in state["jobs"]
@@ -622,7 +615,7 @@ class StudyService:
 
     def _expire_leases(self, study: _Study) -> None:
         now = self.clock()
-        for lease in [le for le in study.leases.values() if le.deadline < now]:
+        for lease in study.expired_leases(now):
             trial = study.scheduler.trials[lease.trial_id]
             give_up = trial.times_lost + 1 >= self.max_lost
             payload = {"trial_id": lease.trial_id, "lease_id": lease.lease_id, "fail": give_up}
@@ -694,8 +687,8 @@ class StudyService:
     def _reload(self, study: _Study) -> None:
         fresh = self._replay(study.spec.name)
         for attr in (
-            "scheduler", "seq", "leases", "records", "jobs_by_request", "snapshot_seq",
-            "last_ticket", "durable_seq",
+            "scheduler", "seq", "leases", "lease_expiry", "leases_opened", "records",
+            "jobs_by_request", "snapshot_seq", "last_ticket", "durable_seq",
         ):
             setattr(study, attr, getattr(fresh, attr))
 
@@ -706,9 +699,7 @@ class StudyService:
         record.segments.append(
             Segment(seq, job.resume_from, job.milestone, p["worker_id"], p["lease_id"])
         )
-        study.leases[p["lease_id"]] = Lease(
-            p["lease_id"], job.trial_id, p["worker_id"], deadline, p["request_id"]
-        )
+        study.open_lease(Lease(p["lease_id"], job.trial_id, p["worker_id"], deadline, p["request_id"]))
         issued = IssuedJob(job, p["lease_id"], deadline, self._resume_checkpoint(study, job))
         if p["request_id"]:
             study.jobs_by_request[p["request_id"]] = issued
@@ -984,41 +975,6 @@ def _reported(record: TrialRecord, resource: int, lease_id: str) -> Observation 
         if o.resource == resource and o.lease_id == lease_id:
             return o
     return None
-
-
-def _record_json(record: TrialRecord) -> list[Any]:
-    """A trial record as positional rows: a snapshot holds millions of them, and rows encode,
-    decode and rebuild several times faster than dicts with repeated keys."""
-    return [
-        [[g.seq, g.resume_from, g.milestone, g.worker_id, g.lease_id, g.lost]
-         for g in record.segments],
-        [[o.seq, o.resource, o.value, o.at, o.lease_id, o.decision.value,
-          None if o.metrics is None else dict(o.metrics)]
-         for o in record.observations],
-        record.checkpoint,
-        record.checkpoint_resource,
-        list(record.failures),
-        record.changed,
-    ]
-
-
-# Looked up, not called: Decision(value) costs microseconds, and a snapshot holds millions.
-_DECISIONS = {d.value: d for d in Decision}
-
-
-def _record_from_json(data: list[Any]) -> TrialRecord:
-    segments, observations, checkpoint, checkpoint_resource, failures, changed = data
-    return TrialRecord(
-        segments=[Segment(*row) for row in segments],
-        observations=[
-            Observation(seq, resource, value, at, lease_id, _DECISIONS[decision], metrics)
-            for seq, resource, value, at, lease_id, decision, metrics in observations
-        ],
-        checkpoint=checkpoint,
-        checkpoint_resource=checkpoint_resource,
-        failures=failures,
-        changed=changed,
-    )
 
 
 def _check_text(value: Any, what: str, limit: int) -> None:

@@ -103,6 +103,32 @@ def test_heartbeats_keep_a_lease_alive(service: StudyService, clock: FakeClock) 
     assert decision is Decision.PAUSE
 
 
+def test_of_many_leases_exactly_those_without_heartbeats_expire(
+    service: StudyService, clock: FakeClock
+) -> None:
+    """Expiry is found through a heap of deadlines that heartbeats leave stale: a lease
+    extended many times must not expire early, and one never extended must not be missed."""
+    jobs = []
+    for _ in range(12):
+        jobs += start(service, 1)
+        clock.advance(LEASE / 20)
+    kept = {j.lease_id for j in jobs[::3]}
+    for _ in range(6):
+        clock.advance(LEASE / 4)
+        for j in jobs:
+            if j.lease_id in kept:
+                service.heartbeat("s", j.lease_id)
+    service.list_trials("s")  # any call expires what is due
+    lost = [t.trial_id for t in service.list_trials("s") if t.record.segments[-1].lost]
+    assert lost == [j.job.trial_id for j in jobs if j.lease_id not in kept]
+    for j in jobs:
+        if j.lease_id in kept:
+            assert service.heartbeat("s", j.lease_id) == clock.now + LEASE
+        else:
+            with pytest.raises(FailedPrecondition, match="not active"):
+                service.heartbeat("s", j.lease_id)
+
+
 def test_without_heartbeats_the_lease_expires_and_a_heartbeat_says_so(
     service: StudyService, clock: FakeClock
 ) -> None:
