@@ -38,7 +38,8 @@ from cycler import cycler  # noqa: E402
 
 from rung.sim.benchmarks import BENCHMARKS  # noqa: E402
 from rung.sim.cache import RunCache  # noqa: E402
-from rung.sim.compare import markdown_table, summarize  # noqa: E402
+from rung.core.study import RECOMMENDED  # noqa: E402
+from rung.sim.compare import head_to_head, markdown_table, summarize  # noqa: E402
 from rung.sim.peers import PEERS  # noqa: E402
 from rung.sim.plots import plot_anytime  # noqa: E402
 from rung.sim.runner import BenchSettings, Task, method_label, parse_method, run_task  # noqa: E402
@@ -47,6 +48,8 @@ RUNG_METHODS = ("fifo:random", "asha:random", "asha:gp", "asha:bohb", "hyperband
                 "hyperband:gp", "hyperband:bohb", "asha_stopping:gp")
 PEER_METHODS = ("synetune:bayesopt", "synetune:random", "optuna:tpe_hyperband", "optuna:gp")
 REFERENCE = "fifo:random"
+RECOMMENDED_METHOD = f"{RECOMMENDED['scheduler']}:{RECOMMENDED['searcher']}"
+BEST_PEER = "synetune:bayesopt"  # MOBSTER, the peer the recommendation is measured against
 SYNETUNE_PYTHON = REPO / ".venv-synetune" / "bin" / "python"
 
 
@@ -212,7 +215,13 @@ def write_report(runs: list[dict], settings: BenchSettings, out: Path, doc: Path
         "search's (fifo:random) final median. s / run: median wall-clock seconds of one "
         "simulated run, the method's own decision cost on a shared 2-core machine.\n\n"
     )
-    doc.write_text(header + "\n".join(sections) + "\n" + NOTES_MARKER + (notes or "\n"))
+    versus = (
+        f"### The recommended method (`{RECOMMENDED_METHOD}`) against {label(BEST_PEER)}\n\n"
+        "Median simple regret at each fraction of the budget, rung / peer (seeds: rung / "
+        "peer), and the two claims the comparison checks on every benchmark.\n\n"
+        f"{head_to_head(summary, RECOMMENDED_METHOD, BEST_PEER)}\n"
+    )
+    doc.write_text(header + versus + "\n".join(sections) + "\n" + NOTES_MARKER + (notes or "\n"))
     print(f"wrote {out}/results.json, summary.json, {len(summary)} plots and {doc}")
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from rung.sim.cache import RunCache
 from rung.sim.cli import add_bench_parser
-from rung.sim.compare import budget_to_reach, markdown_table, summarize
+from rung.sim.compare import budget_to_reach, head_to_head, markdown_table, summarize
 from rung.sim.runner import BenchSettings, Task, merge_results, parse_method, run_task
 
 TINY = BenchSettings(workers=2, budget=6.0, r_max=9, rung_seeds=0)
@@ -113,6 +113,18 @@ def test_summary_and_table_from_a_tiny_fake_result_set() -> None:
     assert len(table) == 2 + 3
     assert table[3].startswith("| ASHA:GP | 2 | 2 [2, 2] | 1 [1, 1] | 1 [1, 1] | 0.20 | 1.5 |")
     assert "| – [–, –] |" in table[4] and "not reached" in table[4]
+
+
+def test_head_to_head_says_where_a_method_is_not_ahead_of_a_peer() -> None:
+    runs = [_run("mine", 0, [1.0, 9.0], [0.1, 0.01]), _run("peer", 0, [1.0], [0.05])]
+    runs += [_run("mine", 0, [1.0], [0.2], "c"), _run("peer", 0, [1.0, 9.0], [0.3, 0.25], "c")]
+    runs += [_run("mine", 0, [1.0], [0.2], "alone")]  # no peer runs: left out
+    lines = head_to_head(summarize(runs, reference="fifo:random"), "mine", "peer").splitlines()
+    assert len(lines) == 2 + 2
+    # b: behind at 25 and 50 % (0.1 > 0.05), a fifth of the peer's regret at 100 %
+    assert lines[2] == "| b | 1 / 1 | 0.1 / 0.05 | 0.1 / 0.05 | 0.01 / 0.05 | **no** | yes |"
+    # c: ahead everywhere, but not by half at 100 % (0.2 against 0.25)
+    assert lines[3] == "| c | 1 / 1 | 0.2 / 0.3 | 0.2 / 0.3 | 0.2 / 0.25 | yes | no |"
 
 
 def test_run_cache_stores_whole_files_and_lists_what_is_missing(tmp_path: Path) -> None:

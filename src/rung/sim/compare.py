@@ -107,3 +107,27 @@ def markdown_table(
         cells.append("" if seconds is None else f"{seconds:.1f}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def head_to_head(
+    summary: dict[str, dict[str, Any]], method: str, peer: str,
+    fractions: Sequence[float] = FRACTIONS,
+) -> str:
+    """`method` against `peer` on every benchmark that has both, as a markdown table: the two
+    medians at each fraction, whether `method`'s is at most `peer`'s at every fraction, and
+    whether it is at most half of `peer`'s at the end (the claims the comparison checks)."""
+    head = ["benchmark", "seeds"] + [f"{f:.0%}" for f in fractions]
+    head += ["at most the peer's at every point", "at most half at 100 %"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for benchmark, table in summary.items():
+        rows = table["methods"]
+        if method not in rows or peer not in rows:
+            continue
+        mine = [rows[method]["regret"][f"{f:g}"][1] for f in fractions]
+        theirs = [rows[peer]["regret"][f"{f:g}"][1] for f in fractions]
+        cells = [benchmark, f"{rows[method]['seeds']} / {rows[peer]['seeds']}"]
+        cells += [f"{_number(a)} / {_number(b)}" for a, b in zip(mine, theirs)]
+        cells.append("yes" if all(a <= b for a, b in zip(mine, theirs)) else "**no**")
+        cells.append("yes" if mine[-1] <= theirs[-1] / 2 else "no")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
