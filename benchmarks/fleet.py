@@ -73,12 +73,13 @@ async def simulated_worker(
             if job is None or job.kind in (pb.WAIT, pb.DONE):
                 await asyncio.sleep(1.0)
                 continue
-            training = random.expovariate(1.0 / cycle)
-            finish = time.time() + training
+            finish = time.time() + random.expovariate(1.0 / cycle)
             while time.time() + heartbeat < min(finish, deadline):
                 await asyncio.sleep(heartbeat)
                 await call("Heartbeat", pb.HeartbeatRequest(study=STUDY, lease_id=job.lease_id))
-            await asyncio.sleep(max(0.0, min(finish, deadline) - time.time()))
+            if finish > deadline:  # the fleet stops mid-job, as machines are taken back
+                return
+            await asyncio.sleep(max(0.0, finish - time.time()))
             await call("Report", pb.ReportRequest(
                 study=STUDY, trial_id=job.trial_id, lease_id=job.lease_id,
                 resource=job.milestone, value=random.random()))

@@ -6,8 +6,12 @@ trials that nobody reads again until someone lists them. `TrialRecords` keeps
 the records restored from a snapshot as their encoded JSON text and decodes
 one only when it is first used, so a restart does not rebuild every record
 (most of a restart's time at 100,000 trials) and an idle record costs its
-text, not a tree of Python objects. Saving the next snapshot reuses the text
-of every record not decoded since.
+text, not a tree of Python objects. A snapshot encodes only the records used
+since the last one, and turns them back into text.
+
+Every change to a record comes from an event about its trial, made under the
+study's lock, through `records[trial_id]`; nothing keeps a record object
+across calls, so a record turned back into text loses no change.
 """
 
 from __future__ import annotations
@@ -114,7 +118,11 @@ class TrialRecords:
         for trial_id in list(self._records):
             yield trial_id, self[trial_id]
 
-    def encoded(self) -> Iterator[tuple[int, str]]:
-        """Every record as text, for a snapshot: records not decoded since are not re-encoded."""
+    def texts(self) -> Iterator[tuple[int, str]]:
+        """Every record as text, for a snapshot. Only records used since the last call are
+        encoded, and every record is kept as text from here on (decoded again when next
+        used), so a save costs the records that changed and idle ones stay compact."""
         for trial_id, record in self._records.items():
-            yield trial_id, record if isinstance(record, str) else encode_record(record)
+            if not isinstance(record, str):
+                record = self._records[trial_id] = encode_record(record)
+            yield trial_id, record

@@ -49,7 +49,7 @@ from .blobs import check_report_ref
 from .retention import TrialCheckpoints
 from .group_commit import DONE, Committer, Ticket
 from .records import Observation, Segment, TrialRecord, TrialRecords
-from .storage import Event, Journal, Snapshot
+from .storage import Event, Journal, Snapshot, encode_state
 
 log = logging.getLogger("rung.server")
 
@@ -129,7 +129,7 @@ class StudySnapshot:
 
 # The layout of _Study.state(); a snapshot of another layout is ignored (the journal is the
 # truth: that restart replays it all, and the next snapshot is written in this layout).
-SNAPSHOT_FORMAT = 3
+SNAPSHOT_FORMAT = 5
 
 # Called as listener(study, seq, kind) after each journaled event; see StudyService.subscribe.
 EventListener = Callable[[str, int, str], None]
@@ -162,6 +162,9 @@ class _Study:
         # When the last snapshot was saved (perf_counter) and how long that held the lock.
         self.snapshot_saved_at = 0.0
         self.snapshot_cost = 0.0
+        # Held for a whole save, including the write after the study's lock is released,
+        # so saves do not overlap and a delete cannot come between a save's read and write.
+        self.snapshot_lock = threading.Lock()
         # The journal position at which the study was last seen finished. Finished stays
         # true until the next event (later clocks only spend more of the wall-time budget),
         # and asking the scheduler costs a deep copy of it, so views reuse the answer.
@@ -192,18 +195,22 @@ class _Study:
                 yield lease
 
     def state(self) -> dict[str, Any]:
-        """Everything replay would rebuild, as JSON values (lease deadlines aside)."""
+        """Everything replay would rebuild, as JSON values (lease deadlines aside).
+
+        Taken under the study's lock; nothing in it is shared with the live study (the
+        scheduler's state is already JSON text, records are immutable text), so it can
+        be encoded and written after the lock is released."""
         return {
             "format": SNAPSHOT_FORMAT,
             "spec": self.spec.to_json(),
             "created_at": self.created_at,
             "seq": self.seq,
-            "scheduler": self.scheduler.state_dict(),
+            "scheduler": encode_state(self.scheduler.state_dict()),
             "leases": [
                 [le.lease_id, le.trial_id, le.worker_id, le.request_id]
                 for le in self.leases.values()
             ],
-            "records": list(self.records.encoded()),
+            "records": list(self.records.texts()),
             "jobs": [
                 [request_id, issued.lease_id, issued.checkpoint, _job_json(issued.job)]
                 for request_id, issued in self.jobs_by_request.items()
@@ -215,7 +222,7 @@ class _Study:
         """The study a snapshot describes; every open lease and issued job gets `deadline`."""
         study = cls(StudySpec.from_json(state["spec"]), state["created_at"])
         study.seq = study.snapshot_seq = study.durable_seq = state["seq"]
-        study.scheduler.load_state_dict(state["scheduler"])
+        study.scheduler.load_state_dict(json.loads(state["scheduler"]))
         for lease_id, trial_id, worker_id, request_id in state["leases"]:
             study.open_lease(Lease(lease_id, trial_id, worker_id, deadline, request_id))
         study.records = TrialRecords(dict(state["records"]))
@@ -295,7 +302,7 @@ class StudyService:
     def delete_study(self, name: str) -> None:
         """Forgets the study and removes its journal; calls already waiting on it get NOT_FOUND."""
         study = self._study(name)
-        with study.lock:
+        with study.snapshot_lock, study.lock:
             study.last_ticket.wait()  # queued events first: they must not land after the delete
             with self._lock:
                 self.journal.delete(name)
@@ -781,35 +788,38 @@ class StudyService:
         """Saves the study's state if at least `min_events` events came since the last snapshot,
         or if replaying them would take `max_decision_seconds` of the core's time; with
         `max_busy_fraction`, not before the study has run, since the last save,
-        1 / `max_busy_fraction` times as long as that save held it.
+        1 / `max_busy_fraction` times as long as that save took.
 
-        Runs under the study's lock, so the state is consistent and a delete
-        cannot slip in between; calls on this study wait for the write. A save
-        costs time in the number of trials, so in a large study the last rule
-        spaces snapshots out (calls wait at most that fraction of the time), and
-        the events a restart replays grow only as fast as saving gets slower.
+        The state is taken under the study's lock (calls wait only for that: the
+        scheduler's state as JSON and the records changed since the last save),
+        then encoded and written outside it. A save costs time in the number of
+        trials, so in a large study the last rule spaces snapshots out, and the
+        events a restart replays grow only as fast as saving gets slower.
         """
         study = self._study(name)
-        with study.lock:
-            if (
-                study.seq - study.snapshot_seq < min_events
-                and study.decision_seconds < max_decision_seconds
-            ) or study.seq == study.snapshot_seq:
-                return False
-            started = time.perf_counter()
-            if max_busy_fraction is not None and (
-                started - study.snapshot_saved_at < study.snapshot_cost / max_busy_fraction
-            ):
-                return False
-            study.last_ticket.wait()  # a snapshot never runs ahead of the journal
-            with self._lock:
-                if self._studies.get(name) is not study:
+        with study.snapshot_lock:
+            with study.lock:
+                if (
+                    study.seq - study.snapshot_seq < min_events
+                    and study.decision_seconds < max_decision_seconds
+                ) or study.seq == study.snapshot_seq:
                     return False
-            self.journal.save_snapshot(Snapshot(name, study.seq, study.state()))
-            study.snapshot_seq = study.seq
-            study.decision_seconds = 0.0
-            study.snapshot_saved_at = time.perf_counter()
-            study.snapshot_cost = study.snapshot_saved_at - started
+                started = time.perf_counter()
+                if max_busy_fraction is not None and (
+                    started - study.snapshot_saved_at < study.snapshot_cost / max_busy_fraction
+                ):
+                    return False
+                study.last_ticket.wait()  # a snapshot never runs ahead of the journal
+                with self._lock:
+                    if self._studies.get(name) is not study:
+                        return False
+                seq, state, spent = study.seq, study.state(), study.decision_seconds
+            self.journal.save_snapshot(Snapshot(name, seq, state))
+            with study.lock:
+                study.snapshot_seq = seq
+                study.decision_seconds -= spent
+                study.snapshot_saved_at = time.perf_counter()
+                study.snapshot_cost = study.snapshot_saved_at - started
             return True
 
     def _replay(self, name: str) -> _Study:

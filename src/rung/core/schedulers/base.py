@@ -44,13 +44,19 @@ class TrialState:
     rung_index: int = -1  # index of the highest rung level reached in its bracket
     times_lost: int = 0
 
-    def to_json(self) -> dict[str, Any]:
-        # Not dataclasses.asdict: its recursive deep copy dominated snapshots of large studies.
-        return {**vars(self), "config": dict(self.config), "status": self.status.value}
+    def to_json(self) -> list[Any]:
+        """The fields in order: a server's snapshot holds one row per trial, and rows encode
+        and decode several times faster than objects with repeated keys."""
+        return [
+            self.trial_id, self.config, self.bracket, self.status.value, self.resume_from,
+            self.milestone, self.reported, self.checkpoint_resource, self.rung_index,
+            self.times_lost,
+        ]
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "TrialState":
-        return cls(**{**data, "status": _STATUSES[data["status"]]})
+    def from_json(cls, row: list[Any]) -> "TrialState":
+        trial_id, config, bracket, status, *counters = row
+        return cls(trial_id, config, bracket, _STATUSES[status], *counters)
 
 
 @dataclass(frozen=True)
@@ -345,7 +351,7 @@ class Scheduler(ABC):
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.trials = {t["trial_id"]: TrialState.from_json(t) for t in state["trials"]}
+        self.trials = {row[0]: TrialState.from_json(row) for row in state["trials"]}
         self.resource_spent = state["resource_spent"]
         self.promotions = state["promotions"]
         self.started_at = state["started_at"]
