@@ -263,21 +263,25 @@ class StudyService:
     def create_study(self, spec: StudySpec) -> StudyView:
         with self._lock:
             existing = self._studies.get(spec.name)
-            if existing is not None:
-                if existing.spec != spec:
-                    raise AlreadyExists(
-                        f"study {spec.name!r} exists with a different definition"
-                    )
-                return self._view(existing)
-            now = self.clock()
-            self.journal.append(
-                Event(spec.name, 1, "created", {"spec": spec.to_json(), "at": now})
-            )
-            study = _Study(spec, now)
-            self._studies[spec.name] = study
-            log.info("study created", extra={"study": spec.name})
+            if existing is None:
+                study = self._journal_new_study(spec)
+        if existing is not None:
+            if existing.spec != spec:
+                raise AlreadyExists(f"study {spec.name!r} exists with a different definition")
+            # Viewed outside the service's lock: a call holding the study's lock takes the
+            # service's lock in _append, so taking them the other way round could deadlock.
+            return self._view(existing)
         self._notify(spec.name, 1, "created")
         return self._view(study)
+
+    def _journal_new_study(self, spec: StudySpec) -> _Study:
+        """Under the service's lock: the study's first event, then the study in memory."""
+        now = self.clock()
+        self.journal.append(Event(spec.name, 1, "created", {"spec": spec.to_json(), "at": now}))
+        study = _Study(spec, now)
+        self._studies[spec.name] = study
+        log.info("study created", extra={"study": spec.name})
+        return study
 
     def get_study(self, name: str) -> StudyView:
         return self._view(self._study(name))

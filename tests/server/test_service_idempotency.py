@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Callable
 
 import pytest
@@ -149,3 +150,23 @@ def test_idempotency_memory_is_kept_per_open_lease_and_the_journal_answers_beyon
                 restarted.report("s", job.job.trial_id, job.lease_id, job.job.milestone + 1, 0.0)
         assert restarted.suggest("s", "w", "req-open").lease_id == open_job.lease_id
         assert (snapshot(restarted), journal_length(restarted)) == (before, length)
+
+
+def test_creating_an_existing_study_does_not_hold_the_service_lock_while_it_waits(
+    service: StudyService,
+) -> None:
+    """A call holding a study's lock takes the service's lock to journal its event; so must
+    create_study, when the study exists, wait for the study's lock without the service's,
+    or the two deadlock (a worker's Report meets a second `rung create` of the same study)."""
+    study = service._studies["s"]
+    created = threading.Event()
+    with study.lock:  # a call on the study, in progress
+        creator = threading.Thread(
+            target=lambda: (service.create_study(make_spec()), created.set()), daemon=True
+        )
+        creator.start()
+        creator.join(timeout=0.5)  # it is now waiting for the study's lock
+        got_service_lock = service._lock.acquire(timeout=30)  # as _append would
+        assert got_service_lock, "create_study held the service's lock while waiting"
+        service._lock.release()
+    assert created.wait(timeout=30)
