@@ -165,10 +165,10 @@ class _Study:
         # Held for a whole save, including the write after the study's lock is released,
         # so saves do not overlap and a delete cannot come between a save's read and write.
         self.snapshot_lock = threading.Lock()
-        # The journal position at which the study was last seen finished. Finished stays
-        # true until the next event (later clocks only spend more of the wall-time budget),
-        # and asking the scheduler costs a deep copy of it, so views reuse the answer.
-        self.finished_at_seq = 0
+        # Whether the study was finished when last asked, and at which journal position
+        # (see StudyService._finished: asking the scheduler costs a deep copy of it).
+        self.finished = False
+        self.finished_checked_seq = 0
         # For readers that refresh only what changed (the dashboard): each trial's last
         # event, oldest first, and the last event that changed trials without naming one.
         self.touched: dict[int, int] = {}
@@ -463,7 +463,7 @@ class StudyService:
             job = study.scheduler.suggest(now)
             if job.kind in (JobKind.WAIT, JobKind.DONE):
                 if job.kind is JobKind.DONE and not study.scheduler.n_running:
-                    study.finished_at_seq = study.seq
+                    study.finished, study.finished_checked_seq = True, study.seq
                 return IssuedJob(job)
             study.decision_seconds += time.perf_counter() - started
             lease_id = uuid.uuid4().hex
@@ -889,15 +889,25 @@ class StudyService:
             self._expire_leases(study)
             return self._view_locked(study)
 
+    def _finished(self, study: _Study) -> bool:
+        """Whether a free worker would be told DONE (nothing running). The scheduler answers
+        with a copy of itself, so the answer is kept for the journal position: it holds
+        until the next event, except that a wall-clock budget can end the study meanwhile.
+        (Workers open a study with GetStudy: asked anew each time, 64 of them at once
+        serialized seconds of copying on the study's lock.)"""
+        if study.finished_checked_seq != study.seq or (
+            not study.finished and study.spec.budget.max_wall_seconds
+        ):
+            study.finished = study.scheduler.finished(self.clock())
+            study.finished_checked_seq = study.seq
+        return study.finished
+
     def _view_locked(self, study: _Study) -> StudyView:
         scheduler = study.scheduler
         running = scheduler.n_running  # a walk over every trial: once per view
         if scheduler.stopped:
             state = "stopped"
-        elif not running and (
-            study.finished_at_seq == study.seq or scheduler.finished(self.clock())
-        ):
-            study.finished_at_seq = study.seq
+        elif not running and self._finished(study):
             state = "done"
         else:
             state = "running"
