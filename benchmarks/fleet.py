@@ -36,7 +36,7 @@ import numpy as np
 
 from rung.client import Client
 from rung.core.space import Float
-from rung.server.launch import spawn_server
+from rung.server.launch import resident_mib, spawn_server
 
 STUDY = "fleet"
 CALL_TIMEOUT = 30.0
@@ -104,13 +104,6 @@ def client_process(
     Path(out).write_text(json.dumps({"latencies": latencies, "errors": dict(errors)}))
 
 
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def established_connections(port: int) -> int:
     """Established TCP connections to `port` on this machine (server side), from /proc."""
     count = 0
@@ -155,11 +148,11 @@ def main() -> None:
             ]
             for c in clients:
                 c.start()
-            rss = [rss_mib(proc.pid)]
+            rss = [resident_mib(proc.pid)]
             connections = 0
             while any(c.is_alive() for c in clients):
                 time.sleep(5.0)
-                rss.append(rss_mib(proc.pid))
+                rss.append(resident_mib(proc.pid))
                 if time.time() > began + 1.5 * args.cycle and not connections:
                     connections = established_connections(int(address.rsplit(":", 1)[1]))
             for c in clients:

@@ -39,7 +39,7 @@ from rung.core.study import SchedulerSettings, StudySpec
 from rung.core.space import Float, SearchSpace
 from rung.core.types import Budget, Decision, JobKind
 from rung.server.journals import open_journal
-from rung.server.launch import spawn_server
+from rung.server.launch import resident_mib, spawn_server
 from rung.server.service import StudyService
 from rung.server.storage import MemoryJournal
 from rung.v1 import rung_pb2 as pb
@@ -98,13 +98,6 @@ def copy_into(source: MemoryJournal, target: str) -> int:
     return len(events)
 
 
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def db_mib(target: str) -> float:
     if target.startswith("postgresql://"):
         import psycopg
@@ -156,7 +149,7 @@ def measure(trials: int, target: str, empty: str, log: Path, calls: int) -> dict
     suggest, report = latencies(address, calls)
     row["suggest_p50_ms"], row["suggest_p99_ms"] = np.percentile(suggest, [50, 99])
     row["report_p50_ms"], row["report_p99_ms"] = np.percentile(report, [50, 99])
-    row["rss_mib"] = rss_mib(proc.pid)
+    row["rss_mib"] = resident_mib(proc.pid)
     with Client(address, call_timeout=600) as client:
         t0 = time.perf_counter()
         listed = client.list_trials(STUDY, page_size=1000)
@@ -168,7 +161,7 @@ def measure(trials: int, target: str, empty: str, log: Path, calls: int) -> dict
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
     proc, address, row["restart_snapshot_s"] = start(target, log)
-    row["rss_after_restart_mib"] = rss_mib(proc.pid)
+    row["rss_after_restart_mib"] = resident_mib(proc.pid)
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=600)
     row["db_mib"] = db_mib(target)

@@ -34,3 +34,11 @@ def spawn_server(
         proc.wait()
         raise RuntimeError(f"rung serve did not start: {line!r}\n{Path(log).read_text()[-3000:]}")
     return proc, line[len(READY):]
+
+
+def resident_mib(pid: int) -> float:
+    """A process's resident memory (VmRSS) in MiB, from /proc (Linux); NaN if not reported."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
