@@ -90,7 +90,9 @@ def start_server(
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
         ],
     )
-    rung_pb2_grpc.add_RungServicer_to_server(RungServicer(service, blobs), server)
+    rung_pb2_grpc.add_RungServicer_to_server(
+        RungServicer(service, blobs, max_watches=max(1, max_workers // 4)), server
+    )
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(services, server)

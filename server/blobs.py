@@ -53,7 +53,8 @@ class CheckpointSettings:
 
 
 class ResourceExhausted(RungError):
-    """A blob is larger than the server accepts."""
+    """A request needs more than the server gives one caller: a blob larger than it
+    accepts, or a stream beyond its limit of concurrent streams."""
 
 
 class DataLoss(RungError):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from typing import Any, BinaryIO, Callable, Iterator, TypeVar
 
 import grpc
@@ -176,9 +177,15 @@ def _blob_chunks(key: BlobKey, blob: BinaryIO, size: int) -> Iterator[pb.Checkpo
 
 
 class RungServicer(rung_pb2_grpc.RungServicer):
-    def __init__(self, service: StudyService, blobs: BlobStore | None = None):
+    def __init__(
+        self, service: StudyService, blobs: BlobStore | None = None, max_watches: int = 4
+    ):
         self.service = service
         self.blobs = blobs
+        # A WatchStudy stream holds one of the server's RPC threads while it lasts: without
+        # a cap, as many watchers as threads would leave none for workers' calls.
+        self.max_watches = max_watches
+        self._watch_slots = threading.BoundedSemaphore(max_watches)
 
     @_maps_errors
     def CreateStudy(self, request: pb.CreateStudyRequest, context: Any) -> pb.Study:
@@ -223,7 +230,21 @@ class RungServicer(rung_pb2_grpc.RungServicer):
         if request.after_seq < 0:
             raise InvalidArgument("after_seq must be >= 0")
         self.service.get_study(request.study)  # NOT_FOUND before the stream starts
-        return paging.watch(self.service, request.study, request.after_seq, context.is_active)
+        if not self._watch_slots.acquire(blocking=False):
+            raise ResourceExhausted(
+                f"this server streams at most {self.max_watches} WatchStudy calls at once "
+                "(each holds one of its RPC threads); retry later, or poll ListTrials with "
+                "changed_since"
+            )
+        return self._holding_a_watch_slot(
+            paging.watch(self.service, request.study, request.after_seq, context.is_active)
+        )
+
+    def _holding_a_watch_slot(self, events: Iterator[pb.StudyEvent]) -> Iterator[pb.StudyEvent]:
+        try:
+            yield from events
+        finally:  # the stream ended, failed or was cancelled (the generator is closed)
+            self._watch_slots.release()
 
     @_maps_errors
     def Suggest(self, request: pb.SuggestRequest, context: Any) -> pb.Job:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -153,3 +154,35 @@ def test_watch_ends_when_the_study_is_deleted_and_refuses_unknown_studies(
     with pytest.raises(grpc.RpcError) as info:
         list(client.watch("nope"))
     assert info.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_watch_streams_are_capped_so_workers_calls_still_get_threads(
+    served: tuple[RunningServer, Client],
+) -> None:
+    """Each stream holds an RPC thread (16 by default, a quarter of them for watches):
+    one watch too many is refused with RESOURCE_EXHAUSTED, Suggest is still answered,
+    and a cancelled stream frees its place."""
+    running, client = served
+    stub = client._stub
+    streams = [stub.WatchStudy(pb.WatchStudyRequest(study="s", after_seq=0)) for _ in range(4)]
+    for stream in streams:
+        assert next(stream).kind == "created"  # each stream is being served
+    refused = stub.WatchStudy(pb.WatchStudyRequest(study="s", after_seq=0))
+    with pytest.raises(grpc.RpcError) as info:
+        next(refused)
+    assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "at most 4 WatchStudy" in info.value.details()
+    assert client.study("s").suggest("w").lease_id  # workers still get answers
+    streams[0].cancel()
+    deadline = time.monotonic() + 30
+    while True:  # the server notices the cancellation within its poll interval
+        again = stub.WatchStudy(pb.WatchStudyRequest(study="s", after_seq=0))
+        try:
+            assert next(again).kind == "created"
+            break
+        except grpc.RpcError as exc:
+            assert exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert time.monotonic() < deadline, "a cancelled stream never freed its place"
+            time.sleep(0.2)
+    for stream in [*streams[1:], again]:
+        stream.cancel()
