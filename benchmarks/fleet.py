@@ -58,13 +58,13 @@ async def simulated_worker(
         stub = rung_pb2_grpc.RungStub(channel)
 
         async def call(method: str, request: object) -> object | None:
-            began = time.perf_counter()
+            sent, began = time.time(), time.perf_counter()
             try:
                 answer = await getattr(stub, method)(request, timeout=CALL_TIMEOUT)
             except grpc.aio.AioRpcError as exc:
                 errors[f"{method} {exc.code().name}"] += 1
                 return None
-            latencies[method].append(time.perf_counter() - began)
+            latencies[method].append((sent, time.perf_counter() - began))
             return answer
 
         while time.time() < deadline:
@@ -90,7 +90,7 @@ def client_process(
     out: str,
 ) -> None:
     """Runs its share of the fleet; writes latencies (s) and error counts to `out` as JSON."""
-    latencies: dict[str, list[float]] = {"Suggest": [], "Heartbeat": [], "Report": []}
+    latencies: dict[str, list[tuple[float, float]]] = {"Suggest": [], "Heartbeat": [], "Report": []}
     errors: Counter = Counter()
 
     async def run() -> None:
@@ -124,12 +124,15 @@ def main() -> None:
     parser.add_argument("--lease-seconds", type=float, default=60.0)
     parser.add_argument("--processes", type=int, default=3, help="client processes")
     parser.add_argument("--db", default="sqlite", help="sqlite or a postgresql:// URL")
+    parser.add_argument("--snapshot-every", type=int, default=None,
+                        help="passed to rung serve (default: the server's)")
     args = parser.parse_args()
     heartbeat = args.lease_seconds / 3  # the SDK's interval
     with tempfile.TemporaryDirectory() as tmp:
         db = str(Path(tmp) / "fleet.db") if args.db == "sqlite" else args.db
         proc, address = spawn_server(
-            ["--port", "0", "--db", db, "--lease-seconds", str(args.lease_seconds)],
+            ["--port", "0", "--db", db, "--lease-seconds", str(args.lease_seconds),
+             *(["--snapshot-every", str(args.snapshot_every)] if args.snapshot_every else [])],
             Path(tmp) / "server.log",
         )
         try:
@@ -162,31 +165,35 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait(timeout=60)
-        latencies: dict[str, list[float]] = {"Suggest": [], "Heartbeat": [], "Report": []}
+        calls: dict[str, np.ndarray] = {}
         errors: Counter = Counter()
         for out in outs:
             part = json.loads(Path(out).read_text())
-            for method, values in part["latencies"].items():
-                latencies[method] += values
+            for method, rows in part["latencies"].items():
+                rows = np.array(rows, dtype=float).reshape(-1, 2)  # (sent at, seconds)
+                calls[method] = np.concatenate([calls.get(method, np.empty((0, 2))), rows])
             errors.update(part["errors"])
-    calls = sum(len(v) for v in latencies.values()) + sum(errors.values())
+    total = sum(len(v) for v in calls.values()) + sum(errors.values())
     print(f"{args.workers} workers, {args.processes} client processes, {elapsed:.0f} s, "
           f"mean job {args.cycle:.0f} s, heartbeat every {heartbeat:.0f} s; "
           f"server alive at the end: {server_alive}")
-    print(f"calls: {calls:,} ({calls / elapsed:,.0f}/s); errors: {sum(errors.values())} "
+    print(f"calls: {total:,} ({total / elapsed:,.0f}/s); errors: {sum(errors.values())} "
           f"{dict(errors) if errors else ''}")
     print(f"server RSS MiB: start {rss[0]:.0f}, max {max(rss):.0f}, end {rss[-1]:.0f}; "
           f"established connections to the server after the first cycle: {connections:,}")
-    print("\n| RPC | calls | p50 ms | p99 ms | max ms |")
-    print("|---|---:|---:|---:|---:|")
-    for method, values in latencies.items():
-        if values:
-            ms = np.array(values) * 1e3
-            p50, p99 = np.percentile(ms, [50, 99])
-            print(f"| {method} | {len(ms):,} | {p50:.1f} | {p99:.1f} | {ms.max():.0f} |")
-    all_ms = np.concatenate([np.array(v) for v in latencies.values() if v]) * 1e3
-    print(f"| all | {len(all_ms):,} | {np.percentile(all_ms, 50):.1f} | "
-          f"{np.percentile(all_ms, 99):.1f} | {all_ms.max():.0f} |")
+    warm = began + 2 * args.cycle  # every worker is up and past its first job
+    for title, keep in (("every call", lambda t: t >= 0), (
+            f"calls sent after the first {2 * args.cycle:.0f} s (the fleet up)", lambda t: t >= warm)):
+        print(f"\n{title}:\n\n| RPC | calls | p50 ms | p99 ms | max ms |\n|---|---:|---:|---:|---:|")
+        for method, rows in [*calls.items(), ("all", np.concatenate(list(calls.values())))]:
+            ms = rows[keep(rows[:, 0]), 1] * 1e3
+            if len(ms):
+                p50, p99 = np.percentile(ms, [50, 99])
+                print(f"| {method} | {len(ms):,} | {p50:.1f} | {p99:.1f} | {ms.max():.0f} |")
+    everything = np.concatenate(list(calls.values()))
+    minutes = ((everything[:, 0] - began) // 60).astype(int)
+    print("\np99 ms by minute of the run: " + ", ".join(
+        f"{np.percentile(everything[minutes == m, 1], 99) * 1e3:.0f}" for m in sorted(set(minutes))))
 
 
 if __name__ == "__main__":
