@@ -64,8 +64,10 @@ def create(client: Client, study: str, trials: int) -> None:
 
 
 def test_one_child_per_gpu_works_the_study_to_the_end(server, fmnist_dir, tmp_path):
+    # Enough work that one child cannot finish it all while the other is still starting
+    # (importing torch takes seconds on a loaded 2-core machine; 6 trials once did not).
     with Client(server.address) as client:
-        create(client, "gpus", 6)
+        create(client, "gpus", 16)
         proc = launcher(server, fmnist_dir, tmp_path, "gpus")
         out, _ = proc.communicate(timeout=300)
         assert proc.returncode == 0, out
