@@ -53,13 +53,18 @@ class _Refuse(grpc.GenericRpcHandler):
         return make(refuse)
 
 
+STOP_GRACE_SECONDS = 1.0
+
+
 @dataclass
 class StandbyServer:
     server: grpc.Server
     port: int
 
     def stop(self) -> None:
-        self.server.stop(0).wait()
+        # A grace lets calls in flight (health checks, refusals: all instant) be answered
+        # rather than cancelled while the port passes to the active server.
+        self.server.stop(STOP_GRACE_SECONDS).wait()
 
 
 def start_standby(

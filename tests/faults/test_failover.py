@@ -42,13 +42,14 @@ def health(address: str) -> int:
 
 def wait_for_health(address: str, status: int) -> None:
     """Polls (no timing asserted; the test's timeout bounds it). A standby that takes the
-    lead rebinds its port: refused connections in between are expected."""
+    lead rebinds its port: refused connections in between are expected, and so is a call
+    cancelled by the standby's listener closing under it (GOAWAY), which the SDK retries."""
     while True:
         try:
             if health(address) == status:
                 return
         except grpc.RpcError as exc:
-            if exc.code() != grpc.StatusCode.UNAVAILABLE:
+            if exc.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED):
                 raise
         time.sleep(0.1)
 
