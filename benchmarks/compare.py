@@ -1,7 +1,8 @@
 """rung's methods and its peers on the same simulated benchmarks, budget and workers.
 
-    .venv/bin/python benchmarks/compare.py --benchmarks hartmann3,hartmann6,branin,cnn \\
-        --seeds 20 --seeds-for synetune:bayesopt=5 --out docs/compare
+    .venv/bin/python benchmarks/compare.py --seeds 20 --seeds-for synetune:bayesopt=5
+
+(every benchmark and method by default; --benchmarks and --methods narrow it.)
 
 Every method runs in rung's discrete-event simulator (4 workers, rung levels
 r = 1, 3, 9, 27, a budget of 60 full-fidelity evaluations of worker time, the
@@ -44,8 +45,9 @@ from rung.sim.peers import PEERS  # noqa: E402
 from rung.sim.plots import plot_anytime  # noqa: E402
 from rung.sim.runner import BenchSettings, Task, method_label, parse_method, run_task  # noqa: E402
 
-RUNG_METHODS = ("fifo:random", "asha:random", "asha:gp", "asha:bohb", "hyperband:random",
-                "hyperband:gp", "hyperband:bohb", "asha_stopping:gp")
+RUNG_METHODS = ("fifo:random", "asha:random", "hyperband:random", "asha:gp", "hyperband:gp",
+                "asha:bohb", "hyperband:bohb", "asha_stopping:gp", "asha:mfgp", "hyperband:mfgp",
+                "model_promotion:mfgp")
 PEER_METHODS = ("synetune:bayesopt", "synetune:random", "optuna:tpe_hyperband", "optuna:gp")
 REFERENCE = "fifo:random"
 RECOMMENDED_METHOD = f"{RECOMMENDED['scheduler']}:{RECOMMENDED['searcher']}"
@@ -112,7 +114,7 @@ def run_peers(tasks: list[tuple[str, str, int]], settings: BenchSettings, cache_
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--benchmarks", default="hartmann3,hartmann6,branin,cnn",
+    p.add_argument("--benchmarks", default="hartmann3,hartmann6,branin,cnn,lenet",
                    help=f"comma-separated, any of: {', '.join(BENCHMARKS)}")
     p.add_argument("--methods", default=",".join(RUNG_METHODS + PEER_METHODS),
                    help="comma-separated rung methods (scheduler:searcher) and peers "
