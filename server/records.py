@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Iterator, Mapping, NamedTuple
+from typing import Iterable, Iterator, Mapping, NamedTuple
 
 from rung.core.types import Decision
 
@@ -92,8 +92,9 @@ def decode_record(text: str) -> TrialRecord:
 class TrialRecords:
     """Trial id -> TrialRecord; records restored from a snapshot stay encoded until used."""
 
-    def __init__(self, encoded: Mapping[int, str] | None = None):
-        self._records: dict[int, TrialRecord | str] = dict(encoded or {})
+    def __init__(self, encoded: Iterable[tuple[int, str]] = ()):
+        """`encoded`: (trial id, record text) pairs, as a snapshot stores them."""
+        self._records: dict[int, TrialRecord | str] = dict(encoded)
 
     def __getitem__(self, trial_id: int) -> TrialRecord:
         record = self._records[trial_id]

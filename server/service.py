@@ -225,7 +225,7 @@ class _Study:
         study.scheduler.load_state_dict(json.loads(state["scheduler"]))
         for lease_id, trial_id, worker_id, request_id in state["leases"]:
             study.open_lease(Lease(lease_id, trial_id, worker_id, deadline, request_id))
-        study.records = TrialRecords(dict(state["records"]))
+        study.records = TrialRecords(state["records"])
         study.jobs_by_request = {
             request_id: IssuedJob(_job_from_json(job), lease_id, deadline, checkpoint)
             for request_id, lease_id, checkpoint, job in state["jobs"]
