@@ -2,24 +2,19 @@
 store it.
 
 A large study holds hundreds of thousands of records, almost all of finished
-trials that nobody reads again until someone lists them. `TrialRecords` keeps
-the records restored from a snapshot as their encoded JSON text and decodes
-one only when it is first used, so a restart does not rebuild every record
-(most of a restart's time at 100,000 trials) and an idle record costs its
-text, not a tree of Python objects. A snapshot encodes only the records used
-since the last one, and turns them back into text.
-
-Every change to a record comes from an event about its trial, made under the
-study's lock, through `records[trial_id]`; nothing keeps a record object
-across calls, so a record turned back into text loses no change.
+trials that nobody reads again until someone lists them, so they are kept in
+`LazyRows`: as text until used (see rung.core.lazy_rows for why and for the
+rule callers follow). Every change to a record comes from an event about its
+trial, made under the study's lock, through `records[trial_id]`.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Mapping, NamedTuple
+from typing import Iterable, Mapping, NamedTuple
 
+from rung.core.lazy_rows import LazyRows
 from rung.core.types import Decision
 
 
@@ -89,41 +84,13 @@ def decode_record(text: str) -> TrialRecord:
     )
 
 
-class TrialRecords:
-    """Trial id -> TrialRecord; records restored from a snapshot stay encoded until used."""
+def trial_records(texts: Iterable[str] = ()) -> LazyRows[TrialRecord]:
+    """Trial id -> TrialRecord, restored from a snapshot's record texts (kept as text until used)."""
+    return LazyRows(encode_record, decode_record, texts)
 
-    def __init__(self, encoded: Iterable[tuple[int, str]] = ()):
-        """`encoded`: (trial id, record text) pairs, as a snapshot stores them."""
-        self._records: dict[int, TrialRecord | str] = dict(encoded)
 
-    def __getitem__(self, trial_id: int) -> TrialRecord:
-        record = self._records[trial_id]
-        if isinstance(record, str):
-            record = self._records[trial_id] = decode_record(record)
-        return record
-
-    def __contains__(self, trial_id: int) -> bool:
-        return trial_id in self._records
-
-    def __len__(self) -> int:
-        return len(self._records)
-
-    def setdefault(self, trial_id: int, default: TrialRecord) -> TrialRecord:
-        if trial_id in self._records:
-            return self[trial_id]
-        self._records[trial_id] = default
-        return default
-
-    def items(self) -> Iterator[tuple[int, TrialRecord]]:
-        """Every record, decoded (a walk over all of them is rare: see `encoded`)."""
-        for trial_id in list(self._records):
-            yield trial_id, self[trial_id]
-
-    def texts(self) -> Iterator[tuple[int, str]]:
-        """Every record as text, for a snapshot. Only records used since the last call are
-        encoded, and every record is kept as text from here on (decoded again when next
-        used), so a save costs the records that changed and idle ones stay compact."""
-        for trial_id, record in self._records.items():
-            if not isinstance(record, str):
-                record = self._records[trial_id] = encode_record(record)
-            yield trial_id, record
+def record_of(records: LazyRows[TrialRecord], trial_id: int) -> TrialRecord:
+    """The trial's record; a trial's first job adds it (trials are numbered in order)."""
+    if trial_id == len(records):
+        records.append(TrialRecord())
+    return records[trial_id]

@@ -48,8 +48,8 @@ from rung.core.types import Decision, Job, JobKind, TrialStatus
 from .blobs import check_report_ref
 from .retention import TrialCheckpoints
 from .group_commit import DONE, Committer, Ticket
-from .records import Observation, Segment, TrialRecord, TrialRecords
-from .storage import Event, Journal, Snapshot, encode_state
+from .records import Observation, Segment, TrialRecord, record_of, trial_records
+from .storage import Event, Journal, Snapshot
 
 log = logging.getLogger("rung.server")
 
@@ -127,9 +127,9 @@ class StudySnapshot:
     complete: bool = True  # False: only the trials changed since the position asked about
 
 
-# The layout of _Study.state(); a snapshot of another layout is ignored (the journal is the
+# The layout of _Study.snapshot(); a snapshot of another layout is ignored (the journal is the
 # truth: that restart replays it all, and the next snapshot is written in this layout).
-SNAPSHOT_FORMAT = 5
+SNAPSHOT_FORMAT = 6
 
 # Called as listener(study, seq, kind) after each journaled event; see StudyService.subscribe.
 EventListener = Callable[[str, int, str], None]
@@ -153,7 +153,7 @@ class _Study:
         # Entries go stale when a heartbeat extends or a lease ends; they are checked on the way out.
         self.lease_expiry: list[tuple[float, int, str]] = []
         self.leases_opened = 0
-        self.records = TrialRecords()
+        self.records = trial_records()
         self.jobs_by_request: dict[str, IssuedJob] = {}  # of open leases only
         self.snapshot_seq = 0  # the journal position of the latest saved snapshot
         # Seconds the core spent on journaled decisions since that snapshot: what a restart
@@ -194,38 +194,39 @@ class _Study:
             else:
                 yield lease
 
-    def state(self) -> dict[str, Any]:
+    def snapshot(self) -> Snapshot:
         """Everything replay would rebuild, as JSON values (lease deadlines aside).
 
-        Taken under the study's lock; nothing in it is shared with the live study (the
-        scheduler's state is already JSON text, records are immutable text), so it can
-        be encoded and written after the lock is released."""
-        return {
+        Taken under the study's lock, in time that grows with the trials changed since
+        the last one (the others are kept as text); nothing in it is shared with the
+        live study, so it is encoded and written after the lock is released."""
+        scheduler = self.scheduler.state_dict()
+        rows = {"trials": scheduler.pop("trials"), "records": self.records.texts()}
+        return Snapshot(self.spec.name, self.seq, {
             "format": SNAPSHOT_FORMAT,
             "spec": self.spec.to_json(),
             "created_at": self.created_at,
-            "seq": self.seq,
-            "scheduler": encode_state(self.scheduler.state_dict()),
+            "scheduler": scheduler,
             "leases": [
                 [le.lease_id, le.trial_id, le.worker_id, le.request_id]
                 for le in self.leases.values()
             ],
-            "records": list(self.records.texts()),
             "jobs": [
                 [request_id, issued.lease_id, issued.checkpoint, _job_json(issued.job)]
                 for request_id, issued in self.jobs_by_request.items()
             ],
-        }
+        }, rows)
 
     @classmethod
-    def from_state(cls, state: dict[str, Any], deadline: float) -> "_Study":
+    def from_snapshot(cls, snapshot: Snapshot, deadline: float) -> "_Study":
         """The study a snapshot describes; every open lease and issued job gets `deadline`."""
+        state = snapshot.state
         study = cls(StudySpec.from_json(state["spec"]), state["created_at"])
-        study.seq = study.snapshot_seq = study.durable_seq = state["seq"]
-        study.scheduler.load_state_dict(json.loads(state["scheduler"]))
+        study.seq = study.snapshot_seq = study.durable_seq = snapshot.seq
+        study.scheduler.load_state_dict({**state["scheduler"], "trials": snapshot.rows["trials"]})
         for lease_id, trial_id, worker_id, request_id in state["leases"]:
             study.open_lease(Lease(lease_id, trial_id, worker_id, deadline, request_id))
-        study.records = TrialRecords(state["records"])
+        study.records = trial_records(snapshot.rows["records"])
         study.jobs_by_request = {
             request_id: IssuedJob(_job_from_json(job), lease_id, deadline, checkpoint)
             for request_id, lease_id, checkpoint, job in state["jobs"]
@@ -337,8 +338,9 @@ class StudyService:
             deadlines = {le.trial_id: le.deadline for le in study.leases.values()}
             page: list[TrialView] = []
             trials = study.scheduler.trials
-            for t in trials.values() if after < 0 else _trials_after(trials, after):
-                record = study.records[t.trial_id]
+            # Read with peek: a listing of every trial leaves them all as compact text.
+            for trial_id in range(max(after + 1, 0), len(trials)):
+                t, record = trials.peek(trial_id), study.records.peek(trial_id)
                 if (statuses and t.status not in statuses) or record.changed <= changed_since:
                     continue
                 if limit is not None and len(page) == limit:
@@ -432,8 +434,8 @@ class StudyService:
         deadlines = {le.trial_id: le.deadline for le in study.leases.values()}
         trials = study.scheduler.trials
         views = []
-        for t in trials.values() if ids is None else (trials[i] for i in ids):
-            r = study.records[t.trial_id]
+        for trial_id in range(len(trials)) if ids is None else ids:
+            t, r = trials.peek(trial_id), study.records.peek(trial_id)
             record = TrialRecord(
                 list(r.segments), list(r.observations), r.checkpoint, r.checkpoint_resource,
                 list(r.failures),
@@ -603,15 +605,16 @@ class StudyService:
         with self._locked(study):
             self._expire_leases(study)
             incumbent = study.scheduler.incumbent()
-            return {
-                t.trial_id: TrialCheckpoints(
-                    resumable=t.status in (TrialStatus.RUNNING, TrialStatus.PAUSED),
-                    incumbent=incumbent is not None and incumbent.trial_id == t.trial_id,
-                    checkpoint=study.records[t.trial_id].checkpoint,
-                    checkpoint_resource=study.records[t.trial_id].checkpoint_resource,
+            states = {}
+            for trial_id in study.scheduler.trials:
+                status, record = study.scheduler.trials.peek(trial_id).status, study.records.peek(trial_id)
+                states[trial_id] = TrialCheckpoints(
+                    resumable=status in (TrialStatus.RUNNING, TrialStatus.PAUSED),
+                    incumbent=incumbent is not None and incumbent.trial_id == trial_id,
+                    checkpoint=record.checkpoint,
+                    checkpoint_resource=record.checkpoint_resource,
                 )
-                for t in study.scheduler.trials.values()
-            }
+            return states
 
     # ------------------------------------------------------------------ leases
 
@@ -706,7 +709,7 @@ class StudyService:
     def _record_job(
         self, study: _Study, seq: int, p: dict[str, Any], job: Job, deadline: float
     ) -> IssuedJob:
-        record = study.records.setdefault(job.trial_id, TrialRecord())
+        record = record_of(study.records, job.trial_id)
         record.segments.append(
             Segment(seq, job.resume_from, job.milestone, p["worker_id"], p["lease_id"])
         )
@@ -730,7 +733,7 @@ class StudyService:
         if event is None:
             return None
         p = event.payload
-        trial = study.scheduler.trials[p["trial_id"]]
+        trial = study.scheduler.trials.peek(p["trial_id"])
         job = Job(JobKind(p["kind"]), p["trial_id"], dict(trial.config), p["resume_from"],
                   p["milestone"])
         return IssuedJob(job, p["lease_id"], p["now"] + self.lease_seconds, p.get("checkpoint", ""))
@@ -817,10 +820,10 @@ class StudyService:
                 with self._lock:
                     if self._studies.get(name) is not study:
                         return False
-                seq, state, spent = study.seq, study.state(), study.decision_seconds
-            self.journal.save_snapshot(Snapshot(name, seq, state))
+                snapshot, spent = study.snapshot(), study.decision_seconds
+            self.journal.save_snapshot(snapshot)
             with study.lock:
-                study.snapshot_seq = seq
+                study.snapshot_seq = snapshot.seq
                 study.decision_seconds -= spent
                 study.snapshot_saved_at = time.perf_counter()
                 study.snapshot_cost = study.snapshot_saved_at - started
@@ -834,7 +837,7 @@ class StudyService:
             log.info("ignoring study %s's snapshot of another format; replaying its journal", name)
             snapshot = None
         if snapshot is not None:
-            study = _Study.from_state(snapshot.state, restart_deadline)
+            study = _Study.from_snapshot(snapshot, restart_deadline)
             events = iter(self.journal.events(name, after=snapshot.seq))
         else:
             events = iter(self.journal.events(name))
@@ -923,11 +926,11 @@ class StudyService:
             resource_spent=scheduler.resource_spent,
             incumbent=incumbent,
             incumbent_config=(
-                dict(scheduler.trials[incumbent.trial_id].config) if incumbent else None
+                dict(scheduler.trials.peek(incumbent.trial_id).config) if incumbent else None
             ),
             pareto=pareto,
             trial_configs={
-                p.trial_id: dict(scheduler.trials[p.trial_id].config) for p in pareto.front
+                p.trial_id: dict(scheduler.trials.peek(p.trial_id).config) for p in pareto.front
             } if pareto else {},
         )
 
@@ -963,8 +966,8 @@ def _scheduler_input(
 def _pareto(study: _Study) -> ParetoSummary:
     reports = [
         MetricsReport(o.seq, o.at, trial_id, o.resource, o.metrics)
-        for trial_id, record in study.records.items()
-        for o in record.observations
+        for trial_id in study.records
+        for o in study.records.peek(trial_id).observations
         if o.metrics
     ]
     return summarize(study.spec.goals, reports, study.spec.reference_point)
@@ -974,14 +977,7 @@ def _touch(study: _Study, seq: int, payload: dict[str, Any]) -> None:
     """Marks the trial an event is about as changed at `seq` (for ListTrials' changed_since)."""
     trial_id = payload.get("trial_id")
     if trial_id is not None:
-        study.records.setdefault(trial_id, TrialRecord()).changed = seq
-
-
-def _trials_after(trials: dict[int, Any], after: int) -> Iterator[Any]:
-    """Trials with id > after, in id order, without walking the ones before (the core
-    numbers trials 0, 1, 2, ...)."""
-    for trial_id in range(after + 1, len(trials)):
-        yield trials[trial_id]
+        record_of(study.records, trial_id).changed = seq
 
 
 def _job_json(job: Job) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, ClassVar, Iterator
 
-from .storage import DuplicateEvent, Event, Snapshot, encode_state, first_event
+from .storage import DuplicateEvent, Event, Snapshot, decode_snapshot, encode_snapshot, first_event
 
 
 class SqlJournal:
@@ -73,7 +73,7 @@ class SqlJournal:
                 raise DuplicateEvent(f"a seq in this batch is already stored: {exc}") from exc
 
     def save_snapshot(self, snapshot: Snapshot) -> None:
-        body = encode_state(snapshot.state)
+        body = encode_snapshot(snapshot)
         with self._write_lock, self._transaction():
             self._check_fence()
             self._writer.execute(self._sql("DELETE FROM {snapshots} WHERE study = ?"), (snapshot.study,))
@@ -116,7 +116,7 @@ class SqlJournal:
 
     def latest_snapshot(self, study: str) -> Snapshot | None:
         rows = self._read("SELECT seq, state FROM {snapshots} WHERE study = ?", (study,))
-        return Snapshot(study, rows[0][0], json.loads(rows[0][1])) if rows else None
+        return decode_snapshot(study, rows[0][0], rows[0][1]) if rows else None
 
     @staticmethod
     def _no_limit() -> Any:

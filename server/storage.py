@@ -15,8 +15,8 @@ events after it. A snapshot is an optimization: the events alone are the truth.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any, Iterator, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping, Protocol
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,9 @@ class Snapshot:
     study: str
     seq: int  # the state includes every event up to and including this one
     state: dict[str, Any]
+    # Named lists of rows, one JSON text each (a row per trial): stored after the state,
+    # one per line, so neither saving nor loading parses or escapes them again.
+    rows: Mapping[str, list[str]] = field(default_factory=dict)
 
 
 class Journal(Protocol):
@@ -111,11 +114,11 @@ class MemoryJournal:
         return None if seq is None else next(self.events(study, seq - 1, 1))
 
     def save_snapshot(self, snapshot: Snapshot) -> None:
-        self._snapshots[snapshot.study] = (snapshot.seq, encode_state(snapshot.state))
+        self._snapshots[snapshot.study] = (snapshot.seq, encode_snapshot(snapshot))
 
     def latest_snapshot(self, study: str) -> Snapshot | None:
         stored = self._snapshots.get(study)
-        return Snapshot(study, stored[0], json.loads(stored[1])) if stored else None
+        return decode_snapshot(study, *stored) if stored else None
 
     def delete(self, study: str) -> None:
         self._events.pop(study, None)
@@ -126,9 +129,54 @@ class MemoryJournal:
         pass
 
 
-def encode_state(state: dict[str, Any]) -> str:
-    """A snapshot's state as compact JSON (NaN and infinities allowed: values may be)."""
-    return json.dumps(state, separators=(",", ":"))
+# A list longer than this is data (rows, rung entries), encoded in slices of this many items;
+# a shorter one is structure, whose items are encoded one by one.
+_PIECE = 10_000
+
+
+def encode_json(value: Any) -> str:
+    """Compact JSON (NaN and infinities allowed: values may be), made in pieces.
+
+    One encoder call holds the interpreter until it returns, and a large
+    study's state takes a second to encode: made in one call, it would stall
+    every RPC thread of the server for that long. In pieces of at most
+    `_PIECE` list items, other threads run between them.
+    """
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return "{" + ",".join(
+            json.dumps(k) + ":" + encode_json(v) for k, v in value.items()
+        ) + "}"
+    if isinstance(value, (list, tuple)):
+        if len(value) <= 64:
+            return "[" + ",".join(encode_json(v) for v in value) + "]"
+        return "[" + ",".join(
+            piece for i in range(0, len(value), _PIECE)
+            if (piece := json.dumps(value[i : i + _PIECE], separators=(",", ":"))[1:-1])
+        ) + "]"
+    return json.dumps(value, separators=(",", ":"))
+
+
+def encode_snapshot(snapshot: Snapshot) -> str:
+    """The state as one line of JSON, which also gives each row list's length, then every
+    row, one per line (rows are JSON texts: they hold no raw line break)."""
+    head = {"state": snapshot.state, "rows": [[name, len(r)] for name, r in snapshot.rows.items()]}
+    return "\n".join([encode_json(head), *(row for rows in snapshot.rows.values() for row in rows)])
+
+
+def decode_snapshot(study: str, seq: int, body: str) -> Snapshot:
+    """A snapshot from `encode_snapshot`'s text; other text (an older layout) gives a state
+    without a "format" the service knows, which it ignores."""
+    head_text, _, rest = body.partition("\n")
+    head = json.loads(head_text)
+    if "state" not in head or "rows" not in head:
+        return Snapshot(study, seq, head)
+    lines = rest.split("\n") if rest else []
+    rows, start = {}, 0
+    for name, count in head["rows"]:
+        rows[name], start = lines[start : start + count], start + count
+    if start != len(lines):
+        raise ValueError(f"study {study}'s snapshot at {seq} has {len(lines)} rows, not {start}")
+    return Snapshot(study, seq, head["state"], rows)
 
 
 def first_event(study: str, rows: list[tuple[int, str, str]]) -> Event | None:

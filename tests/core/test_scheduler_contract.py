@@ -152,6 +152,31 @@ def test_state_dict_round_trip_continues_identically(build: Build, kind: str) ->
     assert state(restored) == state(original)
 
 
+def test_state_dict_shares_nothing_the_scheduler_changes_later(build: Build, kind: str) -> None:
+    # The server takes a study's state under its lock and encodes it after releasing the
+    # lock, while calls go on changing the scheduler: the state must not change with it.
+    s = build(kind)
+    workers = Workers(seed=5, lose_p=0.05, fail_p=0.02)
+    for _ in range(60):
+        workers.step(s)
+    taken = s.state_dict()
+    frozen = json.dumps(taken, sort_keys=True)
+    workers.run(s)
+    assert json.dumps(taken, sort_keys=True) == frozen
+    assert state(s) != frozen  # the run went on changing the scheduler
+
+
+def test_running_count_matches_the_trials_at_every_step(build: Build, kind: str) -> None:
+    s = build(kind)
+    workers = Workers(seed=6, lose_p=0.1, fail_p=0.05)
+    while not workers.finished:
+        workers.step(s)
+        counted = sum(1 for t in s.trials.values() if t.status is TrialStatus.RUNNING)
+        assert s.n_running == counted
+    s.stop()
+    assert s.n_running == sum(1 for t in s.trials.values() if t.status is TrialStatus.RUNNING)
+
+
 @given(seed=st.integers(0, 10_000))
 @settings(max_examples=8, deadline=None)
 def test_replaying_the_journal_rebuilds_the_state(seed: int) -> None:

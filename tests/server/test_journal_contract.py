@@ -146,6 +146,21 @@ def test_the_latest_snapshot_replaces_older_ones_and_survives_a_reopen(
     assert open_journal().latest_snapshot("b") is None
 
 
+def test_a_snapshot_keeps_its_rows_apart_from_its_state(open_journal: Factory) -> None:
+    journal = open_journal()
+    journal.append(_event("a", 1, "created"))
+    rows = {
+        "trials": [json.dumps([i, {"x": i / 3, "s": 'q"uote\\ \n é'}]) for i in range(25_000)],
+        "empty": [],
+        "records": [json.dumps([[], "line\nbreak"])] * 3,
+    }
+    journal.save_snapshot(Snapshot("a", 9, {"big": list(range(25_000)), "nan": math.nan}, rows))
+    journal.close()
+    snap = open_journal().latest_snapshot("a")
+    assert (snap.seq, snap.rows) == (9, rows)
+    assert snap.state["big"] == list(range(25_000)) and math.isnan(snap.state["nan"])
+
+
 def test_deleting_a_study_deletes_its_snapshot(open_journal: Factory) -> None:
     journal = open_journal()
     for name in ("a", "b"):

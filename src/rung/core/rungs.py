@@ -106,7 +106,9 @@ class Rung:
         return None
 
     def to_json(self) -> dict:
-        return {"level": self.level, "entries": self._entries, "promoted": sorted(self.promoted)}
+        return {
+            "level": self.level, "entries": list(self._entries), "promoted": sorted(self.promoted)
+        }
 
     @classmethod
     def from_json(cls, data: dict) -> "AnyRung":

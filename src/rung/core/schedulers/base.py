@@ -15,11 +15,13 @@ Contract (checked by tests/core/test_scheduler_contract.py for every scheduler):
 from __future__ import annotations
 
 import copy
+import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Mapping, Union
 
 from ..errors import FailedPrecondition, InvalidArgument, NotFound
+from ..lazy_rows import LazyRows
 from ..objectives import Objective, Objectives, Outcome
 from ..rungs import AnyRung, make_rung
 from ..searchers.base import Searcher
@@ -57,6 +59,19 @@ class TrialState:
     def from_json(cls, row: list[Any]) -> "TrialState":
         trial_id, config, bracket, status, *counters = row
         return cls(trial_id, config, bracket, _STATUSES[status], *counters)
+
+
+def encode_trial(trial: TrialState) -> str:
+    return json.dumps(trial.to_json(), separators=(",", ":"))
+
+
+def decode_trial(text: str) -> TrialState:
+    return TrialState.from_json(json.loads(text))
+
+
+def trial_table(texts: list[str] | tuple[()] = ()) -> LazyRows[TrialState]:
+    """A scheduler's trials by id, restored from `texts` (state_dict's "trials")."""
+    return LazyRows(encode_trial, decode_trial, texts)
 
 
 @dataclass(frozen=True)
@@ -99,7 +114,9 @@ class Scheduler(ABC):
         self.r_min, self.r_max, self.eta = r_min, r_max, eta
         self.budget = budget
         self.seed = seed
-        self.trials: dict[int, TrialState] = {}
+        # Trial ids are 0, 1, 2, ... in order of start; trials stay text until used.
+        self.trials: LazyRows[TrialState] = trial_table()
+        self._n_running = 0  # trials whose status is RUNNING (counted: a walk costs O(trials))
         self.resource_spent = 0  # resource handed out in segments, retraining included
         self.promotions = 0
         self.started_at: float | None = None
@@ -155,7 +172,7 @@ class Scheduler(ABC):
         else:
             self.searcher.on_report(trial_id, trial.config, resource, key)
         if self.stopped:
-            trial.status = TrialStatus.STOPPED
+            self._set_status(trial, TrialStatus.STOPPED)
             return Decision.STOP
         if resource < trial.milestone:
             return self._on_progress(trial, resource, key)
@@ -203,7 +220,7 @@ class Scheduler(ABC):
         trial.times_lost += int(counted)
         trial.reported = trial.checkpoint_resource
         if self.stopped:
-            trial.status = TrialStatus.STOPPED
+            self._set_status(trial, TrialStatus.STOPPED)
         else:
             self._lost.append(trial_id)
 
@@ -211,7 +228,7 @@ class Scheduler(ABC):
         trial = self.trial(trial_id)
         if trial.status in (TrialStatus.COMPLETED, TrialStatus.STOPPED, TrialStatus.FAILED):
             raise FailedPrecondition(f"trial {trial_id} already ended ({trial.status.value})")
-        trial.status = TrialStatus.FAILED
+        self._set_status(trial, TrialStatus.FAILED)
         if trial_id in self._lost:
             self._lost.remove(trial_id)
         self.searcher.on_trial_failed(trial_id, trial.config)
@@ -221,7 +238,7 @@ class Scheduler(ABC):
         and lost ones, which nobody will resume, end as stopped now."""
         self.stopped = True
         for trial_id in self._lost:
-            self.trials[trial_id].status = TrialStatus.STOPPED
+            self._set_status(self.trials[trial_id], TrialStatus.STOPPED)
         self._lost.clear()
 
     # ------------------------------------------------------------------ queries
@@ -242,7 +259,7 @@ class Scheduler(ABC):
 
     @property
     def n_running(self) -> int:
-        return sum(1 for t in self.trials.values() if t.status is TrialStatus.RUNNING)
+        return self._n_running
 
     def finished(self, now: float) -> bool:
         """True when nothing runs and a free worker would be told DONE."""
@@ -300,12 +317,17 @@ class Scheduler(ABC):
             return self._idle_job()
         if self.started_at is None:
             self.started_at = now  # the wall-time budget counts from the first trial
-        trial_id = len(self.trials)
-        self.trials[trial_id] = TrialState(
-            trial_id, dict(config), bracket, TrialStatus.RUNNING, 0, milestone
+        trial_id = self.trials.append(
+            TrialState(len(self.trials), dict(config), bracket, TrialStatus.RUNNING, 0, milestone)
         )
+        self._n_running += 1
         self.resource_spent += milestone
         return Job(JobKind.START, trial_id, dict(config), 0, milestone)
+
+    def _set_status(self, trial: TrialState, status: TrialStatus) -> None:
+        """Every change of a trial's status goes through here, to keep n_running counted."""
+        self._n_running += (status is TrialStatus.RUNNING) - (trial.status is TrialStatus.RUNNING)
+        trial.status = status
 
     def _is_paused(self, trial_id: int) -> bool:
         return self.trials[trial_id].status is TrialStatus.PAUSED
@@ -313,13 +335,13 @@ class Scheduler(ABC):
     def _end_segment(self, trial: TrialState) -> Decision:
         """At its milestone a trial completes (at r_max) or pauses in its rung until promoted."""
         if trial.milestone == self.r_max:
-            trial.status = TrialStatus.COMPLETED
+            self._set_status(trial, TrialStatus.COMPLETED)
             return Decision.STOP
-        trial.status = TrialStatus.PAUSED
+        self._set_status(trial, TrialStatus.PAUSED)
         return Decision.PAUSE
 
     def _promote(self, trial: TrialState, milestone: int) -> Job:
-        trial.status = TrialStatus.RUNNING
+        self._set_status(trial, TrialStatus.RUNNING)
         trial.resume_from = trial.checkpoint_resource
         trial.milestone = milestone
         trial.reported = trial.resume_from
@@ -338,7 +360,8 @@ class Scheduler(ABC):
 
     def state_dict(self) -> dict[str, Any]:
         return {
-            "trials": [t.to_json() for t in self.trials.values()],
+            "trials": self.trials.texts(),  # a row of JSON text per trial
+            "n_running": self._n_running,
             "resource_spent": self.resource_spent,
             "promotions": self.promotions,
             "started_at": self.started_at,
@@ -351,7 +374,8 @@ class Scheduler(ABC):
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.trials = {row[0]: TrialState.from_json(row) for row in state["trials"]}
+        self.trials = trial_table(state["trials"])
+        self._n_running = state["n_running"]
         self.resource_spent = state["resource_spent"]
         self.promotions = state["promotions"]
         self.started_at = state["started_at"]

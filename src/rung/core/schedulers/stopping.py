@@ -39,7 +39,7 @@ class StoppingASHA(FIFO):
         self._update_incumbent(trial.trial_id, resource, key)
         if rank < math.ceil(len(rung) / self.eta):
             return Decision.CONTINUE
-        trial.status = TrialStatus.STOPPED
+        self._set_status(trial, TrialStatus.STOPPED)
         self.resource_spent -= trial.milestone - resource
         return Decision.STOP
 

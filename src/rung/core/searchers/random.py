@@ -23,7 +23,7 @@ class RandomSearcher(Searcher):
         return self.space.sample(self._rng)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"initial": self._initial, "rng": self._rng.bit_generator.state}
+        return {"initial": [dict(c) for c in self._initial], "rng": self._rng.bit_generator.state}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self._initial = list(state["initial"])

@@ -1,0 +1,65 @@
+"""LazyRows: items stay text until used; texts() re-encodes exactly the items used."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rung.core.lazy_rows import LazyRows
+
+
+class Counting:
+    def __init__(self) -> None:
+        self.encoded: list[dict] = []
+        self.decoded = 0
+
+    def encode(self, item: dict) -> str:
+        self.encoded.append(item)
+        return json.dumps(item)
+
+    def decode(self, text: str) -> dict:
+        self.decoded += 1
+        return json.loads(text)
+
+
+def rows_of(n: int) -> tuple[LazyRows[dict], Counting]:
+    codec = Counting()
+    return LazyRows(codec.encode, codec.decode, [json.dumps({"i": i}) for i in range(n)]), codec
+
+
+def test_items_are_decoded_only_when_used_and_changes_survive_texts() -> None:
+    rows, codec = rows_of(5)
+    assert codec.decoded == 0 and len(rows) == 5
+    rows[3]["i"] = 30
+    assert rows[3] == {"i": 30} and codec.decoded == 1  # the object is kept once decoded
+    texts = rows.texts()
+    assert codec.encoded == [{"i": 30}]  # only the used item is encoded again
+    assert [json.loads(t)["i"] for t in texts] == [0, 1, 2, 30, 4]
+    assert rows.texts() == texts and len(codec.encoded) == 1  # nothing used since
+
+
+def test_peek_decodes_a_copy_that_is_not_kept() -> None:
+    rows, codec = rows_of(3)
+    seen = rows.peek(1)
+    seen["i"] = 99  # a reader's change to its copy is not the item's
+    assert rows[1] == {"i": 1}
+    rows.texts()
+    assert codec.encoded == [{"i": 1}]  # rows[1] was used; the peek alone would not count
+
+
+def test_append_numbers_items_and_counts_as_used() -> None:
+    rows, codec = rows_of(2)
+    assert rows.append({"i": 2}) == 2
+    assert list(rows) == [0, 1, 2] and 2 in rows
+    assert rows.texts()[2] == json.dumps({"i": 2})
+
+
+@pytest.mark.parametrize("bad", [-1, 3, True, "1", 1.0, None])
+def test_unknown_ids_raise_key_error(bad: object) -> None:
+    rows, _ = rows_of(3)
+    assert bad not in rows
+    with pytest.raises(KeyError):
+        rows[bad]  # type: ignore[index]
+    with pytest.raises(KeyError):
+        rows.peek(bad)  # type: ignore[arg-type]
