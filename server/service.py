@@ -834,7 +834,11 @@ class StudyService:
     def _replay(self, name: str) -> _Study:
         """Rebuilds a study: its latest snapshot, then the events after it through the core."""
         restart_deadline = self.clock() + self.lease_seconds
-        snapshot = self.journal.latest_snapshot(name)
+        try:
+            snapshot = self.journal.latest_snapshot(name)
+        except ValueError:  # unreadable (cut short, say): the journal alone still holds it all
+            log.exception("ignoring study %s's unreadable snapshot; replaying its journal", name)
+            snapshot = None
         if snapshot is not None and snapshot.state.get("format") != SNAPSHOT_FORMAT:
             log.info("ignoring study %s's snapshot of another format; replaying its journal", name)
             snapshot = None

@@ -21,7 +21,9 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, ClassVar, Iterator
 
-from .storage import DuplicateEvent, Event, Snapshot, decode_snapshot, encode_snapshot, first_event
+from .storage import (
+    PART_CHARS, DuplicateEvent, Event, Snapshot, decode_snapshot, encode_snapshot, first_event,
+)
 
 
 class SqlJournal:
@@ -31,6 +33,7 @@ class SqlJournal:
 
     EVENTS: ClassVar[str]
     SNAPSHOTS: ClassVar[str]
+    PARTS: ClassVar[str]  # the snapshots' later parts
     REQUEST_ID: ClassVar[str]  # the expression the request-id index is built on, exactly
     UNIQUE_VIOLATION: ClassVar[type[Exception]]
     PARAM: ClassVar[str] = "?"
@@ -50,7 +53,8 @@ class SqlJournal:
 
     def _sql(self, text: str) -> str:
         return text.format(
-            events=self.EVENTS, snapshots=self.SNAPSHOTS, request_id=self.REQUEST_ID
+            events=self.EVENTS, snapshots=self.SNAPSHOTS, parts=self.PARTS,
+            request_id=self.REQUEST_ID,
         ).replace("?", self.PARAM)
 
     # ------------------------------------------------------------ writes
@@ -73,13 +77,30 @@ class SqlJournal:
                 raise DuplicateEvent(f"a seq in this batch is already stored: {exc}") from exc
 
     def save_snapshot(self, snapshot: Snapshot) -> None:
-        body = encode_snapshot(snapshot)
+        """Writes all but the first part of the text into the parts table, a transaction each
+        (events commit in between, so none waits for a whole large snapshot), then in one
+        transaction the first part into the snapshots table, which makes this snapshot the
+        latest, and drops the study's other parts. A save that stops halfway leaves the
+        previous snapshot the latest."""
+        first, *rest = encode_snapshot(snapshot, PART_CHARS)
+        upsert = self._sql(
+            "INSERT INTO {parts} (study, seq, part, body) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (study, seq, part) DO UPDATE SET body = excluded.body"
+        )
+        for number, body in enumerate(rest, 1):
+            with self._write_lock, self._transaction():
+                self._check_fence()
+                self._writer.execute(upsert, (snapshot.study, snapshot.seq, number, body))
         with self._write_lock, self._transaction():
             self._check_fence()
             self._writer.execute(self._sql("DELETE FROM {snapshots} WHERE study = ?"), (snapshot.study,))
             self._writer.execute(
                 self._sql("INSERT INTO {snapshots} (study, seq, state) VALUES (?, ?, ?)"),
-                (snapshot.study, snapshot.seq, body),
+                (snapshot.study, snapshot.seq, first),
+            )
+            self._writer.execute(
+                self._sql("DELETE FROM {parts} WHERE study = ? AND (seq <> ? OR part > ?)"),
+                (snapshot.study, snapshot.seq, len(rest)),
             )
 
     def delete(self, study: str) -> None:
@@ -87,6 +108,7 @@ class SqlJournal:
             self._check_fence()
             self._writer.execute(self._sql("DELETE FROM {events} WHERE study = ?"), (study,))
             self._writer.execute(self._sql("DELETE FROM {snapshots} WHERE study = ?"), (study,))
+            self._writer.execute(self._sql("DELETE FROM {parts} WHERE study = ?"), (study,))
 
     # ------------------------------------------------------------ reads
 
@@ -116,7 +138,13 @@ class SqlJournal:
 
     def latest_snapshot(self, study: str) -> Snapshot | None:
         rows = self._read("SELECT seq, state FROM {snapshots} WHERE study = ?", (study,))
-        return decode_snapshot(study, rows[0][0], rows[0][1]) if rows else None
+        if not rows:
+            return None
+        seq, first = rows[0]
+        rest = self._read(
+            "SELECT body FROM {parts} WHERE study = ? AND seq = ? ORDER BY part", (study, seq)
+        )
+        return decode_snapshot(study, seq, "\n".join([first, *(body for (body,) in rest)]))
 
     @staticmethod
     def _no_limit() -> Any:
@@ -133,7 +161,7 @@ class SqliteJournal(SqlJournal):
     """The journal in one SQLite file (stdlib sqlite3, WAL mode, synchronous=FULL:
     a transaction is on disk when its commit returns)."""
 
-    EVENTS, SNAPSHOTS = "events", "snapshots"
+    EVENTS, SNAPSHOTS, PARTS = "events", "snapshots", "snapshot_parts"
     REQUEST_ID = "json_extract(payload, '$.request_id')"
     UNIQUE_VIOLATION = sqlite3.IntegrityError
 
@@ -152,6 +180,11 @@ class SqliteJournal(SqlJournal):
         writer.execute(
             "CREATE TABLE IF NOT EXISTS snapshots ("
             " study TEXT PRIMARY KEY, seq INTEGER NOT NULL, state TEXT NOT NULL)"
+        )
+        writer.execute(
+            "CREATE TABLE IF NOT EXISTS snapshot_parts ("
+            " study TEXT NOT NULL, seq INTEGER NOT NULL, part INTEGER NOT NULL,"
+            " body TEXT NOT NULL, PRIMARY KEY (study, seq, part))"
         )
         writer.execute(
             "CREATE INDEX IF NOT EXISTS events_by_request"

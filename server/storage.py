@@ -114,7 +114,7 @@ class MemoryJournal:
         return None if seq is None else next(self.events(study, seq - 1, 1))
 
     def save_snapshot(self, snapshot: Snapshot) -> None:
-        self._snapshots[snapshot.study] = (snapshot.seq, encode_snapshot(snapshot))
+        self._snapshots[snapshot.study] = (snapshot.seq, encode_snapshot(snapshot)[0])
 
     def latest_snapshot(self, study: str) -> Snapshot | None:
         stored = self._snapshots.get(study)
@@ -156,11 +156,28 @@ def encode_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def encode_snapshot(snapshot: Snapshot) -> str:
-    """The state as one line of JSON, which also gives each row list's length, then every
-    row, one per line (rows are JSON texts: they hold no raw line break)."""
+# A SQL journal writes a snapshot's text in parts of about this many characters, one
+# transaction each, so that the events committed meanwhile wait for one part at most.
+PART_CHARS = 4_000_000
+
+
+def encode_snapshot(snapshot: Snapshot, part_chars: int | None = None) -> list[str]:
+    """The snapshot as text, in parts (all of it in one without `part_chars`) that give the
+    text when joined with line breaks: the state as one line of JSON, which also gives
+    each row list's length, then every row, one per line (rows are JSON texts: they hold
+    no raw line break)."""
     head = {"state": snapshot.state, "rows": [[name, len(r)] for name, r in snapshot.rows.items()]}
-    return "\n".join([encode_json(head), *(row for rows in snapshot.rows.values() for row in rows)])
+    lines = [encode_json(head), *(row for rows in snapshot.rows.values() for row in rows)]
+    if part_chars is None:
+        return ["\n".join(lines)]
+    parts, start, length = [], 0, 0
+    for i, line in enumerate(lines):
+        if length >= part_chars:  # parts end between lines
+            parts.append("\n".join(lines[start:i]))
+            start, length = i, 0
+        length += len(line) + 1
+    parts.append("\n".join(lines[start:]))
+    return parts
 
 
 def decode_snapshot(study: str, seq: int, body: str) -> Snapshot:

@@ -30,6 +30,9 @@ SCHEMA = (
     " payload TEXT NOT NULL, UNIQUE (study, seq))",
     "CREATE TABLE IF NOT EXISTS rung_snapshots ("
     " study TEXT PRIMARY KEY, seq BIGINT NOT NULL, state TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS rung_snapshot_parts ("
+    " study TEXT NOT NULL, seq BIGINT NOT NULL, part INTEGER NOT NULL,"
+    " body TEXT NOT NULL, PRIMARY KEY (study, seq, part))",
     f"CREATE INDEX IF NOT EXISTS rung_events_by_request"
     f" ON rung_events (study, ({REQUEST_ID})) WHERE kind = 'suggest'",
 )
@@ -43,7 +46,7 @@ class PostgresJournal(SqlJournal):
     NotActive and writes nothing.
     """
 
-    EVENTS, SNAPSHOTS = "rung_events", "rung_snapshots"
+    EVENTS, SNAPSHOTS, PARTS = "rung_events", "rung_snapshots", "rung_snapshot_parts"
     REQUEST_ID = REQUEST_ID
     UNIQUE_VIOLATION = errors.UniqueViolation
     PARAM = "%s"

@@ -161,6 +161,55 @@ def test_a_snapshot_keeps_its_rows_apart_from_its_state(open_journal: Factory) -
     assert snap.state["big"] == list(range(25_000)) and math.isnan(snap.state["nan"])
 
 
+def _sql_only(journal: Journal) -> SqlJournal:
+    if not isinstance(journal, SqlJournal):
+        pytest.skip("only SQL journals write a snapshot in parts")
+    return journal
+
+
+def _rows(n: int, tag: str) -> dict[str, list[str]]:
+    return {"trials": [json.dumps([i, tag * 40]) for i in range(n)]}
+
+
+def test_a_snapshot_written_in_parts_reads_back_whole_and_replaces_all_older_parts(
+    open_journal: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("rung.server.sql_journal.PART_CHARS", 500)
+    journal = _sql_only(open_journal())
+    journal.append(_event("a", 1, "created"))
+    journal.save_snapshot(Snapshot("a", 3, {"n": 1}, _rows(300, "x")))  # about 100 parts
+    journal.save_snapshot(Snapshot("a", 5, {"n": 2}, _rows(20, "y")))  # fewer parts
+    assert open_journal().latest_snapshot("a") == Snapshot("a", 5, {"n": 2}, _rows(20, "y"))
+    (left,) = journal._read("SELECT COUNT(*) FROM {parts} WHERE study = ?", ("a",))
+    assert 0 < left[0] < 10  # the first snapshot's parts are gone
+    journal.delete("a")
+    assert journal._read("SELECT COUNT(*) FROM {parts}", ()) == [(0,)]
+
+
+def test_a_save_that_stops_halfway_leaves_the_previous_snapshot_the_latest(
+    open_journal: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("rung.server.sql_journal.PART_CHARS", 500)
+    journal = _sql_only(open_journal())
+    journal.append(_event("a", 1, "created"))
+    journal.save_snapshot(Snapshot("a", 3, {"n": 1}, _rows(30, "x")))
+    writes = 0
+
+    def failing_fence() -> None:
+        nonlocal writes
+        writes += 1
+        if writes == 5:
+            raise OSError("disk gone")
+
+    monkeypatch.setattr(journal, "_check_fence", failing_fence)
+    with pytest.raises(OSError):
+        journal.save_snapshot(Snapshot("a", 9, {"n": 2}, _rows(300, "y")))
+    assert open_journal().latest_snapshot("a") == Snapshot("a", 3, {"n": 1}, _rows(30, "x"))
+    monkeypatch.undo()
+    journal.save_snapshot(Snapshot("a", 9, {"n": 2}, _rows(300, "y")))  # the retry completes it
+    assert open_journal().latest_snapshot("a") == Snapshot("a", 9, {"n": 2}, _rows(300, "y"))
+
+
 def test_deleting_a_study_deletes_its_snapshot(open_journal: Factory) -> None:
     journal = open_journal()
     for name in ("a", "b"):

@@ -146,3 +146,15 @@ def test_state_encoded_in_pieces_is_the_json_of_one_call() -> None:
         "long_structure": [{"k": i} for i in range(100)],
     }
     assert encode_json(state) == json.dumps(state, separators=(",", ":"))
+
+
+def test_an_unreadable_snapshot_is_ignored_and_the_journal_replayed(clock: FakeClock) -> None:
+    journal = MemoryJournal()
+    service = StudyService(journal, clock=clock, lease_seconds=LEASE)
+    service.create_study(make_spec())
+    run_mixed_study(service, clock, steps=30)
+    assert service.save_snapshot("s")
+    seq, text = journal._snapshots["s"]
+    journal._snapshots["s"] = (seq, text[: len(text) // 2])  # cut short
+    restarted = StudyService(journal, clock=clock, lease_seconds=LEASE)
+    assert snapshot(restarted) == snapshot(service)
