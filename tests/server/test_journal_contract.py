@@ -161,9 +161,13 @@ def test_a_snapshot_keeps_its_rows_apart_from_its_state(open_journal: Factory) -
     assert snap.state["big"] == list(range(25_000)) and math.isnan(snap.state["nan"])
 
 
-def _sql_only(journal: Journal) -> SqlJournal:
+def _parted(open_journal: Factory, monkeypatch: pytest.MonkeyPatch) -> SqlJournal:
+    """A SQL journal that writes snapshots in parts of 500 characters, with study "a"."""
+    monkeypatch.setattr("rung.server.sql_journal.PART_CHARS", 500)
+    journal = open_journal()
     if not isinstance(journal, SqlJournal):
         pytest.skip("only SQL journals write a snapshot in parts")
+    journal.append(_event("a", 1, "created"))
     return journal
 
 
@@ -174,9 +178,7 @@ def _rows(n: int, tag: str) -> dict[str, list[str]]:
 def test_a_snapshot_written_in_parts_reads_back_whole_and_replaces_all_older_parts(
     open_journal: Factory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("rung.server.sql_journal.PART_CHARS", 500)
-    journal = _sql_only(open_journal())
-    journal.append(_event("a", 1, "created"))
+    journal = _parted(open_journal, monkeypatch)
     journal.save_snapshot(Snapshot("a", 3, {"n": 1}, _rows(300, "x")))  # about 100 parts
     journal.save_snapshot(Snapshot("a", 5, {"n": 2}, _rows(20, "y")))  # fewer parts
     assert open_journal().latest_snapshot("a") == Snapshot("a", 5, {"n": 2}, _rows(20, "y"))
@@ -189,9 +191,7 @@ def test_a_snapshot_written_in_parts_reads_back_whole_and_replaces_all_older_par
 def test_a_save_that_stops_halfway_leaves_the_previous_snapshot_the_latest(
     open_journal: Factory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("rung.server.sql_journal.PART_CHARS", 500)
-    journal = _sql_only(open_journal())
-    journal.append(_event("a", 1, "created"))
+    journal = _parted(open_journal, monkeypatch)
     journal.save_snapshot(Snapshot("a", 3, {"n": 1}, _rows(30, "x")))
     writes = 0
 
