@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, ClassVar, Iterator
@@ -24,6 +25,9 @@ from typing import Any, ClassVar, Iterator
 from .storage import (
     PART_CHARS, DuplicateEvent, Event, Snapshot, decode_snapshot, encode_snapshot, first_event,
 )
+
+
+PART_PAUSE_SECONDS = 0.005  # between the parts of a snapshot, so commits in waiting go first
 
 
 class SqlJournal:
@@ -91,6 +95,9 @@ class SqlJournal:
             with self._write_lock, self._transaction():
                 self._check_fence()
                 self._writer.execute(upsert, (snapshot.study, snapshot.seq, number, body))
+            # A lock is not fair: without a pause, this thread would take it again for the next
+            # part before the commit thread waiting for it woke up, and starve every call.
+            time.sleep(PART_PAUSE_SECONDS)
         with self._write_lock, self._transaction():
             self._check_fence()
             self._writer.execute(self._sql("DELETE FROM {snapshots} WHERE study = ?"), (snapshot.study,))

@@ -158,7 +158,7 @@ def encode_json(value: Any) -> str:
 
 # A SQL journal writes a snapshot's text in parts of about this many characters, one
 # transaction each, so that the events committed meanwhile wait for one part at most.
-PART_CHARS = 4_000_000
+PART_CHARS = 1_000_000
 
 
 def encode_snapshot(snapshot: Snapshot, part_chars: int | None = None) -> list[str]:
