@@ -130,7 +130,7 @@ class StudySnapshot:
 
 # The layout of _Study.snapshot(); a snapshot of another layout is ignored (the journal is the
 # truth: that restart replays it all, and the next snapshot is written in this layout).
-SNAPSHOT_FORMAT = 6
+SNAPSHOT_FORMAT = 7
 
 # Called as listener(study, seq, kind) after each journaled event; see StudyService.subscribe.
 EventListener = Callable[[str, int, str], None]

@@ -151,7 +151,7 @@ class SqlJournal:
         rest = self._read(
             "SELECT body FROM {parts} WHERE study = ? AND seq = ? ORDER BY part", (study, seq)
         )
-        return decode_snapshot(study, seq, "\n".join([first, *(body for (body,) in rest)]))
+        return decode_snapshot(study, seq, [first, *(body for (body,) in rest)])
 
     @staticmethod
     def _no_limit() -> Any:

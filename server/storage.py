@@ -118,7 +118,7 @@ class MemoryJournal:
 
     def latest_snapshot(self, study: str) -> Snapshot | None:
         stored = self._snapshots.get(study)
-        return decode_snapshot(study, *stored) if stored else None
+        return decode_snapshot(study, stored[0], [stored[1]]) if stored else None
 
     def delete(self, study: str) -> None:
         self._events.pop(study, None)
@@ -180,10 +180,12 @@ def encode_snapshot(snapshot: Snapshot, part_chars: int | None = None) -> list[s
     return parts
 
 
-def decode_snapshot(study: str, seq: int, body: str) -> Snapshot:
-    """A snapshot from `encode_snapshot`'s text; other text (an older layout) gives a state
+def decode_snapshot(study: str, seq: int, parts: list[str]) -> Snapshot:
+    """A snapshot from `encode_snapshot`'s parts; other text (an older layout) gives a state
     without a "format" the service knows, which it ignores."""
-    lines = body.split("\n")  # one split: the rows are most of a large study's snapshot
+    lines: list[str] = []
+    for part in parts:  # parts end between lines: no need to join them first
+        lines += part.split("\n")
     head = json.loads(lines[0])
     if "state" not in head or "rows" not in head:
         return Snapshot(study, seq, head)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import bisect
+from array import array
 from typing import Callable, Iterator, Union
+
+import numpy as np
 
 from .errors import InvalidArgument
 from .objectives import Outcome
@@ -65,6 +69,11 @@ class Rung:
     already promoted (which made long simulations quadratic). It is a cache:
     entries whose trial joined `promoted` are dropped from it lazily, and it is
     rebuilt from `_entries` and `promoted` on load.
+
+    The results and promotions are also logged in arrival order as packed
+    arrays, which is how the state is saved: a rung of a million results is
+    copied and encoded in milliseconds (as JSON it took a second to encode and
+    another to decode), and sorted again with numpy on load.
     """
 
     def __init__(self, level: int):
@@ -72,6 +81,8 @@ class Rung:
         self._entries: list[tuple[float, int, int]] = []
         self._open: list[tuple[float, int, int]] = []
         self.promoted: set[int] = set()
+        self._keys, self._seqs, self._trials = array("d"), array("q"), array("q")
+        self._promotions = array("q")
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -82,7 +93,15 @@ class Rung:
         rank = bisect.bisect_left(self._entries, entry)
         self._entries.insert(rank, entry)
         bisect.insort(self._open, entry)
+        self._keys.append(key)
+        self._seqs.append(seq)
+        self._trials.append(trial_id)
         return rank
+
+    def promote(self, trial_id: int) -> None:
+        """Marks the trial as promoted out of this rung."""
+        self.promoted.add(trial_id)
+        self._promotions.append(trial_id)
 
     def candidates(self, eta: int) -> Iterator[int]:
         """The trials in the top floor(n / eta) of this rung, best first."""
@@ -107,7 +126,11 @@ class Rung:
 
     def to_json(self) -> dict:
         return {
-            "level": self.level, "entries": list(self._entries), "promoted": sorted(self.promoted)
+            "level": self.level,
+            "keys": _pack(self._keys, "<f8"),
+            "seqs": _pack(self._seqs, "<i8"),
+            "trials": _pack(self._trials, "<i8"),
+            "promoted": _pack(self._promotions, "<i8"),
         }
 
     @classmethod
@@ -115,10 +138,28 @@ class Rung:
         if "outcomes" in data:
             return OutcomeRung.from_json(data)
         rung = cls(data["level"])
-        rung._entries = [tuple(e) for e in data["entries"]]  # type: ignore[misc]
-        rung.promoted = set(data["promoted"])
+        keys, seqs, trials, promotions = (
+            _unpack(data[name], dtype)
+            for name, dtype in (("keys", "<f8"), ("seqs", "<i8"), ("trials", "<i8"), ("promoted", "<i8"))
+        )
+        rung._keys.frombytes(keys.astype("=f8").tobytes())
+        rung._seqs.frombytes(seqs.astype("=i8").tobytes())
+        rung._trials.frombytes(trials.astype("=i8").tobytes())
+        rung._promotions.frombytes(promotions.astype("=i8").tobytes())
+        order = np.lexsort((trials, seqs, keys))  # (key, seq, trial id), as tuples compare
+        rung._entries = list(zip(keys[order].tolist(), seqs[order].tolist(), trials[order].tolist()))
+        rung.promoted = set(promotions.tolist())
         rung._open = [e for e in rung._entries if e[2] not in rung.promoted]
         return rung
+
+
+def _pack(values: array, dtype: str) -> str:
+    """A packed array as base64 text, little-endian whatever the machine."""
+    return base64.b64encode(np.asarray(values).astype(dtype, copy=False).tobytes()).decode("ascii")
+
+
+def _unpack(text: str, dtype: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype=dtype)
 
 
 class OutcomeRung:
@@ -157,6 +198,10 @@ class OutcomeRung:
     def candidates(self, eta: int) -> Iterator[int]:
         """The trials in the top floor(n / eta) of this rung, best first."""
         yield from self._ranked()[: len(self._entries) // eta]
+
+    def promote(self, trial_id: int) -> None:
+        """Marks the trial as promoted out of this rung."""
+        self.promoted.add(trial_id)
 
     def promotable(self, eta: int, eligible: Callable[[int], bool]) -> int | None:
         """The best candidate not yet promoted out of this rung, if any."""

@@ -57,7 +57,7 @@ class AsyncHyperband(Scheduler):
                 trial = self.trials[trial_id]
                 if not self._may_spend(milestone - trial.checkpoint_resource):
                     continue
-                rungs[k].promoted.add(trial_id)
+                rungs[k].promote(trial_id)
                 return self._promote(trial, milestone)
         smallest_first_level = self.levels[0][0]
         if not self._may_start_trial(smallest_first_level):

@@ -57,7 +57,7 @@ class ModelPromotion(ASHA):
                 self.searcher.mark_proposed(proposal[0])
                 return self._start_trial(0, first_level, now, proposal[0])
         trial, k = paused[best]
-        self.rungs[0][k].promoted.add(trial.trial_id)
+        self.rungs[0][k].promote(trial.trial_id)
         return self._promote(trial, self.levels[0][k + 1])
 
     def _resumable(self) -> list[tuple[TrialState, int]]:

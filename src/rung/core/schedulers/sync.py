@@ -111,7 +111,7 @@ class SyncHyperband(Scheduler):
         trial = self.trials[trial_id]
         if not self._may_spend(level - trial.checkpoint_resource):
             return None
-        below.promoted.add(trial_id)
+        below.promote(trial_id)
         run.pending.add(trial_id)
         return self._promote(trial, level)
 
