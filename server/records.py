@@ -93,7 +93,7 @@ def decode_record(text: str) -> TrialRecord:
 
 
 def trial_records(texts: Iterable[str] = ()) -> LazyRows[TrialRecord]:
-    """Trial id -> TrialRecord, restored from a snapshot's record texts (kept as text until used)."""
+    """Trial id -> TrialRecord from a snapshot's record texts (kept as text until used)."""
     return LazyRows(encode_record, decode_record, texts)
 
 

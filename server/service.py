@@ -128,9 +128,13 @@ class StudySnapshot:
     complete: bool = True  # False: only the trials changed since the position asked about
 
 
-# The layout of _Study.snapshot(); a snapshot of another layout is ignored (the journal is the
+# The layout of _Study.take_snapshot(); a snapshot of another layout is ignored (the journal is the
 # truth: that restart replays it all, and the next snapshot is written in this layout).
 SNAPSHOT_FORMAT = 7
+
+# A snapshot encodes the trials used since the last one under the study's lock; a backlog
+# larger than this is encoded first in batches of this many, the lock released in between.
+COMPACT_BATCH = 5_000
 
 # Called as listener(study, seq, kind) after each journaled event; see StudyService.subscribe.
 EventListener = Callable[[str, int, str], None]
@@ -195,28 +199,37 @@ class _Study:
             else:
                 yield lease
 
-    def snapshot(self) -> Snapshot:
-        """Everything replay would rebuild, as JSON values (lease deadlines aside).
+    def take_snapshot(self) -> Callable[[], Snapshot]:
+        """Takes, under the study's lock, everything replay would rebuild (lease deadlines
+        aside), and returns the function that makes the Snapshot of it once the lock is
+        released: calls wait only for the taking.
 
-        Taken under the study's lock, in time that grows with the trials changed since
-        the last one (the others are kept as text); nothing in it is shared with the
-        live study, so it is encoded and written after the lock is released."""
+        The taking costs time in the trials changed since the last snapshot (the others
+        are kept as text) and copies of a few lists; nothing taken is shared with the
+        live study but immutable values (the jobs, a lease's names), so the rows of open
+        leases and jobs, a few thousand in a fleet, are made outside the lock."""
         scheduler = self.scheduler.state_dict()
         rows = {"trials": scheduler.pop("trials"), "records": self.records.texts()}
-        return Snapshot(self.spec.name, self.seq, {
-            "format": SNAPSHOT_FORMAT,
-            "spec": self.spec.to_json(),
-            "created_at": self.created_at,
-            "scheduler": scheduler,
-            "leases": [
-                [le.lease_id, le.trial_id, le.worker_id, le.request_id]
-                for le in self.leases.values()
-            ],
-            "jobs": [
-                [request_id, issued.lease_id, issued.checkpoint, _job_json(issued.job)]
-                for request_id, issued in self.jobs_by_request.items()
-            ],
-        }, rows)
+        leases = [
+            (le.lease_id, le.trial_id, le.worker_id, le.request_id) for le in self.leases.values()
+        ]
+        jobs = list(self.jobs_by_request.items())
+        name, seq, spec, created_at = self.spec.name, self.seq, self.spec.to_json(), self.created_at
+
+        def build() -> Snapshot:
+            return Snapshot(name, seq, {
+                "format": SNAPSHOT_FORMAT,
+                "spec": spec,
+                "created_at": created_at,
+                "scheduler": scheduler,
+                "leases": [list(lease) for lease in leases],
+                "jobs": [
+                    [request_id, issued.lease_id, issued.checkpoint, _job_json(issued.job)]
+                    for request_id, issued in jobs
+                ],
+            }, rows)
+
+        return build
 
     @classmethod
     def from_snapshot(cls, snapshot: Snapshot, deadline: float) -> "_Study":
@@ -534,8 +547,12 @@ class StudyService:
             return decision, trial.status
 
     def heartbeat(self, name: str, lease_id: str) -> float:
+        """Extends the lease. Unlike other calls it does not wait for other calls' events to
+        become durable: its answer, a deadline, is not journaled, and the lease it extends
+        is durable already (its worker holds it from an answered Suggest). A fleet sends as
+        many heartbeats as it does Suggests and Reports; they no longer queue behind commits."""
         study = self._study(name)
-        with self._locked(study):
+        with self._locked(study, durable=False):
             self._expire_leases(study)
             lease = study.leases.get(lease_id)
             if lease is None:
@@ -609,7 +626,8 @@ class StudyService:
             incumbent = study.scheduler.incumbent()
             states = {}
             for trial_id in study.scheduler.trials:
-                status, record = study.scheduler.trials.peek(trial_id).status, study.records.peek(trial_id)
+                status = study.scheduler.trials.peek(trial_id).status
+                record = study.records.peek(trial_id)
                 states[trial_id] = TrialCheckpoints(
                     resumable=status in (TrialStatus.RUNNING, TrialStatus.PAUSED),
                     incumbent=incumbent is not None and incumbent.trial_id == trial_id,
@@ -669,13 +687,16 @@ class StudyService:
         return seq
 
     @contextmanager
-    def _locked(self, study: _Study) -> Iterator[None]:
+    def _locked(self, study: _Study, durable: bool = True) -> Iterator[None]:
         """The study's lock for a call; on leaving it, waits (unlocked) until every event
-        queued so far is durable, so the call answers only with durable state."""
+        queued so far is durable, so the call answers only with durable state (without
+        `durable`, only for the events this call queued)."""
         with study.lock:
+            before = study.last_ticket
             yield
             ticket = study.last_ticket
-        ticket.wait()
+        if durable or ticket is not before:
+            ticket.wait()
 
     def _now_durable(self, name: str, seq: int) -> None:
         with self._lock:
@@ -800,7 +821,7 @@ class StudyService:
         1 / `max_busy_fraction` times as long as that save took.
 
         The state is taken under the study's lock (calls wait only for that: the
-        scheduler's state as JSON and the records changed since the last save),
+        trials and records changed since the last save, copies of a few lists),
         then encoded and written outside it. A save costs time in the number of
         trials, so in a large study the last rule spaces snapshots out, and the
         events a restart replays grow only as fast as saving gets slower.
@@ -818,11 +839,21 @@ class StudyService:
                     started - study.snapshot_saved_at < study.snapshot_cost / max_busy_fraction
                 ):
                     return False
+            # Due (and only more so as events come): a backlog of trials used since the last
+            # save (after a replay, all of them) is encoded a batch per lock hold first.
+            while True:
+                with study.lock:
+                    left = study.records.compact(COMPACT_BATCH)
+                    left += study.scheduler.trials.compact(COMPACT_BATCH)
+                if left <= COMPACT_BATCH:
+                    break
+            with study.lock:
                 study.last_ticket.wait()  # a snapshot never runs ahead of the journal
                 with self._lock:
                     if self._studies.get(name) is not study:
                         return False
-                snapshot, spent = study.snapshot(), study.decision_seconds
+                build, spent = study.take_snapshot(), study.decision_seconds
+            snapshot = build()
             self.journal.save_snapshot(snapshot)
             with study.lock:
                 study.snapshot_seq = snapshot.seq

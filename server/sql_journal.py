@@ -100,7 +100,9 @@ class SqlJournal:
             time.sleep(PART_PAUSE_SECONDS)
         with self._write_lock, self._transaction():
             self._check_fence()
-            self._writer.execute(self._sql("DELETE FROM {snapshots} WHERE study = ?"), (snapshot.study,))
+            self._writer.execute(
+                self._sql("DELETE FROM {snapshots} WHERE study = ?"), (snapshot.study,)
+            )
             self._writer.execute(
                 self._sql("INSERT INTO {snapshots} (study, seq, state) VALUES (?, ?, ?)"),
                 (snapshot.study, snapshot.seq, first),

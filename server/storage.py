@@ -193,7 +193,9 @@ def decode_snapshot(study: str, seq: int, parts: list[str]) -> Snapshot:
     for name, count in head["rows"]:
         rows[name], start = lines[start : start + count], start + count
     if start != len(lines):
-        raise ValueError(f"study {study}'s snapshot at {seq} has {len(lines) - 1} rows, not {start - 1}")
+        raise ValueError(
+            f"study {study}'s snapshot at {seq} has {len(lines) - 1} rows, not {start - 1}"
+        )
     return Snapshot(study, seq, head["state"], rows)
 
 

@@ -63,3 +63,13 @@ def test_unknown_ids_raise_key_error(bad: object) -> None:
         rows[bad]  # type: ignore[index]
     with pytest.raises(KeyError):
         rows.peek(bad)  # type: ignore[arg-type]
+
+
+def test_compact_turns_used_items_back_into_text_a_batch_at_a_time() -> None:
+    rows, codec = rows_of(10)
+    for i in range(10):
+        rows[i]["i"] += 100
+    assert rows.compact(4) == 6 and len(codec.encoded) == 4
+    assert rows.compact(100) == 0 and len(codec.encoded) == 10
+    assert rows.texts() == [json.dumps({"i": i + 100}) for i in range(10)]
+    assert len(codec.encoded) == 10  # nothing left for texts() to encode

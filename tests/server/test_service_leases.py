@@ -3,6 +3,8 @@ hands a job back."""
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import replace
 from typing import Callable
 
@@ -12,6 +14,7 @@ from server_support import LEASE, FakeClock, make_spec, snapshot
 from rung.core.errors import FailedPrecondition, NotFound
 from rung.core.types import Budget, Decision, JobKind, TrialStatus
 from rung.server.service import IssuedJob, StudyService, TrialView
+from rung.server.storage import Event, MemoryJournal
 
 
 def start(service: StudyService, n: int, worker: str = "w") -> list[IssuedJob]:
@@ -101,6 +104,46 @@ def test_heartbeats_keep_a_lease_alive(service: StudyService, clock: FakeClock) 
         assert service.heartbeat("s", job.lease_id) == clock.now + LEASE
     decision, _ = service.report("s", job.job.trial_id, job.lease_id, 1, 0.5)
     assert decision is Decision.PAUSE
+
+
+class GatedJournal(MemoryJournal):
+    """Writes wait until the gate opens: a commit that takes as long as a test likes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def append_many(self, events: list[Event]) -> None:
+        self.gate.wait()
+        super().append_many(events)
+
+
+def test_a_heartbeat_does_not_wait_for_other_calls_commits(clock: FakeClock) -> None:
+    journal = GatedJournal()
+    service = StudyService(journal, clock=clock, lease_seconds=LEASE)
+    service.create_study(make_spec())
+    a, b, _ = start(service, 3)
+    journal.gate.clear()  # the disk stalls
+    reporting = threading.Thread(
+        target=service.report, args=("s", a.job.trial_id, a.lease_id, a.job.milestone, 0.5)
+    )
+    reporting.start()
+    while service._studies["s"].last_ticket.done:  # the report's event is queued, not durable
+        time.sleep(0.001)
+    clock.advance(0.5 * LEASE)
+    assert service.heartbeat("s", b.lease_id) == clock.now + LEASE  # answered meanwhile
+    assert reporting.is_alive()  # the report still waits for its commit
+    clock.advance(0.6 * LEASE)  # the third lease expired: a heartbeat now journals that...
+    expiring = threading.Thread(target=service.heartbeat, args=("s", b.lease_id))
+    expiring.start()
+    expiring.join(0.2)
+    assert expiring.is_alive()  # ... and waits for it, like every call that queues an event
+    journal.gate.set()
+    reporting.join(5)
+    expiring.join(5)
+    assert not reporting.is_alive() and not expiring.is_alive()
+    service.close()
 
 
 def test_of_many_leases_exactly_those_without_heartbeats_expire(

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Callable, Iterator
 
+import pytest
+
 from rung.server.service import StudyService
 from rung.server.snapshots import Snapshotter
 from rung.server.storage import Event, MemoryJournal, encode_json
@@ -14,7 +16,7 @@ from test_service_replay import copy_journal, run_mixed_study
 
 
 def _state(service: StudyService, name: str = "s") -> str:
-    taken = service._studies[name].snapshot()
+    taken = service._studies[name].take_snapshot()()
     return json.dumps([taken.seq, taken.state, taken.rows], sort_keys=True)
 
 
@@ -157,4 +159,18 @@ def test_an_unreadable_snapshot_is_ignored_and_the_journal_replayed(clock: FakeC
     seq, text = journal._snapshots["s"]
     journal._snapshots["s"] = (seq, text[: len(text) // 2])  # cut short
     restarted = StudyService(journal, clock=clock, lease_seconds=LEASE)
+    assert snapshot(restarted) == snapshot(service)
+
+
+def test_a_backlog_of_used_trials_is_encoded_in_batches_and_saved_whole(
+    service: StudyService, make_service: Callable[..., StudyService], clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("rung.server.service.COMPACT_BATCH", 2)
+    run_mixed_study(service, clock, steps=40)  # every trial used: a backlog of many batches
+    assert service.save_snapshot("s")
+    study = service._studies["s"]
+    assert not study.records._used and not study.scheduler.trials._used
+    restarted = make_service(journal=service.journal)
+    assert _state(restarted) == _state(make_service(journal=copy_journal(service.journal)))
     assert snapshot(restarted) == snapshot(service)

@@ -74,6 +74,15 @@ class LazyRows(Generic[T]):
         """(id, item) for every item, in id order, as `values` gives them."""
         return enumerate(self.values())
 
+    def compact(self, limit: int) -> int:
+        """Turns up to `limit` used items back into text; returns how many are left. Lets a
+        caller that holds a lock while this runs do a large backlog (after a replay, every
+        item) a batch at a time."""
+        for _ in range(min(limit, len(self._used))):
+            item_id = self._used.pop()
+            self._items[item_id] = self._encode(self._items[item_id])  # type: ignore[arg-type]
+        return len(self._used)
+
     def texts(self) -> list[str]:
         """Every item as text, in id order (a new list). Only the items used since the last
         call are encoded, and they are kept as text from here on, so the cost is in the

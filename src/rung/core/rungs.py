@@ -140,14 +140,18 @@ class Rung:
         rung = cls(data["level"])
         keys, seqs, trials, promotions = (
             _unpack(data[name], dtype)
-            for name, dtype in (("keys", "<f8"), ("seqs", "<i8"), ("trials", "<i8"), ("promoted", "<i8"))
+            for name, dtype in (
+                ("keys", "<f8"), ("seqs", "<i8"), ("trials", "<i8"), ("promoted", "<i8")
+            )
         )
         rung._keys.frombytes(keys.astype("=f8").tobytes())
         rung._seqs.frombytes(seqs.astype("=i8").tobytes())
         rung._trials.frombytes(trials.astype("=i8").tobytes())
         rung._promotions.frombytes(promotions.astype("=i8").tobytes())
         order = np.lexsort((trials, seqs, keys))  # (key, seq, trial id), as tuples compare
-        rung._entries = list(zip(keys[order].tolist(), seqs[order].tolist(), trials[order].tolist()))
+        rung._entries = list(
+            zip(keys[order].tolist(), seqs[order].tolist(), trials[order].tolist())
+        )
         rung.promoted = set(promotions.tolist())
         rung._open = [e for e in rung._entries if e[2] not in rung.promoted]
         return rung
