@@ -157,6 +157,8 @@ def main() -> None:
     parser.add_argument("--lease-seconds", type=float, default=60.0)
     parser.add_argument("--processes", type=int, default=3, help="client processes")
     parser.add_argument("--db", default="sqlite", help="sqlite or a postgresql:// URL")
+    parser.add_argument("--max-workers", type=int, default=None,
+                        help="passed to rung serve (default: the server's)")
     parser.add_argument("--snapshot-every", type=int, default=None,
                         help="passed to rung serve (default: the server's)")
     args = parser.parse_args()
@@ -167,7 +169,8 @@ def main() -> None:
         proc, address = spawn_server(
             ["--port", "0", "--db", db, "--lease-seconds", str(args.lease_seconds),
              "--metrics-port", str(metrics_port),
-             *(["--snapshot-every", str(args.snapshot_every)] if args.snapshot_every else [])],
+             *(["--snapshot-every", str(args.snapshot_every)] if args.snapshot_every else []),
+             *(["--max-workers", str(args.max_workers)] if args.max_workers else [])],
             Path(tmp) / "server.log",
         )
         try:

@@ -121,8 +121,12 @@ def serve(
     http_port: int | None = None,
     http_host: str = "127.0.0.1",
     snapshot_every: int = DEFAULT_EVERY,
+    max_workers: int = 16,
 ) -> int:
     """Runs until SIGTERM or SIGINT; prints the bound address first, for scripts.
+
+    `max_workers`: threads answering calls. Calls wait in them for their commit, so a
+    fleet of thousands of workers may want more than the default.
 
     `http_port` (0 picks one) turns on the web dashboard (server/http.py).
     """
@@ -143,8 +147,8 @@ def serve(
     service = StudyService(journal, lease_seconds=lease_seconds)
     blobs = BlobStore(checkpoints.folder(_checkpoint_base(db)), checkpoints.max_bytes)
     running = start_server(
-        service, host, port, security=security, metrics_port=metrics_port, metrics_host=metrics_host,
-        blobs=blobs,
+        service, host, port, max_workers=max_workers, security=security,
+        metrics_port=metrics_port, metrics_host=metrics_host, blobs=blobs,
     )
     sweeper = Sweeper(service, blobs, checkpoints.sweep_seconds).start()
     dashboard = (

@@ -38,6 +38,7 @@ def _serve(args: argparse.Namespace) -> int:
         insecure=args.insecure, metrics_port=args.metrics_port, metrics_host=args.metrics_host,
         checkpoints=_checkpoint_settings(args), http_port=args.http_port,
         http_host=args.http_host or args.host, snapshot_every=args.snapshot_every,
+        max_workers=args.max_workers,
     )
 
 
@@ -380,6 +381,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="save a study's state every N events, so a restart replays at most N")
     p.add_argument("--lease-seconds", type=float, default=60.0,
                    help="a job whose worker stops heartbeating for this long is resumed elsewhere")
+    p.add_argument("--max-workers", type=_positive_int, default=16,
+                   help="threads answering calls (each call waits in one for its commit)")
     p.add_argument("--token-file", default=None,
                    help=f"require this shared token from every client (default: ${TOKEN_ENV}; "
                         "neither: no authentication)")
