@@ -150,8 +150,8 @@ def encode_json(value: Any) -> str:
         if len(value) <= 64:
             return "[" + ",".join(encode_json(v) for v in value) + "]"
         return "[" + ",".join(
-            piece for i in range(0, len(value), _PIECE)
-            if (piece := json.dumps(value[i : i + _PIECE], separators=(",", ":"))[1:-1])
+            json.dumps(value[i : i + _PIECE], separators=(",", ":"))[1:-1]
+            for i in range(0, len(value), _PIECE)
         ) + "]"
     return json.dumps(value, separators=(",", ":"))
 
