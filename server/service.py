@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import gc
 import heapq
-import json
 import logging
 import math
 import threading
@@ -668,13 +667,14 @@ class StudyService:
         with self._lock:
             if self._studies.get(study.spec.name) is not study:
                 raise NotFound(f"study {study.spec.name!r} was deleted")
+        event = Event(study.spec.name, seq, kind, payload)
         try:
-            json.dumps(payload, allow_nan=False)  # what the journal would refuse, refused now
+            event.payload_text  # what the journal would refuse, refused now (encoded once)
         except Exception:
             log.exception("event not storable; reloading study %s", study.spec.name)
             self._reload(study)
             raise
-        study.last_ticket = self._committer.submit(Event(study.spec.name, seq, kind, payload))
+        study.last_ticket = self._committer.submit(event)
         study.seq = seq
         _touch(study, seq, payload)
         trial_id = payload.get("trial_id")

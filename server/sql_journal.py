@@ -67,10 +67,7 @@ class SqlJournal:
         self.append_many([event])
 
     def append_many(self, events: list[Event]) -> None:
-        rows = [
-            (e.study, e.seq, e.kind, json.dumps(e.payload, allow_nan=False, separators=(",", ":")))
-            for e in events
-        ]
+        rows = [(e.study, e.seq, e.kind, e.payload_text) for e in events]
         insert = self._sql("INSERT INTO {events} (study, seq, kind, payload) VALUES (?, ?, ?, ?)")
         with self._write_lock:
             try:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Iterator, Mapping, Protocol
 
 
@@ -25,6 +26,12 @@ class Event:
     seq: int  # 1, 2, 3, ... within a study
     kind: str
     payload: dict[str, Any]
+
+    @cached_property
+    def payload_text(self) -> str:
+        """The payload as stored: compact JSON, NaN and infinities refused (ValueError).
+        Encoded once: the service checks it as it queues the event, the journal stores it."""
+        return json.dumps(self.payload, allow_nan=False, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -78,7 +85,7 @@ class MemoryJournal:
     def append(self, event: Event) -> None:
         # Stored as JSON, as SQLite stores it, so tests catch payloads it could not hold
         # (NaN, objects) and nobody can change a stored event through a shared reference.
-        body = json.dumps(event.payload, allow_nan=False)
+        body = event.payload_text
         log = self._events.setdefault(event.study, [])
         if event.seq != len(log) + 1:
             raise DuplicateEvent(f"{event.study}: expected seq {len(log) + 1}, got {event.seq}")
@@ -91,7 +98,7 @@ class MemoryJournal:
         # Checked first, so a refused event leaves every one unstored, as a rollback would.
         lengths: dict[str, int] = {}
         for event in events:
-            json.dumps(event.payload, allow_nan=False)
+            event.payload_text  # refused before anything is stored
             expected = lengths.get(event.study, len(self._events.get(event.study, []))) + 1
             if event.seq != expected:
                 raise DuplicateEvent(f"{event.study}: expected seq {expected}, got {event.seq}")
