@@ -20,7 +20,7 @@ import psycopg
 from psycopg import errors
 
 from .leadership import NotActive, create_leader_table
-from .sql_journal import SqlJournal
+from .sql_journal import CREATED_INDEX, SqlJournal
 
 REQUEST_ID = "(payload::jsonb ->> 'request_id')"  # the index's expression, exactly
 SCHEMA = (
@@ -35,6 +35,7 @@ SCHEMA = (
     " body TEXT NOT NULL, PRIMARY KEY (study, seq, part))",
     f"CREATE INDEX IF NOT EXISTS rung_events_by_request"
     f" ON rung_events (study, ({REQUEST_ID})) WHERE kind = 'suggest'",
+    "CREATE INDEX IF NOT EXISTS rung_events_created " + CREATED_INDEX.format(events="rung_events"),
 )
 
 

@@ -5,13 +5,19 @@ from __future__ import annotations
 import json
 import random
 
+import pytest
+
 from rung.core.rungs import Rung
 
 
-def test_a_restored_rung_has_the_same_order_and_promotes_the_same_way() -> None:
+@pytest.mark.parametrize("arrival", ["seq increasing", "seq in any order"])
+def test_a_restored_rung_has_the_same_order_and_promotes_the_same_way(arrival: str) -> None:
     rnd = random.Random(3)
     rung = Rung(3)
-    for seq in range(2_000):
+    seqs = list(range(2_000))
+    if arrival == "seq in any order":  # restored by a full sort, not the stable sort of keys
+        rnd.shuffle(seqs)
+    for seq in seqs:
         key = rnd.choice([0.0, -0.0, 0.25, 1e-300, -1e308, 7.5, rnd.random()])  # many ties
         rung.record(trial_id=rnd.randrange(10**6), key=key, seq=seq)
         if seq % 7 == 0:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import bisect
 from array import array
+from itertools import compress
 from typing import Callable, Iterator, Union
 
 import numpy as np
@@ -148,13 +149,24 @@ class Rung:
         rung._seqs.frombytes(seqs.astype("=i8").tobytes())
         rung._trials.frombytes(trials.astype("=i8").tobytes())
         rung._promotions.frombytes(promotions.astype("=i8").tobytes())
-        order = np.lexsort((trials, seqs, keys))  # (key, seq, trial id), as tuples compare
-        rung._entries = list(
-            zip(keys[order].tolist(), seqs[order].tolist(), trials[order].tolist())
-        )
+        order = _entry_order(keys, seqs, trials)
+        keys, seqs, trials = keys[order], seqs[order], trials[order]
+        rung._entries = list(zip(keys.tolist(), seqs.tolist(), trials.tolist()))
         rung.promoted = set(promotions.tolist())
-        rung._open = [e for e in rung._entries if e[2] not in rung.promoted]
+        # The entries not promoted, picked in C (a comprehension took 0.25 s a million).
+        rung._open = list(compress(rung._entries, (~np.isin(trials, promotions)).tolist()))
         return rung
+
+
+def _entry_order(keys: np.ndarray, seqs: np.ndarray, trials: np.ndarray) -> np.ndarray:
+    """The order that sorts entries as their (key, seq, trial id) tuples compare.
+
+    Results are logged as they arrive, seq increasing: then a stable sort of the keys
+    alone is that order (0.16 s a million, lexsort 0.39); like tuple comparison, it ties
+    -0.0 with 0.0."""
+    if np.all(seqs[1:] > seqs[:-1]):
+        return np.argsort(keys, kind="stable")
+    return np.lexsort((trials, seqs, keys))
 
 
 def _pack(values: array, dtype: str) -> str:
