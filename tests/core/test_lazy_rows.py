@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -73,3 +74,15 @@ def test_compact_turns_used_items_back_into_text_a_batch_at_a_time() -> None:
     assert rows.compact(100) == 0 and len(codec.encoded) == 10
     assert rows.texts() == [json.dumps({"i": i + 100}) for i in range(10)]
     assert len(codec.encoded) == 10  # nothing left for texts() to encode
+
+
+def test_a_deep_copy_shares_texts_and_changes_independently() -> None:
+    rows, codec = rows_of(4)
+    rows[1]["i"] = 10  # in use: an object
+    twin = copy.deepcopy(rows)
+    assert twin._items[0] is rows._items[0]  # texts are shared, not copied
+    twin[1]["i"], twin[2]["i"] = 11, 22
+    twin.append({"i": 4})
+    assert [rows.peek(i)["i"] for i in rows] == [0, 10, 2, 3]  # the original is untouched
+    assert [json.loads(t)["i"] for t in twin.texts()] == [0, 11, 22, 3, 4]
+    assert [json.loads(t)["i"] for t in rows.texts()] == [0, 10, 2, 3]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 
@@ -40,3 +41,17 @@ def test_a_restored_rung_has_the_same_order_and_promotes_the_same_way(arrival: s
 def test_an_empty_rung_round_trips() -> None:
     restored = Rung.from_json(json.loads(json.dumps(Rung(1).to_json())))
     assert restored._entries == [] and restored.promoted == set() and len(restored) == 0
+
+
+def test_a_deep_copy_changes_independently_of_its_rung() -> None:
+    rung = Rung(1)
+    for seq, key in enumerate([0.3, 0.1, 0.2, 0.4]):
+        rung.record(trial_id=seq, key=key, seq=seq)
+    rung.promote(1)
+    saved = rung.to_json()
+    twin = copy.deepcopy(rung)
+    twin.record(trial_id=9, key=0.0, seq=9)
+    twin.promote(twin.promotable(2, lambda t: True))
+    assert rung.to_json() == saved and len(rung) == 4 and rung.promoted == {1}
+    assert rung.promotable(2, lambda t: True) == 2  # its open entries are its own
+    assert twin.promoted == {1, 9} and len(twin) == 5

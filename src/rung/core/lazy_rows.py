@@ -16,6 +16,7 @@ into text, and a change to the old object would be lost). Read-only views use
 
 from __future__ import annotations
 
+import copy
 from typing import Callable, Generic, Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
@@ -31,6 +32,16 @@ class LazyRows(Generic[T]):
         self._encode, self._decode = encode, decode
         self._items: list[T | str] = list(texts)
         self._used: set[int] = set()  # ids whose item is an object: used since texts()
+
+    def __deepcopy__(self, memo: dict) -> "LazyRows[T]":
+        """Texts are immutable, so the copy shares them and copies only the items in use
+        (a scheduler's dry run copies a million trials)."""
+        twin = copy.copy(self)
+        twin._items = list(self._items)
+        for item_id in self._used:
+            twin._items[item_id] = copy.deepcopy(self._items[item_id], memo)
+        twin._used = set(self._used)
+        return twin
 
     def __len__(self) -> int:
         return len(self._items)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import bisect
+import copy
 from array import array
 from itertools import compress
 from typing import Callable, Iterator, Union
@@ -103,6 +104,17 @@ class Rung:
         """Marks the trial as promoted out of this rung."""
         self.promoted.add(trial_id)
         self._promotions.append(trial_id)
+
+    def __deepcopy__(self, memo: dict) -> "Rung":
+        """A copy for a dry run (`Scheduler.finished`). The entries are tuples of numbers,
+        never changed in place, so the containers are copied and the entries shared: a
+        generic deep copy of a million entries took 3 s."""
+        twin = copy.copy(self)
+        twin._entries, twin._open = list(self._entries), list(self._open)
+        twin.promoted = set(self.promoted)
+        twin._keys, twin._seqs = self._keys[:], self._seqs[:]
+        twin._trials, twin._promotions = self._trials[:], self._promotions[:]
+        return twin
 
     def candidates(self, eta: int) -> Iterator[int]:
         """The trials in the top floor(n / eta) of this rung, best first."""
