@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
-from scipy.special import ndtr
 
 from ..errors import InvalidArgument
 from ..space import SearchSpace
@@ -151,6 +150,8 @@ class GaussianProcess:
 
 def expected_improvement(mean: np.ndarray, std: np.ndarray, best: float) -> np.ndarray:
     """Expected amount by which a point improves on `best` (lower is better)."""
+    from scipy.special import ndtr  # here, not above: scipy.special adds 0.14 s to every start
+
     z = (best - mean) / std
     return (best - mean) * ndtr(z) + std * np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
 
@@ -238,6 +239,8 @@ class GPSearcher(ModelBasedSearcher):
         self, x: np.ndarray, slacks: np.ndarray, candidates: np.ndarray
     ) -> np.ndarray:
         """Product over constraints of P(slack <= 0) under a GP fitted to each slack."""
+        from scipy.special import ndtr  # see expected_improvement
+
         pof = np.ones(len(candidates))
         subset = self._fit_subset(len(x))
         for c in range(slacks.shape[1]):

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
-from scipy.special import logsumexp
 
 from ..errors import InvalidArgument
 from ..space import SearchSpace
@@ -49,6 +48,8 @@ class ProductKDE:
 
     def log_pdf(self, x: np.ndarray) -> np.ndarray:
         """Log density at the rows of `x`."""
+        from scipy.special import logsumexp  # here: importing it adds 0.14 s to every start
+
         log_k = np.zeros((len(x), len(self.data)))
         for j, k in enumerate(self.counts):
             if k == 0:
