@@ -22,7 +22,6 @@ import threading
 
 import psycopg
 
-from rung.core.errors import RungError
 
 log = logging.getLogger("rung.server")
 
@@ -38,10 +37,6 @@ LEADER_TABLE = (
     " id INTEGER PRIMARY KEY CHECK (id = 1),"
     " token BIGINT NOT NULL, holder TEXT NOT NULL, since TIMESTAMPTZ)"
 )
-
-
-class NotActive(RungError):
-    """This server is a standby (or was fenced off): the call belongs to the active one."""
 
 
 def create_leader_table(conn: psycopg.Connection) -> None:

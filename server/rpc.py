@@ -18,6 +18,7 @@ from rung.core.errors import (
     AlreadyExists,
     FailedPrecondition,
     InvalidArgument,
+    NotActive,
     NotFound,
     RungError,
 )
@@ -26,7 +27,6 @@ from rung.v1 import rung_pb2_grpc
 
 from . import paging
 from .blobs import CHUNK_BYTES, BlobKey, BlobStore, DataLoss, NoBlobStore, ResourceExhausted
-from .leadership import NotActive
 from .service import IssuedJob, StudyService, StudyView, TrialView
 
 log = logging.getLogger("rung.server.rpc")

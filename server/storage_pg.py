@@ -19,7 +19,9 @@ from typing import Any
 import psycopg
 from psycopg import errors
 
-from .leadership import NotActive, create_leader_table
+from rung.core.errors import NotActive
+
+from .leadership import create_leader_table
 from .sql_journal import CREATED_INDEX, SqlJournal
 
 REQUEST_ID = "(payload::jsonb ->> 'request_id')"  # the index's expression, exactly

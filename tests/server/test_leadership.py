@@ -8,7 +8,8 @@ import threading
 import psycopg
 import pytest
 
-from rung.server.leadership import Leadership, NotActive
+from rung.core.errors import NotActive
+from rung.server.leadership import Leadership
 from rung.server.storage import Event, Snapshot
 from rung.server.storage_pg import PostgresJournal
 

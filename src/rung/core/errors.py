@@ -19,3 +19,7 @@ class AlreadyExists(RungError):
 
 class FailedPrecondition(RungError):
     """The request is well formed but not valid in the current state (e.g. expired lease)."""
+
+
+class NotActive(RungError):
+    """This server is a standby (or was fenced off): the call belongs to the active one."""
