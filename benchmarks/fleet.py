@@ -16,10 +16,12 @@ Reported: calls per second; per RPC p50, p99 and max latency as the client
 sees it (from sending to the answer; the channel's connection is made before
 its first timed call); errors by status code; the server's resident memory
 (sampled every 5 s: at the start, largest, at the end); the server's open
-TCP connections once every worker is up; and, from the server's own latency histogram
-(`--metrics-port`), the fraction of calls it handled within 50 ms and the bucket
-holding its p99: the part of the latency spent in the server, not in the
-client processes that share its cores.
+TCP connections once every worker is up; how late the client processes' event
+loops ran a timer probed every 50 ms (the part of a latency that is the
+clients' own); and, from the server's own latency histogram (`--metrics-port`),
+the fraction of calls it handled within 50 ms and the bucket holding its p99:
+the part of the latency spent in the server, not in the client processes that
+share its cores.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from rung.server.launch import resident_mib, spawn_server
 STUDY = "fleet"
 CALL_TIMEOUT = 30.0
 CHANNEL_OPTIONS = [("grpc.use_local_subchannel_pool", 1)]
+LAG_PERIOD = 0.05  # seconds between the client event loops' timer probes
 
 
 async def simulated_worker(
@@ -91,23 +94,36 @@ async def simulated_worker(
                 resource=job.milestone, value=random.random()))
 
 
+async def loop_lag(deadline: float, lags: list[float], period: float = LAG_PERIOD) -> None:
+    """How late this process's event loop runs a timer: a call answered in time is only
+    seen once the loop gets to it, so this much of a client-side latency is the client's."""
+    while time.time() < deadline:
+        due = time.perf_counter() + period
+        await asyncio.sleep(period)
+        lags.append(time.perf_counter() - due)
+
+
 def client_process(
     address: str, names: list[str], cycle: float, heartbeat: float, deadline: float,
     out: str,
 ) -> None:
-    """Runs its share of the fleet; writes latencies (s) and error counts to `out` as JSON."""
+    """Runs its share of the fleet; writes latencies (s), its event loop's lags (s) and
+    error counts to `out` as JSON."""
     latencies: dict[str, list[tuple[float, float]]] = {"Suggest": [], "Heartbeat": [], "Report": []}
+    lags: list[float] = []
     errors: Counter = Counter()
 
     async def run() -> None:
-        await asyncio.gather(*(
+        await asyncio.gather(loop_lag(deadline, lags), *(
             simulated_worker(address, name, cycle, heartbeat, deadline,
                              random.uniform(0.0, cycle), latencies, errors)
             for name in names
         ))
 
     asyncio.run(run())
-    Path(out).write_text(json.dumps({"latencies": latencies, "errors": dict(errors)}))
+    Path(out).write_text(
+        json.dumps({"latencies": latencies, "lags": lags, "errors": dict(errors)})
+    )
 
 
 def established_connections(port: int) -> int:
@@ -206,8 +222,10 @@ def main() -> None:
             proc.wait(timeout=60)
         calls: dict[str, np.ndarray] = {}
         errors: Counter = Counter()
+        lags: list[float] = []
         for out in outs:
             part = json.loads(Path(out).read_text())
+            lags += part["lags"]
             for method, rows in part["latencies"].items():
                 rows = np.array(rows, dtype=float).reshape(-1, 2)  # (sent at, seconds)
                 calls[method] = np.concatenate([calls.get(method, np.empty((0, 2))), rows])
@@ -220,6 +238,10 @@ def main() -> None:
           f"{dict(errors) if errors else ''}")
     print(f"server RSS MiB: start {rss[0]:.0f}, max {max(rss):.0f}, end {rss[-1]:.0f}; "
           f"established connections to the server after the first cycle: {connections:,}")
+    lag_ms = np.array(lags) * 1e3
+    print(f"client event loops' timer lag ms (a probe every {LAG_PERIOD * 1e3:.0f} ms in each "
+          f"client process): p50 {np.percentile(lag_ms, 50):.1f}, "
+          f"p99 {np.percentile(lag_ms, 99):.1f}, max {lag_ms.max():.0f}")
     warm = began + 2 * args.cycle  # every worker is up and past its first job
     for title, keep in (("every call", lambda t: t >= 0), (
             f"calls sent after the first {2 * args.cycle:.0f} s (the fleet up)", lambda t: t >= warm)):

@@ -41,6 +41,23 @@ SCHEMA = (
 )
 
 
+# Snapshot text is stored uncompressed (out of line, as PostgreSQL does with any large value):
+# its default compression made saving 56 MB of it take 0.98 s instead of 0.26 s and reading it
+# back 0.13 s instead of 0.08 s, for 2.5 times less disk. Set after creation: PostgreSQL
+# before 16 has no STORAGE clause in CREATE TABLE.
+UNCOMPRESSED = (("rung_snapshots", "state"), ("rung_snapshot_parts", "body"))
+
+
+def _store_uncompressed(conn: psycopg.Connection) -> None:
+    for table, column in UNCOMPRESSED:
+        storage = conn.execute(
+            "SELECT attstorage FROM pg_attribute WHERE attrelid = %s::regclass AND attname = %s",
+            (table, column),
+        ).fetchone()[0]
+        if storage != "e":  # only once: ALTER TABLE waits for every transaction on the table
+            conn.execute(f"ALTER TABLE {table} ALTER COLUMN {column} SET STORAGE EXTERNAL")
+
+
 class PostgresJournal(SqlJournal):
     """Events in table `rung_events` of the database at `url` (postgresql://...).
 
@@ -64,6 +81,7 @@ class PostgresJournal(SqlJournal):
             writer.execute("SELECT pg_advisory_xact_lock(hashtext('rung_schema'))")
             for statement in SCHEMA:
                 writer.execute(statement)
+            _store_uncompressed(writer)
             create_leader_table(writer)
         super().__init__(writer, psycopg.connect(url, autocommit=True))
 

@@ -289,3 +289,30 @@ def test_reads_neither_wait_for_nor_see_a_commit_in_progress(sql_journal: SqlJou
     assert isinstance(seen["r1"], Event) and seen["r1"].seq == 2
     found = journal.find_request("a", "r2")  # committed now
     assert found is not None and found.seq == 3
+
+
+def test_postgres_stores_snapshot_text_uncompressed(postgres_url: str) -> None:
+    """Compressing snapshot text made saving it about 4 times slower."""
+    from rung.server.storage_pg import PostgresJournal
+
+    PostgresJournal(postgres_url).close()  # a second open finds the storage already set
+    journal = PostgresJournal(postgres_url)
+    storage = journal._read(
+        "SELECT attrelid::regclass::text, attname, attstorage FROM pg_attribute"
+        " WHERE (attrelid, attname) IN (('rung_snapshots'::regclass, 'state'),"
+        " ('rung_snapshot_parts'::regclass, 'body'))", (),
+    )
+    journal.close()
+    assert sorted(storage) == [
+        ("rung_snapshot_parts", "body", "e"), ("rung_snapshots", "state", "e")
+    ]
+
+
+def test_sqlite_lists_studies_from_the_index_of_first_events(tmp_path: Path) -> None:
+    """A scan of every event took 0.4 s at 3.8 million events."""
+    journal = SqliteJournal(tmp_path / "j.db")
+    plan = journal._read(
+        "EXPLAIN QUERY PLAN SELECT study FROM {events} WHERE seq = 1 ORDER BY id", ()
+    )
+    journal.close()
+    assert "USING INDEX events_created" in plan[0][-1]
