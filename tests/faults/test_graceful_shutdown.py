@@ -31,8 +31,10 @@ def test_sigterm_hands_the_job_back_with_a_fresh_checkpoint(
                 w: start_worker(server.address, "graceful", fmnist_dir, w, where, logs[w])
                 for w in ("A", "B")
             }
+            # Two epochs to go: a worker told to stop during its last epoch finishes the
+            # segment, and there is nothing left to hand back.
             trial_id, stopped = kill_in_promoted_segment(
-                lambda: client.list_trials("graceful"), workers, sig=signal.SIGTERM
+                lambda: client.list_trials("graceful"), workers, sig=signal.SIGTERM, epochs_left=2
             )
             wait_exit(workers[stopped], logs[stopped], timeout=120)  # exit code 0
             survivor = "B" if stopped == "A" else "A"

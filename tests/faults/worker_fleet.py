@@ -64,14 +64,20 @@ def start_worker(
         )
 
 
-def promoted_segment_past_checkpoint(trials: Sequence[pb.Trial]) -> tuple[int, str] | None:
-    """(trial id, worker id) of a running resumed segment that reported past its start."""
+def promoted_segment_past_checkpoint(
+    trials: Sequence[pb.Trial], epochs_left: int = 1
+) -> tuple[int, str] | None:
+    """(trial id, worker id) of a running resumed segment that reported past its start and
+    has at least `epochs_left` epochs to go."""
     for t in trials:
         if not t.segments or t.status != pb.RUNNING:
             continue
         seg = t.segments[-1]
         reported = [o.resource for o in t.observations if o.seq > seg.seq]
-        if seg.resume_from > 0 and not seg.lost and reported and max(reported) < seg.milestone:
+        if (
+            seg.resume_from > 0 and not seg.lost and reported
+            and max(reported) <= seg.milestone - epochs_left
+        ):
             return t.id, seg.worker_id
     return None
 
@@ -81,15 +87,16 @@ def kill_in_promoted_segment(
     workers: dict[str, subprocess.Popen[bytes]],
     timeout: float = 180,
     sig: int = signal.SIGKILL,
+    epochs_left: int = 1,
 ) -> tuple[int, str]:
     """Sends `sig` (SIGKILL: waits until it died) to the worker training a promoted
-    segment once it reported an epoch past the checkpoint (and before its
-    milestone); returns (trial id, its worker id)."""
+    segment once it reported an epoch past the checkpoint, with at least `epochs_left`
+    epochs to go; returns (trial id, its worker id)."""
     deadline = time.monotonic() + timeout
     while True:
         running = [p for p in workers.values() if p.poll() is None]
         _signal_all(running, signal.SIGSTOP)
-        found = promoted_segment_past_checkpoint(list_trials())
+        found = promoted_segment_past_checkpoint(list_trials(), epochs_left)
         if found is not None:
             workers[found[1]].send_signal(sig)
             if sig == signal.SIGKILL:
