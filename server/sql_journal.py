@@ -199,7 +199,9 @@ class SqliteJournal(SqlJournal):
             "CREATE INDEX IF NOT EXISTS events_by_request"
             f" ON events (study, {self.REQUEST_ID}) WHERE kind = 'suggest'"
         )
-        writer.execute("CREATE INDEX IF NOT EXISTS events_created " + CREATED_INDEX.format(events="events"))
+        writer.execute(
+            "CREATE INDEX IF NOT EXISTS events_created " + CREATED_INDEX.format(events="events")
+        )
         super().__init__(writer, self._connect())
 
     def _connect(self) -> sqlite3.Connection:

@@ -112,8 +112,8 @@ class Rung:
         twin = copy.copy(self)
         twin._entries, twin._open = list(self._entries), list(self._open)
         twin.promoted = set(self.promoted)
-        twin._keys, twin._seqs = self._keys[:], self._seqs[:]
-        twin._trials, twin._promotions = self._trials[:], self._promotions[:]
+        for attribute, _, _ in _LOGS:
+            setattr(twin, attribute, getattr(self, attribute)[:])
         return twin
 
     def candidates(self, eta: int) -> Iterator[int]:
@@ -140,10 +140,7 @@ class Rung:
     def to_json(self) -> dict:
         return {
             "level": self.level,
-            "keys": _pack(self._keys, "<f8"),
-            "seqs": _pack(self._seqs, "<i8"),
-            "trials": _pack(self._trials, "<i8"),
-            "promoted": _pack(self._promotions, "<i8"),
+            **{name: _pack(getattr(self, attribute), dtype) for attribute, name, dtype in _LOGS},
         }
 
     @classmethod
@@ -152,15 +149,8 @@ class Rung:
             return OutcomeRung.from_json(data)
         rung = cls(data["level"])
         keys, seqs, trials, promotions = (
-            _unpack(data[name], dtype)
-            for name, dtype in (
-                ("keys", "<f8"), ("seqs", "<i8"), ("trials", "<i8"), ("promoted", "<i8")
-            )
+            _unpack(data[name], dtype, getattr(rung, attribute)) for attribute, name, dtype in _LOGS
         )
-        rung._keys.frombytes(keys.astype("=f8").tobytes())
-        rung._seqs.frombytes(seqs.astype("=i8").tobytes())
-        rung._trials.frombytes(trials.astype("=i8").tobytes())
-        rung._promotions.frombytes(promotions.astype("=i8").tobytes())
         order = _entry_order(keys, seqs, trials)
         keys, seqs, trials = keys[order], seqs[order], trials[order]
         rung._entries = list(zip(keys.tolist(), seqs.tolist(), trials.tolist()))
@@ -181,13 +171,24 @@ def _entry_order(keys: np.ndarray, seqs: np.ndarray, trials: np.ndarray) -> np.n
     return np.lexsort((trials, seqs, keys))
 
 
+# A Rung's logs in arrival order: (attribute, name in its saved state, little-endian dtype).
+_LOGS = (
+    ("_keys", "keys", "<f8"), ("_seqs", "seqs", "<i8"), ("_trials", "trials", "<i8"),
+    ("_promotions", "promoted", "<i8"),
+)
+
+
 def _pack(values: array, dtype: str) -> str:
     """A packed array as base64 text, little-endian whatever the machine."""
     return base64.b64encode(np.asarray(values).astype(dtype, copy=False).tobytes()).decode("ascii")
 
 
-def _unpack(text: str, dtype: str) -> np.ndarray:
-    return np.frombuffer(base64.b64decode(text), dtype=dtype)
+def _unpack(text: str, dtype: str, into: array) -> np.ndarray:
+    """The values `_pack` gave `text`, appended to `into` in the machine's byte order and
+    returned as a numpy array."""
+    values = np.frombuffer(base64.b64decode(text), dtype=dtype)
+    into.frombytes(values.astype("=" + dtype[1:]).tobytes())
+    return values
 
 
 class OutcomeRung:
