@@ -51,12 +51,11 @@ class Float:
         return float(self.low + u * (self.high - self.low))
 
     def to_unit(self, value: ConfigValue) -> float:
-        if self.high == self.low:
-            return 0.5
-        if self.log:
-            lo, hi = math.log(self.low), math.log(self.high)
-            return (math.log(float(value)) - lo) / (hi - lo)
-        return (float(value) - self.low) / (self.high - self.low)
+        if self.log:  # two close bounds can have the same logarithm: an empty span too
+            lo, hi, x = math.log(self.low), math.log(self.high), math.log(float(value))
+        else:
+            lo, hi, x = self.low, self.high, float(value)
+        return 0.5 if hi == lo else (x - lo) / (hi - lo)
 
     def validate(self, value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
