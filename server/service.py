@@ -30,14 +30,15 @@ from __future__ import annotations
 
 import gc
 import heapq
+import json
 import logging
 import math
 import threading
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterator, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from rung.core.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from rung.core.results import MetricsReport, ParetoSummary, summarize
@@ -46,9 +47,9 @@ from rung.core.study import StudySpec, check_study_name
 from rung.core.types import Decision, Job, JobKind, TrialStatus
 
 from .blobs import check_report_ref
-from .retention import TrialCheckpoints
 from .group_commit import DONE, Committer, Ticket
 from .records import Observation, Segment, TrialRecord, record_of, trial_records
+from .retention import TrialCheckpoints
 from .storage import Event, Journal, Snapshot
 
 log = logging.getLogger("rung.server")
@@ -221,12 +222,16 @@ class _Study:
                 "spec": spec,
                 "created_at": created_at,
                 "scheduler": scheduler,
-                "leases": [list(lease) for lease in leases],
+            }, {
+                **rows,
+                # Rows, not state: encoded one by one, the open jobs of a fleet (a megabyte
+                # for 5,000) do not hold the interpreter in one call of the JSON encoder.
+                "leases": [_row(list(lease)) for lease in leases],
                 "jobs": [
-                    [request_id, issued.lease_id, issued.checkpoint, _job_json(issued.job)]
+                    _row([request_id, issued.lease_id, issued.checkpoint, _job_json(issued.job)])
                     for request_id, issued in jobs
                 ],
-            }, rows)
+            })
 
         return build
 
@@ -237,12 +242,12 @@ class _Study:
         study = cls(StudySpec.from_json(state["spec"]), state["created_at"])
         study.seq = study.snapshot_seq = study.durable_seq = snapshot.seq
         study.scheduler.load_state_dict({**state["scheduler"], "trials": snapshot.rows["trials"]})
-        for lease_id, trial_id, worker_id, request_id in state["leases"]:
+        for lease_id, trial_id, worker_id, request_id in _state_rows(snapshot, "leases"):
             study.open_lease(Lease(lease_id, trial_id, worker_id, deadline, request_id))
         study.records = trial_records(snapshot.rows["records"])
         study.jobs_by_request = {
             request_id: IssuedJob(_job_from_json(job), lease_id, deadline, checkpoint)
-            for request_id, lease_id, checkpoint, job in state["jobs"]
+            for request_id, lease_id, checkpoint, job in _state_rows(snapshot, "jobs")
         }
         return study
 
@@ -1030,8 +1035,23 @@ def _touch(study: _Study, seq: int, payload: dict[str, Any]) -> None:
         record_of(study.records, trial_id).changed = seq
 
 
+def _row(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _state_rows(snapshot: Snapshot, name: str) -> Iterable[list[Any]]:
+    """A snapshot's leases or jobs: rows of JSON text; snapshots saved before 30 Nov 2026
+    kept them in the state."""
+    return snapshot.state[name] if name in snapshot.state else map(json.loads, snapshot.rows[name])
+
+
+_JOB_FIELDS = tuple(f.name for f in fields(Job))
+
+
 def _job_json(job: Job) -> dict[str, Any]:
-    return {**asdict(job), "kind": job.kind.value}
+    """Shallow: a snapshot encodes it at once (dataclasses.asdict deep-copied each config,
+    60 % of a snapshot's time at 100,000 trials with 5,000 jobs open)."""
+    return {**{name: getattr(job, name) for name in _JOB_FIELDS}, "kind": job.kind.value}
 
 
 def _job_from_json(data: dict[str, Any]) -> Job:

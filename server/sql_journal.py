@@ -23,11 +23,15 @@ from pathlib import Path
 from typing import Any, ClassVar, Iterator
 
 from .storage import (
-    PART_CHARS, DuplicateEvent, Event, Snapshot, decode_snapshot, encode_snapshot, first_event,
+    DuplicateEvent, Event, PartKey, Snapshot, decode_snapshot, first_event, row_parts,
+    snapshot_head,
 )
 
-
-PART_PAUSE_SECONDS = 0.005  # between the parts of a snapshot, so commits in waiting go first
+# Parts of a snapshot are written in transactions of about this many characters, so the
+# events committed meanwhile wait for one at most; with a pause between them, so commits
+# in waiting go first.
+PART_CHARS = 1_000_000
+PART_PAUSE_SECONDS = 0.005
 # Each study's first event ("created"), in creation order: a partial index of one row a study.
 CREATED_INDEX = "ON {events} (id) WHERE seq = 1"
 
@@ -48,6 +52,8 @@ class SqlJournal:
         self._writer, self._reader = writer, reader
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()
+        # study -> the parts of its latest snapshot that a save may refer to (storage.decode_snapshot)
+        self._parts: dict[str, dict[tuple[str, int], tuple[list[str], PartKey]]] = {}
 
     # ------------------------------------------------------------ dialect hooks
 
@@ -80,23 +86,28 @@ class SqlJournal:
                 raise DuplicateEvent(f"a seq in this batch is already stored: {exc}") from exc
 
     def save_snapshot(self, snapshot: Snapshot) -> None:
-        """Writes all but the first part of the text into the parts table, a transaction each
-        (events commit in between, so none waits for a whole large snapshot), then in one
-        transaction the first part into the snapshots table, which makes this snapshot the
-        latest, and drops the study's other parts. A save that stops halfway leaves the
-        previous snapshot the latest."""
-        first, *rest = encode_snapshot(snapshot, PART_CHARS)
-        upsert = self._sql(
-            "INSERT INTO {parts} (study, seq, part, body) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (study, seq, part) DO UPDATE SET body = excluded.body"
-        )
-        for number, body in enumerate(rest, 1):
-            with self._write_lock, self._transaction():
-                self._check_fence()
-                self._writer.execute(upsert, (snapshot.study, snapshot.seq, number, body))
-            # A lock is not fair: without a pause, this thread would take it again for the next
-            # part before the commit thread waiting for it woke up, and starve every call.
-            time.sleep(PART_PAUSE_SECONDS)
+        """Writes the parts whose rows changed since the study's last snapshot, grouped in
+        transactions of about PART_CHARS characters (events commit in between, so none
+        waits for a whole large snapshot); then, in one transaction, the head into the
+        snapshots table, which makes this snapshot the latest, and drops the study's
+        parts it does not refer to. A save that stops halfway leaves the previous
+        snapshot the latest, its parts intact."""
+        known = self._parts.get(snapshot.study, {})
+        parts, keys, fresh = {}, [], []
+        # Numbers go on after any part an earlier save under this seq wrote and still refers to.
+        number = max((n for _, (seq, n) in known.values() if seq == snapshot.seq), default=0)
+        for where, rows in row_parts(snapshot):
+            stored = known.get(where)
+            if stored is not None and stored[0] == rows:  # identical strings: compared by identity
+                key = stored[1]
+            else:
+                number += 1
+                key = (snapshot.seq, number)
+                fresh.append((key, rows))
+            parts[where] = (rows, key)
+            keys.append(key)
+        self._write_parts(snapshot.study, fresh)
+        head = snapshot_head(snapshot, keys)
         with self._write_lock, self._transaction():
             self._check_fence()
             self._writer.execute(
@@ -104,12 +115,43 @@ class SqlJournal:
             )
             self._writer.execute(
                 self._sql("INSERT INTO {snapshots} (study, seq, state) VALUES (?, ?, ?)"),
-                (snapshot.study, snapshot.seq, first),
+                (snapshot.study, snapshot.seq, head),
             )
-            self._writer.execute(
-                self._sql("DELETE FROM {parts} WHERE study = ? AND (seq <> ? OR part > ?)"),
-                (snapshot.study, snapshot.seq, len(rest)),
+            stale = set(self._stored_keys(snapshot.study)) - set(keys)
+            self._writer.cursor().executemany(
+                self._sql("DELETE FROM {parts} WHERE study = ? AND seq = ? AND part = ?"),
+                [(snapshot.study, seq, part) for seq, part in stale],
             )
+        self._parts[snapshot.study] = parts
+
+    def _write_parts(self, study: str, fresh: list[tuple[PartKey, list[str]]]) -> None:
+        upsert = self._sql(
+            "INSERT INTO {parts} (study, seq, part, body) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (study, seq, part) DO UPDATE SET body = excluded.body"
+        )
+        batch: list[tuple[str, int, int, str]] = []
+        chars = 0
+        for index, ((seq, number), rows) in enumerate(fresh):
+            body = "\n".join(rows)
+            batch.append((study, seq, number, body))
+            chars += len(body)
+            if chars < PART_CHARS and index < len(fresh) - 1:
+                continue
+            with self._write_lock, self._transaction():
+                self._check_fence()
+                self._writer.cursor().executemany(upsert, batch)
+            batch, chars = [], 0
+            # A lock is not fair: without a pause, this thread would take it again for the next
+            # batch before the commit thread waiting for it woke up, and starve every call.
+            time.sleep(PART_PAUSE_SECONDS)
+
+    def _stored_keys(self, study: str) -> list[PartKey]:
+        """The keys of every part stored for the study (in the writer's transaction)."""
+        return [
+            (seq, part) for seq, part in self._writer.execute(
+                self._sql("SELECT seq, part FROM {parts} WHERE study = ?"), (study,)
+            ).fetchall()
+        ]
 
     def delete(self, study: str) -> None:
         with self._write_lock, self._transaction():  # events and snapshot go together
@@ -117,6 +159,7 @@ class SqlJournal:
             self._writer.execute(self._sql("DELETE FROM {events} WHERE study = ?"), (study,))
             self._writer.execute(self._sql("DELETE FROM {snapshots} WHERE study = ?"), (study,))
             self._writer.execute(self._sql("DELETE FROM {parts} WHERE study = ?"), (study,))
+        self._parts.pop(study, None)
 
     # ------------------------------------------------------------ reads
 
@@ -149,11 +192,11 @@ class SqlJournal:
         rows = self._read("SELECT seq, state FROM {snapshots} WHERE study = ?", (study,))
         if not rows:
             return None
-        seq, first = rows[0]
-        rest = self._read(
-            "SELECT body FROM {parts} WHERE study = ? AND seq = ? ORDER BY part", (study, seq)
-        )
-        return decode_snapshot(study, seq, [first, *(body for (body,) in rest)])
+        seq, head = rows[0]
+        bodies = self._read("SELECT seq, part, body FROM {parts} WHERE study = ?", (study,))
+        decoded = decode_snapshot(study, seq, head, {(s, n): body for s, n, body in bodies})
+        self._parts[study] = decoded.parts  # the next save refers to what is unchanged
+        return decoded.snapshot
 
     @staticmethod
     def _no_limit() -> Any:

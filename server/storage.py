@@ -79,7 +79,8 @@ class DuplicateEvent(Exception):
 class MemoryJournal:
     def __init__(self) -> None:
         self._events: dict[str, list[tuple[str, str]]] = {}  # study -> [(kind, JSON payload)]
-        self._snapshots: dict[str, tuple[int, str]] = {}  # study -> (seq, JSON state)
+        # study -> (seq, head, parts): the layout a SQL journal stores
+        self._snapshots: dict[str, tuple[int, str, dict[PartKey, str]]] = {}
         self._requests: dict[tuple[str, str], int] = {}  # (study, request_id) -> first suggest's seq
 
     def append(self, event: Event) -> None:
@@ -121,11 +122,11 @@ class MemoryJournal:
         return None if seq is None else next(self.events(study, seq - 1, 1))
 
     def save_snapshot(self, snapshot: Snapshot) -> None:
-        self._snapshots[snapshot.study] = (snapshot.seq, encode_snapshot(snapshot)[0])
+        self._snapshots[snapshot.study] = (snapshot.seq, *encode_snapshot(snapshot))
 
     def latest_snapshot(self, study: str) -> Snapshot | None:
         stored = self._snapshots.get(study)
-        return decode_snapshot(study, stored[0], [stored[1]]) if stored else None
+        return decode_snapshot(study, *stored).snapshot if stored else None
 
     def delete(self, study: str) -> None:
         self._events.pop(study, None)
@@ -163,47 +164,86 @@ def encode_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-# A SQL journal writes a snapshot's text in parts of about this many characters, one
-# transaction each, so that the events committed meanwhile wait for one part at most.
-PART_CHARS = 1_000_000
+# A snapshot's rows are stored in parts of this many consecutive rows of one list (a
+# part of trials, a part of records), each under a key (the seq of the snapshot that
+# wrote it, a number). A later save whose rows in a part are unchanged refers to the
+# stored part instead of writing it again: a large study's rows are mostly finished trials.
+ROWS_PER_PART = 1000
+
+PartKey = tuple[int, int]  # (seq of the snapshot that wrote the part, number)
 
 
-def encode_snapshot(snapshot: Snapshot, part_chars: int | None = None) -> list[str]:
-    """The snapshot as text, in parts (all of it in one without `part_chars`) that give the
-    text when joined with line breaks: the state as one line of JSON, which also gives
-    each row list's length, then every row, one per line (rows are JSON texts: they hold
-    no raw line break)."""
-    head = {"state": snapshot.state, "rows": [[name, len(r)] for name, r in snapshot.rows.items()]}
-    lines = [encode_json(head), *(row for rows in snapshot.rows.values() for row in rows)]
-    if part_chars is None:
-        return ["\n".join(lines)]
-    parts, start, length = [], 0, 0
-    for i, line in enumerate(lines):
-        if length >= part_chars:  # parts end between lines
-            parts.append("\n".join(lines[start:i]))
-            start, length = i, 0
-        length += len(line) + 1
-    parts.append("\n".join(lines[start:]))
-    return parts
+def row_parts(snapshot: Snapshot) -> Iterator[tuple[tuple[str, int], list[str]]]:
+    """((list name, index of its first row), rows) for each part of the snapshot's rows,
+    in the order the snapshot lists them."""
+    for name, rows in snapshot.rows.items():
+        for start in range(0, len(rows), ROWS_PER_PART):
+            yield (name, start), rows[start : start + ROWS_PER_PART]
 
 
-def decode_snapshot(study: str, seq: int, parts: list[str]) -> Snapshot:
-    """A snapshot from `encode_snapshot`'s parts; other text (an older layout) gives a state
-    without a "format" the service knows, which it ignores."""
-    lines: list[str] = []
-    for part in parts:  # parts end between lines: no need to join them first
-        lines += part.split("\n")
+def snapshot_head(snapshot: Snapshot, parts: list[PartKey]) -> str:
+    """The snapshot's first text: its state, each row list's length and the keys of the
+    parts that hold the rows, in order (a part's text: its rows, one per line; rows are
+    JSON texts, which hold no raw line break)."""
+    return encode_json({
+        "state": snapshot.state,
+        "rows": [[name, len(rows)] for name, rows in snapshot.rows.items()],
+        "parts": [list(key) for key in parts],
+    })
+
+
+def encode_snapshot(snapshot: Snapshot) -> tuple[str, dict[PartKey, str]]:
+    """The head and every part, each part written anew (numbered 1, 2, ... under the
+    snapshot's seq)."""
+    bodies = {
+        (snapshot.seq, number): "\n".join(rows)
+        for number, (_, rows) in enumerate(row_parts(snapshot), 1)
+    }
+    return snapshot_head(snapshot, list(bodies)), bodies
+
+
+@dataclass
+class DecodedSnapshot:
+    snapshot: Snapshot
+    # (list name, index of the first row) -> (the part's rows, its key), for each part that
+    # lies within one list: what a later save may refer to instead of writing it again.
+    parts: dict[tuple[str, int], tuple[list[str], PartKey]]
+
+
+def decode_snapshot(
+    study: str, seq: int, head_text: str, bodies: Mapping[PartKey, str]
+) -> DecodedSnapshot:
+    """A snapshot from its head and the stored parts' texts. Other text gives a state
+    without a "format" the service knows, which it ignores. An older layout, whose head
+    named no parts (rows followed the state in the same text, then in parts numbered
+    1, 2, ... under the snapshot's seq), still reads."""
+    lines = head_text.split("\n")
     head = json.loads(lines[0])
     if "state" not in head or "rows" not in head:
-        return Snapshot(study, seq, head)
-    rows, start = {}, 1
+        return DecodedSnapshot(Snapshot(study, seq, head), {})
+    keys: list[PartKey] = (
+        [(s, n) for s, n in head["parts"]] if "parts" in head
+        else sorted(key for key in bodies if key[0] == seq)
+    )
+    spans = []  # (key, first line, end line) of each part, among `lines`
+    for key in keys:
+        if key not in bodies:
+            raise ValueError(f"study {study}'s snapshot at {seq} misses its part {list(key)}")
+        part = bodies[key].split("\n")
+        spans.append((key, len(lines), len(lines) + len(part)))
+        lines += part
+    rows, reusable, start = {}, {}, 1
     for name, count in head["rows"]:
-        rows[name], start = lines[start : start + count], start + count
+        rows[name], end = lines[start : start + count], start + count
+        for key, first, last in spans:
+            if start <= first and last <= end:
+                reusable[(name, first - start)] = (lines[first:last], key)
+        start = end
     if start != len(lines):
         raise ValueError(
             f"study {study}'s snapshot at {seq} has {len(lines) - 1} rows, not {start - 1}"
         )
-    return Snapshot(study, seq, head["state"], rows)
+    return DecodedSnapshot(Snapshot(study, seq, head["state"], rows), reusable)
 
 
 def first_event(study: str, rows: list[tuple[int, str, str]]) -> Event | None:

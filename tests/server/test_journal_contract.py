@@ -162,7 +162,9 @@ def test_a_snapshot_keeps_its_rows_apart_from_its_state(open_journal: Factory) -
 
 
 def _parted(open_journal: Factory, monkeypatch: pytest.MonkeyPatch) -> SqlJournal:
-    """A SQL journal that writes snapshots in parts of 500 characters, with study "a"."""
+    """A SQL journal that stores snapshots in parts of 3 rows, written 500 characters a
+    transaction, with study "a"."""
+    monkeypatch.setattr("rung.server.storage.ROWS_PER_PART", 3)
     monkeypatch.setattr("rung.server.sql_journal.PART_CHARS", 500)
     journal = open_journal()
     if not isinstance(journal, SqlJournal):
@@ -208,6 +210,56 @@ def test_a_save_that_stops_halfway_leaves_the_previous_snapshot_the_latest(
     monkeypatch.undo()
     journal.save_snapshot(Snapshot("a", 9, {"n": 2}, _rows(300, "y")))  # the retry completes it
     assert open_journal().latest_snapshot("a") == Snapshot("a", 9, {"n": 2}, _rows(300, "y"))
+
+
+def _parts_written_by(journal: SqlJournal, seq: int) -> int:
+    return journal._read("SELECT COUNT(*) FROM {parts} WHERE study = 'a' AND seq = ?", (seq,))[0][0]
+
+
+def test_a_save_writes_only_the_parts_whose_rows_changed(
+    open_journal: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal = _parted(open_journal, monkeypatch)
+    rows = _rows(300, "x")
+    journal.save_snapshot(Snapshot("a", 3, {"n": 1}, rows))
+    assert _parts_written_by(journal, 3) == 100
+    changed = {"trials": list(rows["trials"])}
+    changed["trials"][10] = json.dumps([10, "z" * 40])  # same length, other text
+    changed["trials"][200] = json.dumps([200, "w" * 40])
+    changed["trials"] += [json.dumps([i, "n"]) for i in (300, 301)]
+    journal.save_snapshot(Snapshot("a", 5, {"n": 2}, changed))
+    assert _parts_written_by(journal, 5) == 3  # rows 9-11, 198-200 and the new 300-301
+    assert open_journal().latest_snapshot("a") == Snapshot("a", 5, {"n": 2}, changed)
+    # A reopened journal refers to the parts it read, too.
+    reopened = open_journal()
+    assert reopened.latest_snapshot("a") is not None
+    changed["trials"][0] = json.dumps([0, "q"])
+    reopened.save_snapshot(Snapshot("a", 8, {"n": 3}, changed))
+    assert _parts_written_by(reopened, 8) == 1
+    assert open_journal().latest_snapshot("a") == Snapshot("a", 8, {"n": 3}, changed)
+    (stored,) = reopened._read("SELECT COUNT(*) FROM {parts} WHERE study = 'a'", ())
+    assert stored[0] == 101  # every part stored is referred to
+
+
+def test_a_snapshot_in_the_older_layout_still_reads(
+    open_journal: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before parts were shared between saves, the rows followed the state in the same
+    text, then in parts numbered under the snapshot's seq."""
+    journal = _parted(open_journal, monkeypatch)
+    rows = _rows(5, "x")["trials"]
+    head = json.dumps({"state": {"n": 1}, "rows": [["trials", 5]]})
+    with journal._write_lock, journal._transaction():
+        journal._writer.execute(
+            journal._sql("INSERT INTO {snapshots} (study, seq, state) VALUES (?, ?, ?)"),
+            ("a", 4, "\n".join([head, *rows[:2]])),
+        )
+        for number, part in ((1, rows[2:4]), (2, rows[4:])):
+            journal._writer.execute(
+                journal._sql("INSERT INTO {parts} (study, seq, part, body) VALUES (?, ?, ?, ?)"),
+                ("a", 4, number, "\n".join(part)),
+            )
+    assert open_journal().latest_snapshot("a") == Snapshot("a", 4, {"n": 1}, {"trials": rows})
 
 
 def test_deleting_a_study_deletes_its_snapshot(open_journal: Factory) -> None:

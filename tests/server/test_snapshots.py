@@ -10,7 +10,7 @@ import pytest
 
 from rung.server.service import StudyService
 from rung.server.snapshots import Snapshotter
-from rung.server.storage import Event, MemoryJournal, encode_json
+from rung.server.storage import Event, MemoryJournal, Snapshot, encode_json
 from server_support import LEASE, FakeClock, make_spec, snapshot, study_summary
 from test_service_replay import copy_journal, run_mixed_study
 
@@ -150,14 +150,43 @@ def test_state_encoded_in_pieces_is_the_json_of_one_call() -> None:
     assert encode_json(state) == json.dumps(state, separators=(",", ":"))
 
 
-def test_an_unreadable_snapshot_is_ignored_and_the_journal_replayed(clock: FakeClock) -> None:
+@pytest.mark.parametrize("damage", ["head cut short", "a part lost"])
+def test_an_unreadable_snapshot_is_ignored_and_the_journal_replayed(
+    clock: FakeClock, damage: str
+) -> None:
     journal = MemoryJournal()
     service = StudyService(journal, clock=clock, lease_seconds=LEASE)
     service.create_study(make_spec())
     run_mixed_study(service, clock, steps=30)
     assert service.save_snapshot("s")
-    seq, text = journal._snapshots["s"]
-    journal._snapshots["s"] = (seq, text[: len(text) // 2])  # cut short
+    seq, head, parts = journal._snapshots["s"]
+    if damage == "head cut short":
+        head = head[: len(head) // 2]
+    else:
+        parts = dict(list(parts.items())[1:])
+    journal._snapshots["s"] = (seq, head, parts)
+    restarted = StudyService(journal, clock=clock, lease_seconds=LEASE)
+    assert snapshot(restarted) == snapshot(service)
+
+
+def test_a_snapshot_that_kept_its_leases_and_jobs_in_its_state_still_restores(
+    clock: FakeClock,
+) -> None:
+    """Snapshots saved before 30 Nov 2026 kept open leases and jobs in the state."""
+    journal = MemoryJournal()
+    service = StudyService(journal, clock=clock, lease_seconds=LEASE)
+    service.create_study(make_spec())
+    run_mixed_study(service, clock, steps=30)
+    service.suggest("s", "w-open", "r-open")  # a lease and a job open in the snapshot
+    assert service.save_snapshot("s")
+    saved = journal.latest_snapshot("s")
+    moved = ("leases", "jobs")
+    assert all(saved.rows[name] for name in moved)  # the study has open leases and jobs
+    journal.save_snapshot(Snapshot(
+        "s", saved.seq,
+        {**saved.state, **{name: [json.loads(row) for row in saved.rows[name]] for name in moved}},
+        {name: rows for name, rows in saved.rows.items() if name not in moved},
+    ))
     restarted = StudyService(journal, clock=clock, lease_seconds=LEASE)
     assert snapshot(restarted) == snapshot(service)
 
