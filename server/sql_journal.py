@@ -27,10 +27,10 @@ from .storage import (
     snapshot_head,
 )
 
-# Parts of a snapshot are written in transactions of about this many characters, so the
-# events committed meanwhile wait for one at most; with a pause between them, so commits
-# in waiting go first.
-PART_CHARS = 1_000_000
+# Parts of a snapshot are written (and dropped) this many a transaction, about 1 MB of
+# trials, so the events committed meanwhile wait for one such transaction at most; with a
+# pause between them, so commits in waiting go first.
+PARTS_PER_TRANSACTION = 3
 PART_PAUSE_SECONDS = 0.005
 # Each study's first event ("created"), in creation order: a partial index of one row a study.
 CREATED_INDEX = "ON {events} (id) WHERE seq = 1"
@@ -86,12 +86,11 @@ class SqlJournal:
                 raise DuplicateEvent(f"a seq in this batch is already stored: {exc}") from exc
 
     def save_snapshot(self, snapshot: Snapshot) -> None:
-        """Writes the parts whose rows changed since the study's last snapshot, grouped in
-        transactions of about PART_CHARS characters (events commit in between, so none
-        waits for a whole large snapshot); then, in one transaction, the head into the
-        snapshots table, which makes this snapshot the latest, and drops the study's
-        parts it does not refer to. A save that stops halfway leaves the previous
-        snapshot the latest, its parts intact."""
+        """Writes the parts whose rows changed since the study's last snapshot, a few a
+        transaction (events commit in between, so none waits for a whole large snapshot);
+        then, in one transaction, the head into the snapshots table, which makes this
+        snapshot the latest; then drops the study's parts it does not refer to. A save
+        that stops halfway leaves the previous snapshot the latest, its parts intact."""
         known = self._parts.get(snapshot.study, {})
         parts, keys, fresh = {}, [], []
         # Numbers go on after any part an earlier save under this seq wrote and still refers to.
@@ -117,41 +116,40 @@ class SqlJournal:
                 self._sql("INSERT INTO {snapshots} (study, seq, state) VALUES (?, ?, ?)"),
                 (snapshot.study, snapshot.seq, head),
             )
-            stale = set(self._stored_keys(snapshot.study)) - set(keys)
-            self._writer.cursor().executemany(
-                self._sql("DELETE FROM {parts} WHERE study = ? AND seq = ? AND part = ?"),
-                [(snapshot.study, seq, part) for seq, part in stale],
-            )
         self._parts[snapshot.study] = parts
+        self._drop_parts(snapshot.study, set(keys))
 
     def _write_parts(self, study: str, fresh: list[tuple[PartKey, list[str]]]) -> None:
-        upsert = self._sql(
-            "INSERT INTO {parts} (study, seq, part, body) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (study, seq, part) DO UPDATE SET body = excluded.body"
+        self._in_transactions(
+            self._sql(
+                "INSERT INTO {parts} (study, seq, part, body) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (study, seq, part) DO UPDATE SET body = excluded.body"
+            ),
+            [(study, seq, number, "\n".join(rows)) for (seq, number), rows in fresh],
         )
-        batch: list[tuple[str, int, int, str]] = []
-        chars = 0
-        for index, ((seq, number), rows) in enumerate(fresh):
-            body = "\n".join(rows)
-            batch.append((study, seq, number, body))
-            chars += len(body)
-            if chars < PART_CHARS and index < len(fresh) - 1:
-                continue
+
+    def _drop_parts(self, study: str, kept: set[PartKey]) -> None:
+        """Deletes the study's parts not in `kept`, also any a save cut short left behind;
+        after the head that stops referring to them, since freeing a part costs about as
+        much as writing it (50 ms for 30 parts), and events wait for that transaction."""
+        stored = self._read("SELECT seq, part FROM {parts} WHERE study = ?", (study,))
+        self._in_transactions(
+            self._sql("DELETE FROM {parts} WHERE study = ? AND seq = ? AND part = ?"),
+            [(study, seq, part) for seq, part in stored if (seq, part) not in kept],
+        )
+
+    def _in_transactions(self, statement: str, rows: list[tuple[Any, ...]]) -> None:
+        """Runs `statement` for each row of parameters, PARTS_PER_TRANSACTION rows a
+        transaction, with a pause after each."""
+        for start in range(0, len(rows), PARTS_PER_TRANSACTION):
             with self._write_lock, self._transaction():
                 self._check_fence()
-                self._writer.cursor().executemany(upsert, batch)
-            batch, chars = [], 0
+                self._writer.cursor().executemany(
+                    statement, rows[start : start + PARTS_PER_TRANSACTION]
+                )
             # A lock is not fair: without a pause, this thread would take it again for the next
             # batch before the commit thread waiting for it woke up, and starve every call.
             time.sleep(PART_PAUSE_SECONDS)
-
-    def _stored_keys(self, study: str) -> list[PartKey]:
-        """The keys of every part stored for the study (in the writer's transaction)."""
-        return [
-            (seq, part) for seq, part in self._writer.execute(
-                self._sql("SELECT seq, part FROM {parts} WHERE study = ?"), (study,)
-            ).fetchall()
-        ]
 
     def delete(self, study: str) -> None:
         with self._write_lock, self._transaction():  # events and snapshot go together

@@ -162,10 +162,10 @@ def test_a_snapshot_keeps_its_rows_apart_from_its_state(open_journal: Factory) -
 
 
 def _parted(open_journal: Factory, monkeypatch: pytest.MonkeyPatch) -> SqlJournal:
-    """A SQL journal that stores snapshots in parts of 3 rows, written 500 characters a
+    """A SQL journal that stores snapshots in parts of 3 rows, written 4 parts a
     transaction, with study "a"."""
     monkeypatch.setattr("rung.server.storage.ROWS_PER_PART", 3)
-    monkeypatch.setattr("rung.server.sql_journal.PART_CHARS", 500)
+    monkeypatch.setattr("rung.server.sql_journal.PARTS_PER_TRANSACTION", 4)
     journal = open_journal()
     if not isinstance(journal, SqlJournal):
         pytest.skip("only SQL journals write a snapshot in parts")
@@ -208,8 +208,12 @@ def test_a_save_that_stops_halfway_leaves_the_previous_snapshot_the_latest(
         journal.save_snapshot(Snapshot("a", 9, {"n": 2}, _rows(300, "y")))
     assert open_journal().latest_snapshot("a") == Snapshot("a", 3, {"n": 1}, _rows(30, "x"))
     monkeypatch.undo()
-    journal.save_snapshot(Snapshot("a", 9, {"n": 2}, _rows(300, "y")))  # the retry completes it
-    assert open_journal().latest_snapshot("a") == Snapshot("a", 9, {"n": 2}, _rows(300, "y"))
+    journal.save_snapshot(Snapshot("a", 11, {"n": 2}, _rows(300, "y")))  # the next save
+    assert open_journal().latest_snapshot("a") == Snapshot("a", 11, {"n": 2}, _rows(300, "y"))
+    (stored,) = journal._read("SELECT COUNT(*) FROM {parts} WHERE study = 'a'", ())
+    # One part (monkeypatch.undo() restored 1,000 rows a part): what the cut-short save
+    # wrote is gone with the older snapshot's parts.
+    assert stored[0] == 1
 
 
 def _parts_written_by(journal: SqlJournal, seq: int) -> int:
