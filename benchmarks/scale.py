@@ -36,6 +36,7 @@ import grpc
 import numpy as np
 
 from rung.client import Client
+from rung.client.sdk import RETRYABLE
 from rung.core.study import SchedulerSettings, StudySpec
 from rung.core.space import Float, SearchSpace
 from rung.core.types import Budget, Decision, JobKind
@@ -113,7 +114,9 @@ def start(target: str, log: Path) -> tuple[subprocess.Popen[str], str, float]:
 
     Asked every 20 ms, not through the SDK's retries: on PostgreSQL the server answers
     UNAVAILABLE as a standby until it holds the lead, and the SDK's back-off (0.05 s
-    doubling to 2 s) would add up to its last delay to the time measured."""
+    doubling to 2 s) would add up to its last delay to the time measured. What the SDK
+    retries is retried (a call that reaches a standby as it hands its port over is
+    CANCELLED)."""
     began = time.perf_counter()
     proc, address = spawn_server(["--port", "0", "--db", target, "--lease-seconds", "3600"], log)
     with Client(address, retry_seconds=0, call_timeout=600) as client:
@@ -122,7 +125,7 @@ def start(target: str, log: Path) -> tuple[subprocess.Popen[str], str, float]:
                 client.list_studies()
                 return proc, address, time.perf_counter() - began
             except grpc.RpcError as exc:
-                if exc.code() is not grpc.StatusCode.UNAVAILABLE or proc.poll() is not None:
+                if exc.code() not in RETRYABLE or proc.poll() is not None:
                     raise
                 time.sleep(0.02)
 
