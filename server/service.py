@@ -140,6 +140,26 @@ COMPACT_BATCH = 5_000
 EventListener = Callable[[str, int, str], None]
 
 
+class _RowCache:
+    """Rows of text by key, as the last save encoded them: a fleet's thousands of open
+    leases and jobs barely change between saves, and encoding 10,000 of them took 85 ms
+    of the interpreter at every save (while the RPC threads waited for it)."""
+
+    def __init__(self) -> None:
+        self._rows: dict[Any, tuple[Any, str]] = {}
+
+    def rows(self, items: Iterable[tuple[Any, Any]], encode: Callable[[Any, Any], str]) -> list[str]:
+        """The row of each (key, value): the last one's text if its value is equal, else
+        encode(key, value). Keeps only these items for the next call."""
+        kept: dict[Any, tuple[Any, str]] = {}
+        for key, value in items:
+            last = self._rows.get(key)
+            text = last[1] if last is not None and last[0] == value else encode(key, value)
+            kept[key] = (value, text)
+        self._rows = kept
+        return [text for _, text in kept.values()]
+
+
 class _Study:
     """One study in memory; all access under its lock."""
 
@@ -170,6 +190,8 @@ class _Study:
         # Held for a whole save, including the write after the study's lock is released,
         # so saves do not overlap and a delete cannot come between a save's read and write.
         self.snapshot_lock = threading.Lock()
+        # The open leases' and jobs' rows as the last save encoded them (used by saves only).
+        self.lease_rows, self.job_rows = _RowCache(), _RowCache()
         # Whether the study was finished when last asked, and at which journal position
         # (see StudyService._finished: asking the scheduler costs a deep copy of it).
         self.finished = False
@@ -226,11 +248,12 @@ class _Study:
                 **rows,
                 # Rows, not state: encoded one by one, the open jobs of a fleet (a megabyte
                 # for 5,000) do not hold the interpreter in one call of the JSON encoder.
-                "leases": [_row(list(lease)) for lease in leases],
-                "jobs": [
-                    _row([request_id, issued.lease_id, issued.checkpoint, _job_json(issued.job)])
-                    for request_id, issued in jobs
-                ],
+                "leases": self.lease_rows.rows(
+                    ((lease[0], lease) for lease in leases), lambda _, lease: _row(list(lease))
+                ),
+                "jobs": self.job_rows.rows(jobs, lambda request_id, issued: _row(
+                    [request_id, issued.lease_id, issued.checkpoint, _job_json(issued.job)]
+                )),
             })
 
         return build

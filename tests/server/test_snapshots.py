@@ -8,7 +8,7 @@ from typing import Callable, Iterator
 
 import pytest
 
-from rung.server.service import StudyService
+from rung.server.service import StudyService, _RowCache
 from rung.server.snapshots import Snapshotter
 from rung.server.storage import Event, MemoryJournal, Snapshot, encode_json
 from server_support import LEASE, FakeClock, make_spec, snapshot, study_summary
@@ -203,3 +203,18 @@ def test_a_backlog_of_used_trials_is_encoded_in_batches_and_saved_whole(
     restarted = make_service(journal=service.journal)
     assert _state(restarted) == _state(make_service(journal=copy_journal(service.journal)))
     assert snapshot(restarted) == snapshot(service)
+
+
+def test_the_row_cache_reuses_a_text_only_while_its_value_is_unchanged() -> None:
+    cache, encoded = _RowCache(), []
+
+    def encode(key: str, value: int) -> str:
+        encoded.append(key)
+        return f"{key}={value}"
+
+    assert cache.rows([("a", 1), ("b", 2)], encode) == ["a=1", "b=2"]
+    assert cache.rows([("a", 1), ("b", 3), ("c", 4)], encode) == ["a=1", "b=3", "c=4"]
+    assert encoded == ["a", "b", "b", "c"]  # a was reused; b changed; c is new
+    assert cache.rows([("c", 4)], encode) == ["c=4"]
+    assert cache.rows([("a", 1)], encode) == ["a=1"]  # forgotten when it was left out
+    assert encoded == ["a", "b", "b", "c", "a"]
