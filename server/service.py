@@ -1072,8 +1072,8 @@ _JOB_FIELDS = tuple(f.name for f in fields(Job))
 
 
 def _job_json(job: Job) -> dict[str, Any]:
-    """Shallow: a snapshot encodes it at once (dataclasses.asdict deep-copied each config,
-    60 % of a snapshot's time at 100,000 trials with 5,000 jobs open)."""
+    """Shallow: a snapshot encodes it at once (dataclasses.asdict deep-copied each config:
+    the largest part of building a snapshot at 100,000 trials with 5,000 jobs open)."""
     return {**{name: getattr(job, name) for name in _JOB_FIELDS}, "kind": job.kind.value}
 
 

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any, ClassVar, Iterator
 
 from .storage import (
-    DuplicateEvent, Event, PartKey, Snapshot, decode_snapshot, first_event, row_parts,
-    snapshot_head,
+    DuplicateEvent, Event, PartKey, Snapshot, StoredParts, decode_snapshot, first_event,
+    row_parts, snapshot_head,
 )
 
 # Parts of a snapshot are written (and dropped) this many a transaction, about 1 MB of
@@ -53,7 +53,7 @@ class SqlJournal:
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()
         # study -> the parts of its latest snapshot that a save may refer to (storage.decode_snapshot)
-        self._parts: dict[str, dict[tuple[str, int], tuple[list[str], PartKey]]] = {}
+        self._parts: dict[str, StoredParts] = {}
 
     # ------------------------------------------------------------ dialect hooks
 
@@ -92,7 +92,8 @@ class SqlJournal:
         snapshot the latest; then drops the study's parts it does not refer to. A save
         that stops halfway leaves the previous snapshot the latest, its parts intact."""
         known = self._parts.get(snapshot.study, {})
-        parts, keys, fresh = {}, [], []
+        parts: StoredParts = {}
+        fresh: list[tuple[PartKey, list[str]]] = []
         # Numbers go on after any part an earlier save under this seq wrote and still refers to.
         number = max((n for _, (seq, n) in known.values() if seq == snapshot.seq), default=0)
         for where, rows in row_parts(snapshot):
@@ -104,7 +105,7 @@ class SqlJournal:
                 key = (snapshot.seq, number)
                 fresh.append((key, rows))
             parts[where] = (rows, key)
-            keys.append(key)
+        keys = [key for _, key in parts.values()]  # in the snapshot's order
         self._write_parts(snapshot.study, fresh)
         head = snapshot_head(snapshot, keys)
         with self._write_lock, self._transaction():

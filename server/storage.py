@@ -171,6 +171,9 @@ def encode_json(value: Any) -> str:
 ROWS_PER_PART = 1000
 
 PartKey = tuple[int, int]  # (seq of the snapshot that wrote the part, number)
+# (list name, index of the part's first row) -> (the part's rows, its key): the parts of
+# a stored snapshot that a later save may refer to instead of writing them again.
+StoredParts = dict[tuple[str, int], tuple[list[str], PartKey]]
 
 
 def row_parts(snapshot: Snapshot) -> Iterator[tuple[tuple[str, int], list[str]]]:
@@ -205,9 +208,7 @@ def encode_snapshot(snapshot: Snapshot) -> tuple[str, dict[PartKey, str]]:
 @dataclass
 class DecodedSnapshot:
     snapshot: Snapshot
-    # (list name, index of the first row) -> (the part's rows, its key), for each part that
-    # lies within one list: what a later save may refer to instead of writing it again.
-    parts: dict[tuple[str, int], tuple[list[str], PartKey]]
+    parts: StoredParts  # each part that lies within one list
 
 
 def decode_snapshot(
