@@ -26,6 +26,7 @@ from .rpc import RungServicer
 from .security import ServerSecurity
 from .service import StudyService
 from .snapshots import DEFAULT_EVERY, Snapshotter
+from .standby import REUSE_PORT, StandbyServer
 from .storage import Journal
 from .journals import is_postgres, open_journal, redact
 from .launch import READY
@@ -89,6 +90,7 @@ def start_server(
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            REUSE_PORT,
         ],
     )
     rung_pb2_grpc.add_RungServicer_to_server(
@@ -141,7 +143,7 @@ def serve(
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    journal, port, leadership = _take_the_lead(db, host, port, security, stop)
+    journal, port, leadership, standby = _take_the_lead(db, host, port, security, stop)
     if journal is None:
         return 0  # stopped while standing by
     lost = threading.Event()
@@ -151,6 +153,8 @@ def serve(
         service, host, port, max_workers=max_workers, security=security,
         metrics_port=metrics_port, metrics_host=metrics_host, blobs=blobs,
     )
+    if standby is not None:
+        standby.stop()  # only now: it kept answering on the port while the studies were restored
     sweeper = Sweeper(service, blobs, checkpoints.sweep_seconds).start()
     dashboard = (
         start_dashboard(service, http_host, http_port, security) if http_port is not None else None
@@ -203,16 +207,18 @@ def _restored_service(journal: Journal, lease_seconds: float) -> StudyService:
 
 def _take_the_lead(
     db: str, host: str, port: int, security: ServerSecurity, stop: threading.Event
-) -> tuple[Journal | None, int, Leadership | None]:
-    """The journal to serve from, the port, and the leadership held (None for SQLite).
+) -> tuple[Journal | None, int, Leadership | None, StandbyServer | None]:
+    """The journal to serve from, the port, the leadership held and the standby server
+    still answering on the port (both None for SQLite).
 
     With PostgreSQL several servers may share the database: this one binds its
     port as a standby (health NOT_SERVING, calls UNAVAILABLE), announces it,
     and waits for the lead; then it serves on the same port with a journal
-    fenced by its token. Returns no journal if `stop` is set while waiting.
+    fenced by its token, the standby answering there until then
+    (StandbyServer.take_over). Returns no journal if `stop` is set while waiting.
     """
     if not is_postgres(db):
-        return open_journal(db), port, None
+        return open_journal(db), port, None, None
     # Imported here: psycopg adds 0.06 s to every start, and SQLite servers never use it.
     from .leadership import Leadership
     from .standby import start_standby
@@ -224,11 +230,12 @@ def _take_the_lead(
     print(f"{READY}{host}:{standby.port}", flush=True)
     log.info("standing by", extra={"port": standby.port, "active": leadership.holder() or None})
     token = leadership.campaign(stop)
-    standby.stop()
     if token is None:
+        standby.stop()
         leadership.close()
-        return None, standby.port, None
-    return PostgresJournal(db, fence=token), standby.port, leadership
+        return None, standby.port, None, None
+    standby.take_over()
+    return PostgresJournal(db, fence=token), standby.port, leadership, standby
 
 
 def _checkpoint_base(db: str) -> Path:

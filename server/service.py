@@ -36,6 +36,7 @@ import math
 import threading
 import time
 import uuid
+from collections import ChainMap
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Iterable, Iterator, Mapping
@@ -264,7 +265,8 @@ class _Study:
         state = snapshot.state
         study = cls(StudySpec.from_json(state["spec"]), state["created_at"])
         study.seq = study.snapshot_seq = study.durable_seq = snapshot.seq
-        study.scheduler.load_state_dict({**state["scheduler"], "trials": snapshot.rows["trials"]})
+        # The scheduler's state before its trials' rows, which may still be being read.
+        study.scheduler.load_state_dict(ChainMap(state["scheduler"], snapshot.rows))
         for lease_id, trial_id, worker_id, request_id in _state_rows(snapshot, "leases"):
             study.open_lease(Lease(lease_id, trial_id, worker_id, deadline, request_id))
         study.records = trial_records(snapshot.rows["records"])
@@ -893,22 +895,28 @@ class StudyService:
     def _replay(self, name: str) -> _Study:
         """Rebuilds a study: its latest snapshot, then the events after it through the core."""
         restart_deadline = self.clock() + self.lease_seconds
-        try:
-            snapshot = self.journal.latest_snapshot(name)
-        except ValueError:  # unreadable (cut short, say): the journal alone still holds it all
-            log.exception("ignoring study %s's unreadable snapshot; replaying its journal", name)
-            snapshot = None
-        if snapshot is not None and snapshot.state.get("format") != SNAPSHOT_FORMAT:
-            log.info("ignoring study %s's snapshot of another format; replaying its journal", name)
-            snapshot = None
-        if snapshot is not None:
-            study = _Study.from_snapshot(snapshot, restart_deadline)
-            events = iter(self.journal.events(name, after=snapshot.seq))
+        study = self._restored_from_snapshot(name, restart_deadline)
+        if study is not None:
+            events = iter(self.journal.events(name, after=study.seq))
         else:
             events = iter(self.journal.events(name))
             first = next(events)
             study = _Study(StudySpec.from_json(first.payload["spec"]), first.payload["at"])
         return self._replay_events(study, events, restart_deadline)
+
+    def _restored_from_snapshot(self, name: str, restart_deadline: float) -> _Study | None:
+        """The study as its latest snapshot has it; None if it has none the service can use."""
+        try:
+            snapshot = self.journal.latest_snapshot(name)
+            if snapshot is not None and snapshot.state.get("format") != SNAPSHOT_FORMAT:
+                log.info("ignoring study %s's snapshot of another format; replaying its journal",
+                         name)
+                return None
+            # Its rows may still be read while the state loads: unreadable ones raise here too.
+            return None if snapshot is None else _Study.from_snapshot(snapshot, restart_deadline)
+        except ValueError:  # unreadable (cut short, a part lost): the journal alone holds it all
+            log.exception("ignoring study %s's unreadable snapshot; replaying its journal", name)
+            return None
 
     def _replay_events(
         self, study: _Study, events: Iterator[Event], restart_deadline: float

@@ -85,6 +85,12 @@ class PostgresJournal(SqlJournal):
             create_leader_table(writer)
         super().__init__(writer, psycopg.connect(url, autocommit=True))
 
+    def _read_cursor(self) -> psycopg.Cursor[Any]:
+        # Results in PostgreSQL's binary format: text arrives as the same bytes, numbers
+        # unparsed. Reading a million trials' snapshot (370 MB) took 0.59-0.99 s instead of
+        # 0.74-1.14 s this way.
+        return self._reader.cursor(binary=True)
+
     def _transaction(self) -> AbstractContextManager[Any]:
         return self._writer.transaction()
 

@@ -18,7 +18,7 @@ ASHA is asynchronous Hyperband with one bracket.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -85,7 +85,7 @@ class AsyncHyperband(Scheduler):
             "bracket_rng": self._rng.bit_generator.state,
         }
 
-    def _load_extra_state(self, state: dict[str, Any]) -> None:
+    def _load_extra_state(self, state: Mapping[str, Any]) -> None:
         self.rungs = [[Rung.from_json(r) for r in rungs] for rungs in state["rungs"]]
         self._rng.bit_generator.state = state["bracket_rng"]
 

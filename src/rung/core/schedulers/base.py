@@ -373,8 +373,9 @@ class Scheduler(ABC):
             **self._extra_state(),
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.trials = trial_table(state["trials"])
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Loads the trials last: a restore may still be reading their rows meanwhile
+        (server/storage.py, PendingRows)."""
         self._n_running = state["n_running"]
         self.resource_spent = state["resource_spent"]
         self.promotions = state["promotions"]
@@ -388,9 +389,10 @@ class Scheduler(ABC):
         self._incumbent = (inc[0], inc[1], inc[2]) if inc else None
         self.searcher.load_state_dict(state["searcher"])
         self._load_extra_state(state)
+        self.trials = trial_table(state["trials"])
 
     def _extra_state(self) -> dict[str, Any]:
         return {}
 
-    def _load_extra_state(self, state: dict[str, Any]) -> None:
+    def _load_extra_state(self, state: Mapping[str, Any]) -> None:
         pass

@@ -14,7 +14,7 @@ levels it already passed are not judged a second time.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Mapping
 
 from ..rungs import Rung
 from ..types import Decision, TrialStatus
@@ -51,5 +51,5 @@ class StoppingASHA(FIFO):
     def _extra_state(self) -> dict[str, Any]:
         return {"rungs": [r.to_json() for r in self.rungs]}
 
-    def _load_extra_state(self, state: dict[str, Any]) -> None:
+    def _load_extra_state(self, state: Mapping[str, Any]) -> None:
         self.rungs = [Rung.from_json(r) for r in state["rungs"]]

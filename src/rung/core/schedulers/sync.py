@@ -19,7 +19,7 @@ WAIT and DONE must change no state: `_next_job` works on a candidate
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 from ..rungs import AnyRung, Rung, bracket_levels, max_bracket
 from ..types import Decision, Job, JobKind
@@ -147,7 +147,7 @@ class SyncHyperband(Scheduler):
     def _extra_state(self) -> dict[str, Any]:
         return {"run": self._run.to_json()}
 
-    def _load_extra_state(self, state: dict[str, Any]) -> None:
+    def _load_extra_state(self, state: Mapping[str, Any]) -> None:
         self._run = BracketRun.from_json(state["run"])
 
 
