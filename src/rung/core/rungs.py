@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import bisect
 import copy
+import sys
 from array import array
 from itertools import compress
 from typing import Callable, Iterator, Union
@@ -156,8 +157,18 @@ class Rung:
         rung._entries = list(zip(keys.tolist(), seqs.tolist(), trials.tolist()))
         rung.promoted = set(promotions.tolist())
         # The entries not promoted, picked in C (a comprehension took 0.25 s a million).
-        rung._open = list(compress(rung._entries, (~np.isin(trials, promotions)).tolist()))
+        rung._open = list(compress(rung._entries, (~_members(trials, promotions)).tolist()))
         return rung
+
+
+def _members(ids: np.ndarray, of: np.ndarray) -> np.ndarray:
+    """Which of `ids` (trial ids: small integers >= 0) are in `of`; by a table indexed
+    by id (np.isin sorted both: 0.16 s for a million against a third of a million)."""
+    if not len(ids) or not len(of):
+        return np.zeros(len(ids), dtype=bool)
+    table = np.zeros(max(int(ids.max()), int(of.max())) + 1, dtype=bool)
+    table[of] = True
+    return table[ids]
 
 
 def _entry_order(keys: np.ndarray, seqs: np.ndarray, trials: np.ndarray) -> np.ndarray:
@@ -186,8 +197,12 @@ def _pack(values: array, dtype: str) -> str:
 def _unpack(text: str, dtype: str, into: array) -> np.ndarray:
     """The values `_pack` gave `text`, appended to `into` in the machine's byte order and
     returned as a numpy array."""
-    values = np.frombuffer(base64.b64decode(text), dtype=dtype)
-    into.frombytes(values.astype("=" + dtype[1:]).tobytes())
+    packed = base64.b64decode(text)
+    values = np.frombuffer(packed, dtype=dtype)
+    if sys.byteorder == "little":  # the packed bytes are the machine's already: no copies
+        into.frombytes(packed)
+    else:
+        into.frombytes(values.astype("=" + dtype[1:]).tobytes())
     return values
 
 
