@@ -162,8 +162,9 @@ class Rung:
 
 
 def _members(ids: np.ndarray, of: np.ndarray) -> np.ndarray:
-    """Which of `ids` (trial ids: small integers >= 0) are in `of`; by a table indexed
-    by id (np.isin sorted both: 0.16 s for a million against a third of a million)."""
+    """Which of `ids` (trial ids: small integers >= 0) are in `of`, by a table indexed
+    by id: 3-4 ms for a million ids against a third of a million, where np.isin, which
+    sorts, took 14 ms (and up to 0.16 s in a restore, beside the thread reading rows)."""
     if not len(ids) or not len(of):
         return np.zeros(len(ids), dtype=bool)
     table = np.zeros(max(int(ids.max()), int(of.max())) + 1, dtype=bool)
