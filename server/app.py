@@ -147,14 +147,16 @@ def serve(
     if journal is None:
         return 0  # stopped while standing by
     lost = threading.Event()
-    service = _restored_service(journal, lease_seconds)
-    blobs = BlobStore(checkpoints.folder(_checkpoint_base(db)), checkpoints.max_bytes)
-    running = start_server(
-        service, host, port, max_workers=max_workers, security=security,
-        metrics_port=metrics_port, metrics_host=metrics_host, blobs=blobs,
-    )
-    if standby is not None:
-        standby.stop()  # only now: it kept answering on the port while the studies were restored
+    try:
+        service = _restored_service(journal, lease_seconds)
+        blobs = BlobStore(checkpoints.folder(_checkpoint_base(db)), checkpoints.max_bytes)
+        running = start_server(
+            service, host, port, max_workers=max_workers, security=security,
+            metrics_port=metrics_port, metrics_host=metrics_host, blobs=blobs,
+        )
+    finally:
+        if standby is not None:  # only now: it answered on the port while studies were restored
+            standby.stop()
     sweeper = Sweeper(service, blobs, checkpoints.sweep_seconds).start()
     dashboard = (
         start_dashboard(service, http_host, http_port, security) if http_port is not None else None
