@@ -13,6 +13,7 @@ replaying, rebinding the port, the client finding it).
 from __future__ import annotations
 
 import argparse
+import random
 import signal
 import statistics
 import sys
@@ -21,6 +22,7 @@ import time
 from pathlib import Path
 
 from rung.client import Client, Decision
+from rung.server.leadership import POLL_SECONDS
 from rung.server.launch import spawn_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -49,6 +51,9 @@ def one_run(pg: PostgresServer, folder: Path, trials: int) -> float:
         with Client(f"{address_a},{address_b}", retry_seconds=60) as client:
             fill(client, trials)
             client.get_study("failover")
+            # At a random moment of the standby's polling for the lock, so that the runs
+            # sample it rather than all falling at one phase of it.
+            time.sleep(random.uniform(0.0, POLL_SECONDS))
             a.send_signal(signal.SIGKILL)
             started = time.perf_counter()
             client.get_study("failover")
