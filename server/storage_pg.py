@@ -41,21 +41,43 @@ SCHEMA = (
 )
 
 
-# Snapshot text is stored uncompressed (out of line, as PostgreSQL does with any large value):
-# its default compression made saving 56 MB of it take 0.98 s instead of 0.26 s and reading it
-# back 0.13 s instead of 0.08 s, for 2.5 times less disk. Set after creation: PostgreSQL
-# before 16 has no STORAGE clause in CREATE TABLE.
-UNCOMPRESSED = (("rung_snapshots", "state"), ("rung_snapshot_parts", "body"))
+# Snapshot text is compressed with lz4 where PostgreSQL has it (14 and later, built with lz4, as
+# Debian's is). The 320 MB of rows of a 1,000,000-trial snapshot: written in 1.33 s instead of
+# 1.58 s uncompressed, read in 0.47-0.52 s instead of 0.55 s, stored in 154 MB instead of
+# 318 MB. PostgreSQL's default compression (pglz) is slower both ways (saving 56 MB took
+# 0.98 s instead of 0.26 s, reading it 0.13 s instead of 0.08 s), so without lz4 the text is
+# stored uncompressed. Set after creation: PostgreSQL before 16 has no STORAGE clause in
+# CREATE TABLE.
+SNAPSHOT_TEXT = (("rung_snapshots", "state"), ("rung_snapshot_parts", "body"))
 
 
-def _store_uncompressed(conn: psycopg.Connection) -> None:
-    for table, column in UNCOMPRESSED:
-        storage = conn.execute(
-            "SELECT attstorage FROM pg_attribute WHERE attrelid = %s::regclass AND attname = %s",
+def _store_snapshot_text(conn: psycopg.Connection) -> None:
+    """Inside a transaction: lz4 for the snapshots' text columns, else no compression; each
+    set once (ALTER TABLE waits for every transaction on the table)."""
+    lz4 = _has_lz4(conn)
+    for table, column in SNAPSHOT_TEXT:
+        storage, compression = conn.execute(
+            "SELECT attstorage, " + ("attcompression" if lz4 else "''")
+            + " FROM pg_attribute WHERE attrelid = %s::regclass AND attname = %s",
             (table, column),
-        ).fetchone()[0]
-        if storage != "e":  # only once: ALTER TABLE waits for every transaction on the table
+        ).fetchone()
+        if lz4 and compression != "l":
+            conn.execute(
+                f"ALTER TABLE {table} ALTER COLUMN {column} SET STORAGE EXTENDED,"
+                f" ALTER COLUMN {column} SET COMPRESSION lz4"
+            )
+        elif not lz4 and storage != "e":
             conn.execute(f"ALTER TABLE {table} ALTER COLUMN {column} SET STORAGE EXTERNAL")
+
+
+def _has_lz4(conn: psycopg.Connection) -> bool:
+    """Whether this PostgreSQL compresses with lz4 (14 and later, when built with it)."""
+    try:
+        with conn.transaction():  # a savepoint: a refusal leaves the caller's transaction usable
+            conn.execute("SET LOCAL default_toast_compression = 'lz4'")
+    except psycopg.Error:
+        return False
+    return True
 
 
 class PostgresJournal(SqlJournal):
@@ -81,7 +103,7 @@ class PostgresJournal(SqlJournal):
             writer.execute("SELECT pg_advisory_xact_lock(hashtext('rung_schema'))")
             for statement in SCHEMA:
                 writer.execute(statement)
-            _store_uncompressed(writer)
+            _store_snapshot_text(writer)
             create_leader_table(writer)
         super().__init__(writer, psycopg.connect(url, autocommit=True))
 
