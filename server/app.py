@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import signal
+import sys
 import threading
 from concurrent import futures
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ log = logging.getLogger("rung.server")
 SERVICE_NAME = rung_pb2.DESCRIPTOR.services_by_name["Rung"].full_name
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 LOST_THE_LEAD = 3  # exit status of an active server that another one replaced
+SWITCH_INTERVAL_SECONDS = 0.001
 
 
 @dataclass
@@ -139,6 +141,11 @@ def serve(
     # Model-based searchers do small linear algebra per Suggest: BLAS threads would only
     # fight the RPC threads for cores (measured: GP suggest 50 ms single-threaded, 360 ms not).
     threadpool_limits(1)
+    # A thread that wants the interpreter waits up to this long for the one holding it:
+    # gRPC's dispatch thread, the RPC threads and a snapshot being saved take turns, and a
+    # call waits for each hand-over. 1 ms instead of CPython's 5: a 5,000-worker fleet's
+    # p99 49 ms instead of 68-84 ms; Suggest + Report at 16 tight loops 4 % slower.
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     # Before anything is announced: a signal sent as soon as the address is printed stops gracefully.
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
