@@ -19,7 +19,7 @@ import threading
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Callable, Iterator, Mapping, Protocol, TypeVar
+from typing import Any, Callable, Iterator, Mapping, Protocol
 
 
 @dataclass(frozen=True)
@@ -220,8 +220,7 @@ def decode_snapshot(
     without a "format" the service knows, which it ignores. An older layout, whose head
     named no parts (rows followed the state in the same text, then in parts numbered
     1, 2, ... under the snapshot's seq), still reads."""
-    lines = head_text.split("\n")
-    head = json.loads(lines[0])
+    head, lines = _parse_head(head_text)
     if "state" not in head or "rows" not in head:
         return DecodedSnapshot(Snapshot(study, seq, head), {})
     rows, reusable = _decode_rows(study, seq, head, lines, bodies)
@@ -238,11 +237,11 @@ def decode_snapshot_reading_rows(
     """The snapshot, its rows still being read and split on a thread of their own
     (`PendingRows`) while the caller loads its state: at a million trials, reading and
     splitting the rows (1.2 s from PostgreSQL) and rebuilding the rungs from the state
-    (0.6 s) took their times one after the other. `keep` gets the stored parts once read."""
-    lines = head_text.split("\n")
-    head = json.loads(lines[0])
-    if "state" not in head or "rows" not in head or "parts" not in head:  # older layouts
-        decoded = decode_snapshot(study, seq, head_text, read_bodies())
+    (0.6 s) took their times one after the other. `keep` gets the stored parts once read.
+    Older layouts (see decode_snapshot) are read at once."""
+    head, lines = _parse_head(head_text)
+    if "state" not in head or "rows" not in head or "parts" not in head:
+        decoded = decode_snapshot(study, seq, head_text, read_bodies() if "rows" in head else {})
         keep(decoded.parts)
         return decoded.snapshot
 
@@ -252,6 +251,13 @@ def decode_snapshot_reading_rows(
         return rows
 
     return Snapshot(study, seq, head["state"], PendingRows(read_rows))
+
+
+def _parse_head(head_text: str) -> tuple[dict[str, Any], list[str]]:
+    """The head's JSON, and its text split into lines (in an older layout the rows
+    followed the state there)."""
+    lines = head_text.split("\n")
+    return json.loads(lines[0]), lines
 
 
 def _decode_rows(
@@ -285,30 +291,22 @@ def _decode_rows(
     return rows, reusable
 
 
-T = TypeVar("T")
-
-
-def started(work: Callable[[], T], name: str) -> Future[T]:
-    """`work` running on a thread of its own; its result (or exception) in the future."""
-    future: Future[T] = Future()
-
-    def run() -> None:
-        try:
-            future.set_result(work())
-        except BaseException as exc:  # handed to whoever asks for the result
-            future.set_exception(exc)
-
-    threading.Thread(target=run, name=name, daemon=True).start()
-    return future
-
-
 class PendingRows(Mapping[str, list[str]]):
     """A snapshot's rows while a thread of their own reads them: looking a list up waits
     for them, and raises what reading them raised (ValueError: rows that do not match
     the head, a part missing)."""
 
     def __init__(self, read: Callable[[], dict[str, list[str]]]):
-        self._rows = started(read, "rung-snapshot-rows")
+        self._rows: Future[dict[str, list[str]]] = Future()
+        threading.Thread(
+            target=self._read, args=(read,), name="rung-snapshot-rows", daemon=True
+        ).start()
+
+    def _read(self, read: Callable[[], dict[str, list[str]]]) -> None:
+        try:
+            self._rows.set_result(read())
+        except BaseException as exc:  # handed to whoever looks the rows up
+            self._rows.set_exception(exc)
 
     def wait(self) -> None:
         """Until they are read (or failed to be)."""
