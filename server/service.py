@@ -231,8 +231,8 @@ class _Study:
         are kept as text) and copies of a few lists; nothing taken is shared with the
         live study but immutable values (the jobs, a lease's names), so the rows of open
         leases and jobs, a few thousand in a fleet, are made outside the lock."""
-        scheduler = self.scheduler.state_dict()
-        rows = {"trials": scheduler.pop("trials"), "records": self.records.texts()}
+        scheduler = self.scheduler.state_dict(with_trials=False)
+        rows = {"trials": self.scheduler.trials.chunks(), "records": self.records.chunks()}
         leases = [
             (le.lease_id, le.trial_id, le.worker_id, le.request_id) for le in self.leases.values()
         ]

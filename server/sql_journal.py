@@ -22,9 +22,11 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any, ClassVar, Iterator
 
+from rung.core.lazy_rows import chunk_text
+
 from .storage import (
-    DuplicateEvent, Event, PartKey, PendingRows, Snapshot, StoredParts,
-    decode_snapshot_reading_rows, first_event, row_parts, snapshot_head,
+    DuplicateEvent, Event, PartKey, PartRows, PendingRows, Snapshot, StoredParts,
+    decode_snapshot_reading_rows, first_event, row_parts, same_rows, snapshot_head,
 )
 
 # Parts of a snapshot are written (and dropped) this many a transaction, about 1 MB of
@@ -105,12 +107,12 @@ class SqlJournal:
         self._finish_reading(snapshot.study)  # the parts it reads are what this save refers to
         known = self._parts.get(snapshot.study, {})
         parts: StoredParts = {}
-        fresh: list[tuple[PartKey, list[str]]] = []
+        fresh: list[tuple[PartKey, PartRows]] = []
         # Numbers go on after any part an earlier save under this seq wrote and still refers to.
         number = max((n for _, (seq, n) in known.values() if seq == snapshot.seq), default=0)
         for where, rows in row_parts(snapshot):
             stored = known.get(where)
-            if stored is not None and stored[0] == rows:  # identical strings: compared by identity
+            if stored is not None and same_rows(stored[0], rows):
                 key = stored[1]
             else:
                 number += 1
@@ -132,13 +134,13 @@ class SqlJournal:
         self._parts[snapshot.study] = parts
         self._drop_parts(snapshot.study, set(keys))
 
-    def _write_parts(self, study: str, fresh: list[tuple[PartKey, list[str]]]) -> None:
+    def _write_parts(self, study: str, fresh: list[tuple[PartKey, PartRows]]) -> None:
         self._in_transactions(
             self._sql(
                 "INSERT INTO {parts} (study, seq, part, body) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (study, seq, part) DO UPDATE SET body = excluded.body"
             ),
-            [(study, seq, number, "\n".join(rows)) for (seq, number), rows in fresh],
+            [(study, seq, number, chunk_text(rows)) for (seq, number), rows in fresh],
         )
 
     def _drop_parts(self, study: str, kept: set[PartKey]) -> None:

@@ -19,7 +19,10 @@ import threading
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Callable, Iterator, Mapping, Protocol
+from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
+
+from rung.core import lazy_rows
+from rung.core.lazy_rows import RowChunks, chunk_text
 
 
 @dataclass(frozen=True)
@@ -42,8 +45,9 @@ class Snapshot:
     seq: int  # the state includes every event up to and including this one
     state: dict[str, Any]
     # Named lists of rows, one JSON text each (a row per trial): stored after the state,
-    # one per line, so neither saving nor loading parses or escapes them again.
-    rows: Mapping[str, list[str]] = field(default_factory=dict)
+    # one per line, so neither saving nor loading parses or escapes them again. A list
+    # read from storage is a RowChunks of its stored parts, unsplit.
+    rows: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
 class Journal(Protocol):
@@ -166,24 +170,34 @@ def encode_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-# A snapshot's rows are stored in parts of this many consecutive rows of one list (a
-# part of trials, a part of records), each under a key (the seq of the snapshot that
-# wrote it, a number). A later save whose rows in a part are unchanged refers to the
+# A snapshot's rows are stored in parts of lazy_rows.CHUNK_ROWS consecutive rows of one
+# list (a part of trials, a part of records), each under a key (the seq of the snapshot
+# that wrote it, a number). A later save whose rows in a part are unchanged refers to the
 # stored part instead of writing it again: a large study's rows are mostly finished trials.
-ROWS_PER_PART = 1000
+# A part is a chunk of LazyRows, so a restore keeps each part as the text it read.
 
 PartKey = tuple[int, int]  # (seq of the snapshot that wrote the part, number)
+# A part's rows: their text as stored (rows joined by line breaks), or a list of them.
+PartRows = str | list[str]
 # (list name, index of the part's first row) -> (the part's rows, its key): the parts of
 # a stored snapshot that a later save may refer to instead of writing them again.
-StoredParts = dict[tuple[str, int], tuple[list[str], PartKey]]
+StoredParts = dict[tuple[str, int], tuple[PartRows, PartKey]]
 
 
-def row_parts(snapshot: Snapshot) -> Iterator[tuple[tuple[str, int], list[str]]]:
+def same_rows(stored: PartRows, rows: PartRows) -> bool:
+    """Whether a part holds these rows. Unchanged rows are mostly the very strings read
+    (a text, or a list of the same row strings), which compare by identity first."""
+    if isinstance(stored, str) is isinstance(rows, str):
+        return stored == rows
+    return chunk_text(stored) == chunk_text(rows)
+
+
+def row_parts(snapshot: Snapshot) -> Iterator[tuple[tuple[str, int], PartRows]]:
     """((list name, index of its first row), rows) for each part of the snapshot's rows,
     in the order the snapshot lists them."""
     for name, rows in snapshot.rows.items():
-        for start in range(0, len(rows), ROWS_PER_PART):
-            yield (name, start), rows[start : start + ROWS_PER_PART]
+        for number, chunk in enumerate(RowChunks.of(rows).chunks):
+            yield (name, number * lazy_rows.CHUNK_ROWS), chunk
 
 
 def snapshot_head(snapshot: Snapshot, parts: list[PartKey]) -> str:
@@ -201,7 +215,7 @@ def encode_snapshot(snapshot: Snapshot) -> tuple[str, dict[PartKey, str]]:
     """The head and every part, each part written anew (numbered 1, 2, ... under the
     snapshot's seq)."""
     bodies = {
-        (snapshot.seq, number): "\n".join(rows)
+        (snapshot.seq, number): chunk_text(rows)
         for number, (_, rows) in enumerate(row_parts(snapshot), 1)
     }
     return snapshot_head(snapshot, list(bodies)), bodies
@@ -245,7 +259,7 @@ def decode_snapshot_reading_rows(
         keep(decoded.parts)
         return decoded.snapshot
 
-    def read_rows() -> dict[str, list[str]]:
+    def read_rows() -> dict[str, Sequence[str]]:
         rows, reusable = _decode_rows(study, seq, head, lines, read_bodies())
         keep(reusable)
         return rows
@@ -262,22 +276,28 @@ def _parse_head(head_text: str) -> tuple[dict[str, Any], list[str]]:
 
 def _decode_rows(
     study: str, seq: int, head: dict[str, Any], lines: list[str], bodies: Mapping[PartKey, str]
-) -> tuple[dict[str, list[str]], StoredParts]:
+) -> tuple[dict[str, Sequence[str]], StoredParts]:
     """The named row lists and the parts a later save may refer to; `lines`: the head's
     text split into lines (rows may follow the state there, in an older layout)."""
     keys: list[PartKey] = (
         [(s, n) for s, n in head["parts"]] if "parts" in head
         else sorted(key for key in bodies if key[0] == seq)
     )
-    lines = list(lines)
-    spans = []  # (key, first line, end line) of each part, among `lines`
     for key in keys:
         if key not in bodies:
             raise ValueError(f"study {study}'s snapshot at {seq} misses its part {list(key)}")
+    unsplit = _unsplit_rows(head, keys, bodies) if len(lines) == 1 else None
+    if unsplit is not None:
+        return unsplit
+    lines = list(lines)
+    spans = []  # (key, first line, end line) of each part, among `lines`
+    for key in keys:
         part = bodies[key].split("\n")
         spans.append((key, len(lines), len(lines) + len(part)))
         lines += part
-    rows, reusable, start = {}, {}, 1
+    rows: dict[str, Sequence[str]] = {}
+    reusable: StoredParts = {}
+    start = 1
     for name, count in head["rows"]:
         rows[name], end = lines[start : start + count], start + count
         for key, first, last in spans:
@@ -291,18 +311,39 @@ def _decode_rows(
     return rows, reusable
 
 
-class PendingRows(Mapping[str, list[str]]):
+def _unsplit_rows(
+    head: dict[str, Any], keys: list[PartKey], bodies: Mapping[PartKey, str]
+) -> tuple[dict[str, Sequence[str]], StoredParts] | None:
+    """The row lists as their stored parts, unsplit, where each list's parts hold
+    CHUNK_ROWS rows but its last, as row_parts writes them; None for another layout
+    (or counts that do not match, which the general reading reports)."""
+    rows: dict[str, Sequence[str]] = {}
+    reusable: StoredParts = {}
+    parts = iter(keys)
+    for name, count in head["rows"]:
+        chunks: list[str | list[str]] = []
+        for start in range(0, count, size := lazy_rows.CHUNK_ROWS):
+            key = next(parts, None)
+            if key is None or bodies[key].count("\n") + 1 != min(size, count - start):
+                return None
+            reusable[(name, start)] = (bodies[key], key)
+            chunks.append(bodies[key])
+        rows[name] = RowChunks(chunks, count)
+    return (rows, reusable) if next(parts, None) is None else None
+
+
+class PendingRows(Mapping[str, Sequence[str]]):
     """A snapshot's rows while a thread of their own reads them: looking a list up waits
     for them, and raises what reading them raised (ValueError: rows that do not match
     the head, a part missing)."""
 
-    def __init__(self, read: Callable[[], dict[str, list[str]]]):
-        self._rows: Future[dict[str, list[str]]] = Future()
+    def __init__(self, read: Callable[[], dict[str, Sequence[str]]]):
+        self._rows: Future[dict[str, Sequence[str]]] = Future()
         threading.Thread(
             target=self._read, args=(read,), name="rung-snapshot-rows", daemon=True
         ).start()
 
-    def _read(self, read: Callable[[], dict[str, list[str]]]) -> None:
+    def _read(self, read: Callable[[], dict[str, Sequence[str]]]) -> None:
         try:
             self._rows.set_result(read())
         except BaseException as exc:  # handed to whoever looks the rows up
@@ -312,7 +353,7 @@ class PendingRows(Mapping[str, list[str]]):
         """Until they are read (or failed to be)."""
         wait([self._rows])
 
-    def __getitem__(self, name: str) -> list[str]:
+    def __getitem__(self, name: str) -> Sequence[str]:
         return self._rows.result()[name]
 
     def __iter__(self) -> Iterator[str]:

@@ -1,4 +1,5 @@
-"""LazyRows: items stay text until used; texts() re-encodes exactly the items used."""
+"""LazyRows: items stay text until used; chunks() re-encodes exactly the items used, and
+hands a stored chunk nobody changed back as the same text."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 
 import pytest
 
-from rung.core.lazy_rows import LazyRows
+from rung.core.lazy_rows import CHUNK_ROWS, LazyRows, RowChunks, chunk_text
 
 
 class Counting:
@@ -80,9 +81,57 @@ def test_a_deep_copy_shares_texts_and_changes_independently() -> None:
     rows, codec = rows_of(4)
     rows[1]["i"] = 10  # in use: an object
     twin = copy.deepcopy(rows)
-    assert twin._items[0] is rows._items[0]  # texts are shared, not copied
+    assert twin._chunks[0][0] is rows._chunks[0][0]  # texts are shared, not copied
     twin[1]["i"], twin[2]["i"] = 11, 22
     twin.append({"i": 4})
     assert [rows.peek(i)["i"] for i in rows] == [0, 10, 2, 3]  # the original is untouched
     assert [json.loads(t)["i"] for t in twin.texts()] == [0, 11, 22, 3, 4]
     assert [json.loads(t)["i"] for t in rows.texts()] == [0, 10, 2, 3]
+
+
+def stored_rows(n: int) -> tuple[RowChunks, Counting]:
+    """n rows as a snapshot restores them: chunks of CHUNK_ROWS rows, each one text."""
+    texts = [json.dumps({"i": i}) for i in range(n)]
+    return RowChunks.of(texts), Counting()
+
+
+def packed(rows: RowChunks) -> RowChunks:
+    return RowChunks([chunk_text(c) for c in rows.chunks], len(rows))
+
+
+def test_row_chunks_read_like_the_list_they_chunk() -> None:
+    texts = [json.dumps({"i": i}) for i in range(2 * CHUNK_ROWS + 5)]
+    for rows in (RowChunks.of(texts), packed(RowChunks.of(texts))):
+        assert len(rows) == len(texts) and list(rows) == texts and rows == texts
+        assert rows[CHUNK_ROWS + 3] == texts[CHUNK_ROWS + 3] and rows[-1] == texts[-1]
+        assert rows[CHUNK_ROWS - 1 : CHUNK_ROWS + 1] == texts[CHUNK_ROWS - 1 : CHUNK_ROWS + 1]
+        with pytest.raises(IndexError):
+            rows[len(texts)]
+    assert [len(c) for c in RowChunks.of(texts).chunks] == [CHUNK_ROWS, CHUNK_ROWS, 5]
+
+
+def test_a_restored_chunk_is_split_only_when_read_and_handed_back_as_its_text() -> None:
+    restored, codec = stored_rows(3 * CHUNK_ROWS)
+    restored = packed(restored)
+    rows = LazyRows(codec.encode, codec.decode, restored)
+    assert all(isinstance(c, str) for c in rows._chunks)  # nothing split at restore
+    assert rows.peek(CHUNK_ROWS + 7) == {"i": CHUNK_ROWS + 7}  # read only
+    rows[2 * CHUNK_ROWS + 1]["i"] = -1  # changed
+    handed = rows.chunks()
+    assert handed.chunks[0] is restored.chunks[0]  # never read
+    assert handed.chunks[1] is restored.chunks[1]  # read, unchanged: the same text again
+    assert isinstance(handed.chunks[2], list) and json.loads(handed[2 * CHUNK_ROWS + 1]) == {"i": -1}
+    assert codec.encoded == [{"i": -1}] and codec.decoded == 2
+    assert [json.loads(t)["i"] for t in handed][: 2 * CHUNK_ROWS + 1] == list(range(2 * CHUNK_ROWS + 1))
+    assert isinstance(rows._chunks[1], str)  # packed again: memory as before the read
+
+
+def test_append_fills_the_last_chunk_then_starts_another() -> None:
+    restored, codec = stored_rows(CHUNK_ROWS - 1)
+    rows = LazyRows(codec.encode, codec.decode, packed(restored))
+    assert rows.append({"i": CHUNK_ROWS - 1}) == CHUNK_ROWS - 1
+    assert rows.append({"i": CHUNK_ROWS}) == CHUNK_ROWS
+    handed = rows.chunks()
+    assert [len(c) for c in handed.chunks] == [CHUNK_ROWS, 1]
+    assert [json.loads(t)["i"] for t in handed] == list(range(CHUNK_ROWS + 1))
+    assert rows.texts() == list(handed)

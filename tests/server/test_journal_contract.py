@@ -164,7 +164,7 @@ def test_a_snapshot_keeps_its_rows_apart_from_its_state(open_journal: Factory) -
 def _parted(open_journal: Factory, monkeypatch: pytest.MonkeyPatch) -> SqlJournal:
     """A SQL journal that stores snapshots in parts of 3 rows, written 4 parts a
     transaction, with study "a"."""
-    monkeypatch.setattr("rung.server.storage.ROWS_PER_PART", 3)
+    monkeypatch.setattr("rung.core.lazy_rows.CHUNK_ROWS", 3)
     monkeypatch.setattr("rung.server.sql_journal.PARTS_PER_TRANSACTION", 4)
     journal = open_journal()
     if not isinstance(journal, SqlJournal):

@@ -17,7 +17,8 @@ from test_service_replay import copy_journal, run_mixed_study
 
 def _state(service: StudyService, name: str = "s") -> str:
     taken = service._studies[name].take_snapshot()()
-    return json.dumps([taken.seq, taken.state, taken.rows], sort_keys=True)
+    rows = {name: list(texts) for name, texts in taken.rows.items()}  # chunks or lists
+    return json.dumps([taken.seq, taken.state, rows], sort_keys=True)
 
 
 def test_snapshot_plus_tail_equals_full_replay(

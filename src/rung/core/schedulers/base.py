@@ -18,7 +18,7 @@ import copy
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Mapping, Union
+from typing import Any, Iterable, Mapping, Union
 
 from ..errors import FailedPrecondition, InvalidArgument, NotFound
 from ..lazy_rows import LazyRows
@@ -69,7 +69,7 @@ def decode_trial(text: str) -> TrialState:
     return TrialState.from_json(json.loads(text))
 
 
-def trial_table(texts: list[str] | tuple[()] = ()) -> LazyRows[TrialState]:
+def trial_table(texts: Iterable[str] = ()) -> LazyRows[TrialState]:
     """A scheduler's trials by id, restored from `texts` (state_dict's "trials")."""
     return LazyRows(encode_trial, decode_trial, texts)
 
@@ -358,9 +358,11 @@ class Scheduler(ABC):
 
     # ------------------------------------------------------------------ state
 
-    def state_dict(self) -> dict[str, Any]:
+    def state_dict(self, with_trials: bool = True) -> dict[str, Any]:
+        """Everything `load_state_dict` needs; `with_trials=False` leaves the trials out for
+        a caller that stores them as rows (`self.trials.chunks()`)."""
         return {
-            "trials": self.trials.texts(),  # a row of JSON text per trial
+            **({"trials": self.trials.texts()} if with_trials else {}),  # a JSON row a trial
             "n_running": self._n_running,
             "resource_spent": self.resource_spent,
             "promotions": self.promotions,
