@@ -385,3 +385,18 @@ def test_sqlite_lists_studies_from_the_index_of_first_events(tmp_path: Path) -> 
     )
     journal.close()
     assert "USING INDEX events_created" in plan[0][-1]
+
+
+def test_a_batch_larger_than_one_statement_is_stored_whole_or_not_at_all(
+    open_journal: Factory,
+) -> None:
+    """Batches go into INSERTs of ROWS_PER_INSERT events; one of several (a tool copying a
+    journal appends 20,000 at once) is still one transaction."""
+    journal = open_journal()
+    many = [_event("a", seq, value=float(seq)) for seq in range(1, 1202)]
+    journal.append_many(many)
+    assert [e.seq for e in journal.events("a")] == list(range(1, 1202))
+    clash = [_event("b", seq) for seq in range(1, 1100)] + [_event("a", 1201)]  # the last clashes
+    with pytest.raises(DuplicateEvent):
+        journal.append_many(clash)
+    assert list(journal.events("b")) == []  # the statements before the clash are rolled back
