@@ -110,7 +110,7 @@ def test_row_chunks_read_like_the_list_they_chunk() -> None:
     assert [len(c) for c in RowChunks.of(texts).chunks] == [CHUNK_ROWS, CHUNK_ROWS, 5]
 
 
-def test_a_restored_chunk_is_split_only_when_read_and_handed_back_as_its_text() -> None:
+def test_a_restored_chunk_is_split_only_when_used_and_handed_back_as_its_text() -> None:
     restored, codec = stored_rows(3 * CHUNK_ROWS)
     restored = packed(restored)
     rows = LazyRows(codec.encode, codec.decode, restored)
@@ -119,11 +119,11 @@ def test_a_restored_chunk_is_split_only_when_read_and_handed_back_as_its_text() 
     rows[2 * CHUNK_ROWS + 1]["i"] = -1  # changed
     handed = rows.chunks()
     assert handed.chunks[0] is restored.chunks[0]  # never read
-    assert handed.chunks[1] is restored.chunks[1]  # read, unchanged: the same text again
+    assert handed.chunks[1] is restored.chunks[1]  # only read: the same text again
     assert isinstance(handed.chunks[2], list) and json.loads(handed[2 * CHUNK_ROWS + 1]) == {"i": -1}
     assert codec.encoded == [{"i": -1}] and codec.decoded == 2
     assert [json.loads(t)["i"] for t in handed][: 2 * CHUNK_ROWS + 1] == list(range(2 * CHUNK_ROWS + 1))
-    assert isinstance(rows._chunks[1], str)  # packed again: memory as before the read
+    assert isinstance(rows._chunks[1], str)  # reading left it one text: memory as restored
 
 
 def test_append_fills_the_last_chunk_then_starts_another() -> None:

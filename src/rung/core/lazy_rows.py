@@ -10,10 +10,10 @@ a snapshot re-encodes only those.
 
 The texts are kept in chunks of `CHUNK_ROWS` items, the parts a snapshot is
 stored in. A chunk restored from a snapshot stays one text, its rows joined by
-line breaks as they were stored, until an item in it is read: splitting two
-million rows into strings cost a restart at a million trials 0.36 s, and a
-chunk nobody touched since is handed back to the next save as that same text,
-which then refers to the stored part instead of comparing its rows.
+line breaks as they were stored, until an item in it is used: splitting two
+million rows into strings cost a restart at a million trials a third of a
+second, and a chunk nobody used since is handed back to the next save as that
+same text, which then refers to the stored part instead of comparing its rows.
 
 Rule for callers: every change to an item goes through `rows[i]` within one
 call; nobody keeps an item object across calls (a later `chunks()` turns it back
@@ -101,10 +101,10 @@ class LazyRows(Generic[T]):
             c if isinstance(c, str) else list(c) for c in rows.chunks
         ]
         self._length = len(rows)
-        # A split chunk's text as it was restored or last handed out, while none of its
-        # items was used since: handed out again by chunks() instead of its rows.
-        self._packed: dict[int, str] = {}
         self._used: set[int] = set()  # ids whose item is an object: used since chunks()
+        # The last chunk text split for reading only, with its rows: a walk over every item
+        # splits each chunk once, and the chunk stays one text (memory as restored).
+        self._peeked: tuple[str, list[str]] | None = None
 
     def __deepcopy__(self, memo: dict) -> "LazyRows[T]":
         """Texts are immutable, so the copy shares them and copies only the items in use
@@ -114,7 +114,6 @@ class LazyRows(Generic[T]):
         for item_id in self._used:
             chunk = twin._chunks[item_id // CHUNK_ROWS]
             chunk[item_id % CHUNK_ROWS] = copy.deepcopy(chunk[item_id % CHUNK_ROWS], memo)  # type: ignore[index]
-        twin._packed = dict(self._packed)
         twin._used = set(self._used)
         return twin
 
@@ -128,13 +127,20 @@ class LazyRows(Generic[T]):
         return iter(range(self._length))
 
     def _rows(self, chunk_no: int) -> list[T | str]:
-        """The chunk's items, split out of its text on first use (the text is kept as long
-        as no item changes, so chunks() can hand it back)."""
+        """The chunk's items, split out of its text for good (an item is to be used)."""
         chunk = self._chunks[chunk_no]
         if isinstance(chunk, str):
-            self._packed[chunk_no] = chunk
             chunk = self._chunks[chunk_no] = chunk.split("\n")  # type: ignore[assignment]
         return chunk  # type: ignore[return-value]
+
+    def _rows_to_read(self, chunk_no: int) -> list[T | str]:
+        """The chunk's items for reading: a text stays the chunk, its split is cached."""
+        chunk = self._chunks[chunk_no]
+        if not isinstance(chunk, str):
+            return chunk
+        if self._peeked is None or self._peeked[0] is not chunk:
+            self._peeked = (chunk, chunk.split("\n"))
+        return self._peeked[1]  # type: ignore[return-value]
 
     def __getitem__(self, item_id: int) -> T:
         if item_id not in self:
@@ -144,7 +150,6 @@ class LazyRows(Generic[T]):
         if isinstance(item, str):
             item = chunk[item_id % CHUNK_ROWS] = self._decode(item)
             self._used.add(item_id)
-            self._packed.pop(item_id // CHUNK_ROWS, None)
         return item  # type: ignore[return-value]
 
     def peek(self, item_id: int) -> T:
@@ -152,7 +157,7 @@ class LazyRows(Generic[T]):
         walk over every item (a listing) leaves the items as it found them."""
         if item_id not in self:
             raise KeyError(item_id)
-        item = self._rows(item_id // CHUNK_ROWS)[item_id % CHUNK_ROWS]
+        item = self._rows_to_read(item_id // CHUNK_ROWS)[item_id % CHUNK_ROWS]
         return self._decode(item) if isinstance(item, str) else item  # type: ignore[return-value]
 
     def append(self, item: T) -> int:
@@ -161,7 +166,6 @@ class LazyRows(Generic[T]):
         if item_id % CHUNK_ROWS == 0:
             self._chunks.append([])
         self._rows(len(self._chunks) - 1).append(item)
-        self._packed.pop(len(self._chunks) - 1, None)
         self._length += 1
         self._used.add(item_id)
         return item_id
@@ -188,20 +192,14 @@ class LazyRows(Generic[T]):
     def chunks(self) -> RowChunks:
         """Every item as text, in id order, chunked. Only the items used since the last call
         are encoded, and they are kept as text from here on, so the cost is in the items
-        that changed and idle ones stay compact. A chunk with no item used since it was
-        restored or last handed out is handed out as the same text; the others as new
+        that changed and idle ones stay compact. A chunk whose items were never used since
+        the restore is handed out as the text it was restored from; the others as new
         lists."""
         self.compact(len(self._used))
-        handed: list[str | list[str]] = []
-        for chunk_no, chunk in enumerate(self._chunks):
-            if isinstance(chunk, str):
-                handed.append(chunk)
-            elif chunk_no in self._packed:  # split to be read, unchanged: back to its text
-                self._chunks[chunk_no] = self._packed.pop(chunk_no)
-                handed.append(self._chunks[chunk_no])  # type: ignore[arg-type]
-            else:
-                handed.append(list(chunk))  # type: ignore[arg-type]
-        return RowChunks(handed, self._length)
+        return RowChunks(
+            [c if isinstance(c, str) else list(c) for c in self._chunks],  # type: ignore[misc]
+            self._length,
+        )
 
     def texts(self) -> list[str]:
         """Every item as text, in id order (a new list), encoding what chunks() would."""
