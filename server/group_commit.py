@@ -24,30 +24,25 @@ MAX_BATCH = 512
 
 
 class Ticket:
-    """Becomes done once its event is durable, or failed with the write's exception.
-
-    A lock taken at creation and released when settled: a waiter takes it and hands it
-    on, so any number may wait. (threading.Event, a Condition with a lock of its own and
-    one more a waiter, cost each call a dozen lock operations and its thread more
-    hand-overs of the interpreter.)"""
+    """Becomes done once its event is durable, or failed with the write's exception."""
 
     def __init__(self) -> None:
-        self._unsettled = threading.Lock()
-        self._unsettled.acquire()
+        self._done = threading.Event()
         self.error: BaseException | None = None
-        self.done = False
 
     def settle(self, error: BaseException | None = None) -> None:
-        self.error, self.done = error, True
-        self._unsettled.release()
+        self.error = error
+        self._done.set()
 
     def wait(self) -> None:
         """Blocks until settled; raises the write's exception if it failed."""
-        if not self.done:
-            with self._unsettled:  # released at once: the next waiter takes it
-                pass
+        self._done.wait()
         if self.error is not None:
             raise self.error
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
 
 
 DONE = Ticket()
