@@ -21,6 +21,7 @@ from rung.v1 import rung_pb2, rung_pb2_grpc
 
 from .blobs import BlobStore, CheckpointSettings
 from .http import start_dashboard
+from .memory import release_freed_memory
 from .metrics import ServerMetrics
 from .retention import Sweeper
 from .rpc import RungServicer
@@ -161,6 +162,7 @@ def serve(
             service, host, port, max_workers=max_workers, security=security,
             metrics_port=metrics_port, metrics_host=metrics_host, blobs=blobs,
         )
+        release_freed_memory()  # what the restore read and let go of (serving meanwhile)
     finally:
         if standby is not None:  # only now: it answered on the port while studies were restored
             standby.stop()
