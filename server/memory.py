@@ -11,18 +11,14 @@ there), without the interpreter lock (ctypes releases it around the call).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 
 
 def release_freed_memory() -> bool:
     """Asks the C library to return freed memory to the system; False where it cannot
-    (no glibc)."""
-    name = ctypes.util.find_library("c")
+    (no glibc). The process's own symbols are searched, so no library is looked up."""
     try:
-        trim = ctypes.CDLL(name).malloc_trim if name else None
+        trim = ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError):  # not glibc: musl, macOS
-        return False
-    if trim is None:
         return False
     trim(0)
     return True

@@ -41,11 +41,11 @@ class RowChunks(Sequence[str]):
         self.chunks, self._length = chunks, length
 
     @classmethod
-    def of(cls, rows: Sequence[str]) -> "RowChunks":
-        """The rows of a list, chunked (chunks are slices: lists of their own)."""
+    def of(cls, rows: Iterable[str]) -> "RowChunks":
+        """The rows, chunked (chunks are slices: lists of their own)."""
         if isinstance(rows, RowChunks):
             return rows
-        rows = list(rows)
+        rows = rows if isinstance(rows, list) else list(rows)
         return cls([rows[i : i + CHUNK_ROWS] for i in range(0, len(rows), CHUNK_ROWS)], len(rows))
 
     def __len__(self) -> int:
@@ -94,7 +94,7 @@ class LazyRows(Generic[T]):
     ):
         """`texts`: the items' texts in id order, as `chunks()` returned them (or a list)."""
         self._encode, self._decode = encode, decode
-        rows = texts if isinstance(texts, RowChunks) else RowChunks.of(list(texts))
+        rows = RowChunks.of(texts)
         # A chunk is a text (as restored, no item of it split out yet) or a list of items,
         # each a text or (once used) an object. Every chunk but the last holds CHUNK_ROWS.
         self._chunks: list[str | list[T | str]] = [
