@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import signal
@@ -14,17 +15,18 @@ from typing import TYPE_CHECKING, Callable
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 from threadpoolctl import threadpool_limits
 
-from rung.v1 import rung_pb2, rung_pb2_grpc
+from rung.v1 import rung_pb2
 
 from .blobs import BlobStore, CheckpointSettings
 from .http import start_dashboard
 from .memory import release_freed_memory
 from .metrics import ServerMetrics
 from .retention import Sweeper
-from .rpc import RungServicer
+from .rpc import RungServicer, add_to_server
 from .security import ServerSecurity
 from .service import StudyService
 from .snapshots import DEFAULT_EVERY, Snapshotter
@@ -46,23 +48,28 @@ SWITCH_INTERVAL_SECONDS = 0.001
 
 @dataclass
 class RunningServer:
-    server: grpc.Server
+    server: grpc.aio.Server
     port: int
     service: StudyService
-    health: health.HealthServicer
+    health: health_aio.HealthServicer
     executor: futures.ThreadPoolExecutor
+    loop: asyncio.AbstractEventLoop
+    loop_thread: threading.Thread
     metrics: ServerMetrics | None = None
     metrics_port: int = 0
 
     def stop(self, grace: float = 5.0, before_close: Callable[[], None] | None = None) -> None:
         """Refuses new calls (UNAVAILABLE), lets in-flight ones finish, then closes the journal.
 
-        Handlers still running after `grace` are cancelled for their clients but
-        run to the end here, so no journal write is cut off by the close.
-        `before_close` runs once no call is left (a last snapshot).
+        Handlers still running after `grace` are cancelled for their clients; those in
+        the pool run to the end here and every queued event is written, so no journal
+        write is cut off by the close. `before_close` runs once no call is left (a last
+        snapshot).
         """
-        self.health.enter_graceful_shutdown()
-        self.server.stop(grace).wait()
+        asyncio.run_coroutine_threadsafe(self._stop_serving(grace), self.loop).result()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.loop_thread.join()
+        self.loop.close()
         self.executor.shutdown(wait=True)
         if before_close is not None:
             before_close()
@@ -70,6 +77,10 @@ class RunningServer:
         if self.metrics is not None:
             self.metrics.close()
         self.service.journal.close()
+
+    async def _stop_serving(self, grace: float) -> None:
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
 
 
 def start_server(
@@ -82,12 +93,46 @@ def start_server(
     metrics_host: str = "127.0.0.1",
     blobs: BlobStore | None = None,
 ) -> RunningServer:
-    """Starts serving; `metrics_port` (0 picks one) turns on the Prometheus endpoint."""
+    """Starts serving on an event loop in a thread of its own; `max_workers` threads run
+    the calls that may block (rpc.py says which); `metrics_port` (0 picks one) turns on
+    the Prometheus endpoint."""
+    loop = asyncio.new_event_loop()
+    loop_thread = threading.Thread(target=loop.run_forever, name="rung-grpc", daemon=True)
+    loop_thread.start()
+    start = _start(service, host, port, max_workers, security, metrics_port, blobs)
+    try:
+        server, bound, health_servicer, executor, metrics = asyncio.run_coroutine_threadsafe(
+            start, loop
+        ).result()
+    except BaseException:
+        loop.call_soon_threadsafe(loop.stop)
+        loop_thread.join()
+        loop.close()
+        raise
+    running = RunningServer(
+        server, bound, service, health_servicer, executor, loop, loop_thread, metrics
+    )
+    if metrics is not None and metrics_port is not None:
+        running.metrics_port = metrics.serve_http(metrics_host, metrics_port)
+    return running
+
+
+async def _start(
+    service: StudyService,
+    host: str,
+    port: int,
+    max_workers: int,
+    security: ServerSecurity,
+    metrics_port: int | None,
+    blobs: BlobStore | None,
+) -> tuple[
+    grpc.aio.Server, int, health_aio.HealthServicer, futures.ThreadPoolExecutor,
+    ServerMetrics | None,
+]:
     services = (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME)
     metrics = ServerMetrics(service, services) if metrics_port is not None else None
     executor = futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="rung-rpc")
-    server = grpc.server(
-        executor,
+    server = grpc.aio.server(
         # Metrics first, so calls refused by authentication are counted too.
         interceptors=[*([metrics] if metrics else []), *security.interceptors()],
         options=[
@@ -96,22 +141,18 @@ def start_server(
             REUSE_PORT,
         ],
     )
-    rung_pb2_grpc.add_RungServicer_to_server(
-        RungServicer(service, blobs, max_watches=max(1, max_workers // 4)), server
-    )
-    health_servicer = health.HealthServicer()
+    servicer = RungServicer(service, executor, blobs, max_watches=max(1, max_workers // 4))
+    add_to_server(servicer, server)
+    health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(services, server)
     bound = security.add_port(server, f"{host}:{port}")
     if bound == 0:
         raise OSError(f"could not bind {host}:{port}")
-    server.start()
+    await server.start()
     for name in ("", SERVICE_NAME):
-        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    running = RunningServer(server, bound, service, health_servicer, executor, metrics)
-    if metrics is not None and metrics_port is not None:
-        running.metrics_port = metrics.serve_http(metrics_host, metrics_port)
-    return running
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return server, bound, health_servicer, executor, metrics
 
 
 def serve(

@@ -8,13 +8,19 @@ transaction, one fsync), in queue order, so a study's events stay in sequence
 order. A batch is all or nothing: if it fails, every ticket in it reports the
 error and `on_failure` gets the studies involved (the service drops what they
 queued since and reloads them from the journal).
+
+A call answered on an event loop awaits its ticket (`Ticket.durable`) instead
+of blocking a thread: the commit thread wakes each loop once per batch, not
+once per call.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
-from typing import Callable
+from collections import defaultdict
+from typing import Callable, Iterable
 
 from .storage import Event, Journal
 
@@ -26,17 +32,34 @@ MAX_BATCH = 512
 class Ticket:
     """Becomes done once its event is durable, or failed with the write's exception."""
 
-    def __init__(self) -> None:
+    def __init__(self, nudge: Callable[[], None] = lambda: None) -> None:
         self._done = threading.Event()
         self.error: BaseException | None = None
+        self._awaiting: list[asyncio.Future[None]] = []  # of calls on event loops
+        self._nudge = nudge  # tells the commit thread that someone is blocked on this
 
-    def settle(self, error: BaseException | None = None) -> None:
+    def settle(self, error: BaseException | None = None) -> list[asyncio.Future[None]]:
+        """Marks it done; returns the futures awaiting it, for `wake` (once per batch)."""
         self.error = error
         self._done.set()
+        return self._awaiting  # read after the flag: a future added later sees the flag
 
     def wait(self) -> None:
         """Blocks until settled; raises the write's exception if it failed."""
-        self._done.wait()
+        if not self._done.is_set():
+            self._nudge()  # its loop may be blocked too (on a lock this thread holds)
+            self._done.wait()
+        if self.error is not None:
+            raise self.error
+
+    async def durable(self) -> None:
+        """`wait` for a call on an event loop: suspends it, holding no thread."""
+        if not self._done.is_set():
+            future = asyncio.get_running_loop().create_future()
+            self._awaiting.append(future)
+            if self._done.is_set():  # settled meanwhile: its settler may not have seen us
+                _resolve([future])
+            await future
         if self.error is not None:
             raise self.error
 
@@ -47,6 +70,31 @@ class Ticket:
 
 DONE = Ticket()
 DONE.settle()
+
+
+def wake(futures: Iterable[asyncio.Future[None]]) -> None:
+    """Resolves settled tickets' futures, from any thread: one hand-over per event loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = defaultdict(list)
+    for future in futures:
+        by_loop[future.get_loop()].append(future)
+    for loop, waiting in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_resolve, waiting)
+        except RuntimeError:  # the loop is closed: its server stopped, nobody waits
+            pass
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:  # a thread without one
+        return None
+
+
+def _resolve(futures: list[asyncio.Future[None]]) -> None:
+    for future in futures:
+        if not future.done():  # settled and seen by both sides, or the call was cancelled
+            future.set_result(None)
 
 
 class Committer:
@@ -61,26 +109,44 @@ class Committer:
         self._queue: list[tuple[Event, Ticket]] = []
         self._closing = False
         self._wake = threading.Condition()
+        self._loops_to_notify: set[asyncio.AbstractEventLoop] = set()
         self._thread = threading.Thread(target=self._run, name="rung-commit", daemon=True)
         self._thread.start()
 
     def submit(self, event: Event) -> Ticket:
-        ticket = Ticket()
+        """Queues the event. Called on an event loop, the commit thread hears of it once
+        the loop has run every call that was ready: one batch and one hand-over for all."""
+        ticket = Ticket(self._notify_now)
+        loop = _running_loop()
         with self._wake:
             self._queue.append((event, ticket))
-            self._wake.notify()
+            if loop is None:
+                self._wake.notify()
+        if loop is not None and loop not in self._loops_to_notify:
+            self._loops_to_notify.add(loop)
+            loop.call_soon(self._notify, loop)
         return ticket
+
+    def _notify(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loops_to_notify.discard(loop)
+        self._notify_now()
+
+    def _notify_now(self) -> None:
+        with self._wake:
+            self._wake.notify()
 
     def discard(self, study: str, error: BaseException) -> None:
         """Fails every queued, unwritten event of the study (it is being reloaded)."""
+        awaiting: list[asyncio.Future[None]] = []
         with self._wake:
             kept = []
             for event, ticket in self._queue:
                 if event.study == study:
-                    ticket.settle(error)
+                    awaiting += ticket.settle(error)
                 else:
                     kept.append((event, ticket))
             self._queue = kept
+        wake(awaiting)
 
     def close(self) -> None:
         """Writes what is queued, then ends the thread."""
@@ -101,13 +167,14 @@ class Committer:
                 self.journal.append_many([event for event, _ in batch])
             except BaseException as exc:  # every caller in the batch hears of it
                 log.exception("journal write of %d events failed", len(batch))
-                for _, ticket in batch:
-                    ticket.settle(exc)
+                wake([future for _, ticket in batch for future in ticket.settle(exc)])
                 self._on_failure({event.study for event, _ in batch}, exc)
                 continue
             last: dict[str, int] = {}
+            awaiting: list[asyncio.Future[None]] = []
             for event, ticket in batch:
-                ticket.settle()
+                awaiting += ticket.settle()
                 last[event.study] = event.seq
+            wake(awaiting)
             for study, seq in last.items():
                 self._on_durable(study, seq)

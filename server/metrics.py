@@ -8,8 +8,9 @@ service, so they can never drift from what GetStudy would say.
 
 from __future__ import annotations
 
+import inspect
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from typing import Any
 from wsgiref.simple_server import WSGIServer
 
@@ -46,7 +47,7 @@ class _StudyCollector(Collector):
         return [leases, states]
 
 
-class ServerMetrics(grpc.ServerInterceptor):
+class ServerMetrics(grpc.aio.ServerInterceptor):
     """Counts and times every RPC; put it first so refused calls are counted too."""
 
     def __init__(self, service: StudyService, services: Sequence[str]):
@@ -69,12 +70,12 @@ class ServerMetrics(grpc.ServerInterceptor):
         self.registry.register(_StudyCollector(service))
         self._http: WSGIServer | None = None
 
-    def intercept_service(
+    async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler | None]],
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler | None:
-        handler = continuation(details)
+        handler = await continuation(details)
         if handler is None:
             return None
         service, method = method_parts(details.method)
@@ -85,34 +86,34 @@ class ServerMetrics(grpc.ServerInterceptor):
         )
 
     def _timed(self, behavior: Behavior, streaming: bool, service: str, method: str) -> Behavior:
-        def observe(context: grpc.ServicerContext, start: float, failed: bool) -> None:
+        def observe(context: grpc.aio.ServicerContext, start: float, failed: bool) -> None:
             code = context.code() or (grpc.StatusCode.UNKNOWN if failed else grpc.StatusCode.OK)
             self.handled.labels(service, method, code.name).inc()
             self.latency.labels(service, method).observe(time.perf_counter() - start)
 
-        def stream(
-            responses: Iterator[Any], context: grpc.ServicerContext, start: float
-        ) -> Iterator[Any]:
+        async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            start = time.perf_counter()
             try:
-                yield from responses
+                async for response in behavior(request, context):
+                    yield response
             except BaseException:
                 observe(context, start, failed=True)
                 raise
             observe(context, start, failed=False)
 
-        def timed(request: Any, context: grpc.ServicerContext) -> Any:
+        async def timed(request: Any, context: grpc.aio.ServicerContext) -> Any:
             start = time.perf_counter()
             try:
-                result = behavior(request, context)
+                result = await behavior(request, context)
             except BaseException:
                 observe(context, start, failed=True)
                 raise
-            if streaming:
-                return stream(result, context, start)
             observe(context, start, failed=False)
             return result
 
-        return timed
+        # A streaming handler is an async generator, or a coroutine that writes its answers
+        # with context.write (gRPC's health Watch): the latter is timed as a unary one.
+        return stream if streaming and inspect.isasyncgenfunction(behavior) else timed
 
     def serve_http(self, host: str, port: int) -> int:
         """Starts the scrape endpoint (GET /metrics) in a thread; returns its port."""

@@ -1,17 +1,27 @@
 """The gRPC servicer: decode the request, call the service, encode the answer.
 
+It runs on the server's asyncio event loop (grpc.aio). Suggest, Report,
+Heartbeat, Fail and Release are decided right on the loop, in microseconds,
+and then await the commit of their events without holding a thread: one loop
+answers many calls while a commit is on disk, with none of the hand-overs
+between threads that a thread per call costs. Everything that may block
+(listings, snapshots of a study, checkpoints on disk, watching a study, a
+searcher that fits a model) runs in a thread pool instead.
+
 Domain errors become status codes in one table (`STATUS_BY_ERROR`); anything
 else is logged and answered INTERNAL without leaking a traceback.
 """
 
 from __future__ import annotations
 
-import functools
+import asyncio
 import logging
 import threading
-from typing import Any, BinaryIO, Callable, Iterator, TypeVar
+from concurrent.futures import Executor
+from typing import Any, AsyncIterator, BinaryIO, Callable, Iterator, TypeVar
 
 import grpc
+from google.protobuf.message import DecodeError, Message
 
 from rung import wire
 from rung.core.errors import (
@@ -27,7 +37,7 @@ from rung.v1 import rung_pb2_grpc
 
 from . import paging
 from .blobs import CHUNK_BYTES, BlobKey, BlobStore, DataLoss, NoBlobStore, ResourceExhausted
-from .service import IssuedJob, StudyService, StudyView, TrialView
+from .service import IssuedJob, StudyService, StudyView, TrialView, deferred_durability
 
 log = logging.getLogger("rung.server.rpc")
 
@@ -42,7 +52,8 @@ STATUS_BY_ERROR: dict[type[RungError], grpc.StatusCode] = {
     NotActive: grpc.StatusCode.UNAVAILABLE,  # clients retry, and try their other addresses
 }
 
-Handler = TypeVar("Handler", bound=Callable[..., Any])
+T = TypeVar("T")
+_END = object()  # what `next` returns at the end of an iterator run in the pool
 
 # Messages quote what the caller sent; gRPC carries them in a trailer that clients
 # refuse above 16 KiB (percent-encoded), so a huge id would turn the answer into
@@ -50,22 +61,17 @@ Handler = TypeVar("Handler", bound=Callable[..., Any])
 MAX_MESSAGE_CHARS = 1000
 
 
-def _maps_errors(method: Handler) -> Handler:
-    @functools.wraps(method)
-    def wrapper(self: "RungServicer", request: Any, context: grpc.ServicerContext) -> Any:
-        try:
-            return method(self, request, context)
-        except RungError as exc:
-            code = next(
-                (c for cls, c in STATUS_BY_ERROR.items() if isinstance(exc, cls)),
-                grpc.StatusCode.INVALID_ARGUMENT,
-            )
-            context.abort(code, _clip(str(exc)))
-        except Exception:
-            log.exception("internal error in %s", method.__name__)
-            context.abort(grpc.StatusCode.INTERNAL, "internal server error; see the server log")
-
-    return wrapper  # type: ignore[return-value]
+def status_for(exc: Exception, method: str) -> tuple[grpc.StatusCode, str]:
+    """The status a failed call answers: domain errors by the table, anything else
+    INTERNAL without its traceback (which goes to the log)."""
+    if isinstance(exc, RungError):
+        code = next(
+            (c for cls, c in STATUS_BY_ERROR.items() if isinstance(exc, cls)),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        )
+        return code, _clip(str(exc))
+    log.error("internal error in %s", method, exc_info=exc)
+    return grpc.StatusCode.INTERNAL, "internal server error; see the server log"
 
 
 def _clip(message: str) -> str:
@@ -178,137 +184,282 @@ def _blob_chunks(key: BlobKey, blob: BinaryIO, size: int) -> Iterator[pb.Checkpo
 
 class RungServicer(rung_pb2_grpc.RungServicer):
     def __init__(
-        self, service: StudyService, blobs: BlobStore | None = None, max_watches: int = 4
+        self,
+        service: StudyService,
+        pool: Executor,
+        blobs: BlobStore | None = None,
+        max_watches: int = 4,
     ):
         self.service = service
         self.blobs = blobs
-        # A WatchStudy stream holds one of the server's RPC threads while it lasts: without
-        # a cap, as many watchers as threads would leave none for workers' calls.
+        self._pool = pool
+        # A WatchStudy stream holds one of the pool's threads while it lasts: without a cap,
+        # as many watchers as threads would leave none for the calls that need the pool.
         self.max_watches = max_watches
         self._watch_slots = threading.BoundedSemaphore(max_watches)
 
-    @_maps_errors
-    def CreateStudy(self, request: pb.CreateStudyRequest, context: Any) -> pb.Study:
-        return study_to_pb(self.service.create_study(wire.spec_from_pb(request.spec)))
+    # ------------------------------------------------------------------ where calls run
 
-    @_maps_errors
-    def GetStudy(self, request: pb.GetStudyRequest, context: Any) -> pb.Study:
-        return study_to_pb(self.service.get_study(request.study))
-
-    @_maps_errors
-    def ListStudies(self, request: pb.ListStudiesRequest, context: Any) -> pb.ListStudiesResponse:
-        return pb.ListStudiesResponse(studies=[study_to_pb(v) for v in self.service.list_studies()])
-
-    @_maps_errors
-    def StopStudy(self, request: pb.StopStudyRequest, context: Any) -> pb.Study:
-        return study_to_pb(self.service.stop_study(request.study))
-
-    @_maps_errors
-    def DeleteStudy(self, request: pb.DeleteStudyRequest, context: Any) -> pb.DeleteStudyResponse:
-        self.service.delete_study(request.study)
-        if self.blobs is not None:
-            self.blobs.delete_study(request.study)
-        return pb.DeleteStudyResponse()
-
-    @_maps_errors
-    def ListTrials(self, request: pb.ListTrialsRequest, context: Any) -> pb.ListTrialsResponse:
-        page = self.service.page_trials(
-            request.study,
-            after=paging.after_from_token(request.page_token),
-            limit=request.page_size or paging.DEFAULT_PAGE_SIZE,
-            statuses=paging.statuses_from_pb(request.statuses),
-            changed_since=request.changed_since,
-        )
-        return pb.ListTrialsResponse(
-            trials=[trial_to_pb(t) for t in page.trials],
-            next_page_token=paging.token_after(page.next_after),
-            seq=page.seq,
-        )
-
-    @_maps_errors
-    def WatchStudy(self, request: pb.WatchStudyRequest, context: Any) -> Iterator[pb.StudyEvent]:
-        if request.after_seq < 0:
-            raise InvalidArgument("after_seq must be >= 0")
-        self.service.get_study(request.study)  # NOT_FOUND before the stream starts
-        if not self._watch_slots.acquire(blocking=False):
-            raise ResourceExhausted(
-                f"this server streams at most {self.max_watches} WatchStudy calls at once "
-                "(each holds one of its RPC threads); retry later, or poll ListTrials with "
-                "changed_since"
-            )
-        return self._holding_a_watch_slot(
-            paging.watch(self.service, request.study, request.after_seq, context.is_active)
-        )
-
-    def _holding_a_watch_slot(self, events: Iterator[pb.StudyEvent]) -> Iterator[pb.StudyEvent]:
+    async def _on_loop(self, context: grpc.aio.ServicerContext, answer: Callable[[], T]) -> T:
+        """Runs `answer` on the loop, then awaits (not blocks on) its events' commit."""
         try:
-            yield from events
-        finally:  # the stream ended, failed or was cancelled (the generator is closed)
+            with deferred_durability() as tickets:
+                response = answer()
+            for ticket in tickets:
+                await ticket.durable()
+            return response
+        except Exception as exc:
+            await context.abort(*status_for(exc, answer.__qualname__))
+            raise  # not reached: abort raises
+
+    async def _in_pool(self, context: grpc.aio.ServicerContext, answer: Callable[[], T]) -> T:
+        """Runs `answer` in the pool: for work that may block or take a while."""
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, answer)
+        except Exception as exc:
+            await context.abort(*status_for(exc, answer.__qualname__))
+            raise  # not reached: abort raises
+
+    async def _drain_in_pool(
+        self, context: grpc.aio.ServicerContext, items: Iterator[T]
+    ) -> AsyncIterator[T]:
+        """A blocking iterator's items, each fetched in the pool."""
+        while (item := await self._in_pool(context, lambda: next(items, _END))) is not _END:
+            yield item  # type: ignore[misc]
+
+    # ------------------------------------------------------------------ studies
+
+    async def CreateStudy(self, request: pb.CreateStudyRequest, context: Any) -> pb.Study:
+        return await self._in_pool(
+            context, lambda: study_to_pb(self.service.create_study(wire.spec_from_pb(request.spec)))
+        )
+
+    async def GetStudy(self, request: pb.GetStudyRequest, context: Any) -> pb.Study:
+        return await self._in_pool(context, lambda: study_to_pb(self.service.get_study(request.study)))
+
+    async def ListStudies(
+        self, request: pb.ListStudiesRequest, context: Any
+    ) -> pb.ListStudiesResponse:
+        return await self._in_pool(
+            context,
+            lambda: pb.ListStudiesResponse(
+                studies=[study_to_pb(v) for v in self.service.list_studies()]
+            ),
+        )
+
+    async def StopStudy(self, request: pb.StopStudyRequest, context: Any) -> pb.Study:
+        return await self._in_pool(context, lambda: study_to_pb(self.service.stop_study(request.study)))
+
+    async def DeleteStudy(
+        self, request: pb.DeleteStudyRequest, context: Any
+    ) -> pb.DeleteStudyResponse:
+        def delete() -> pb.DeleteStudyResponse:
+            self.service.delete_study(request.study)
+            if self.blobs is not None:
+                self.blobs.delete_study(request.study)
+            return pb.DeleteStudyResponse()
+
+        return await self._in_pool(context, delete)
+
+    async def ListTrials(self, request: pb.ListTrialsRequest, context: Any) -> pb.ListTrialsResponse:
+        def page() -> pb.ListTrialsResponse:
+            found = self.service.page_trials(
+                request.study,
+                after=paging.after_from_token(request.page_token),
+                limit=request.page_size or paging.DEFAULT_PAGE_SIZE,
+                statuses=paging.statuses_from_pb(request.statuses),
+                changed_since=request.changed_since,
+            )
+            return pb.ListTrialsResponse(
+                trials=[trial_to_pb(t) for t in found.trials],
+                next_page_token=paging.token_after(found.next_after),
+                seq=found.seq,
+            )
+
+        return await self._in_pool(context, page)
+
+    async def WatchStudy(
+        self, request: pb.WatchStudyRequest, context: Any
+    ) -> AsyncIterator[pb.StudyEvent]:
+        def check() -> None:
+            if request.after_seq < 0:
+                raise InvalidArgument("after_seq must be >= 0")
+            self.service.get_study(request.study)  # NOT_FOUND before the stream starts
+            if not self._watch_slots.acquire(blocking=False):
+                raise ResourceExhausted(
+                    f"this server streams at most {self.max_watches} WatchStudy calls at once "
+                    "(each holds one of its threads); retry later, or poll ListTrials with "
+                    "changed_since"
+                )
+
+        await self._in_pool(context, check)
+        ended = threading.Event()
+        context.add_done_callback(lambda _: ended.set())
+        try:
+            events = paging.watch(
+                self.service, request.study, request.after_seq, lambda: not ended.is_set()
+            )
+            async for event in self._drain_in_pool(context, events):
+                yield event
+        finally:  # the stream ended, failed or was cancelled
             self._watch_slots.release()
 
-    @_maps_errors
-    def Suggest(self, request: pb.SuggestRequest, context: Any) -> pb.Job:
-        issued = self.service.suggest(request.study, request.worker_id, request.request_id)
-        return job_to_pb(issued, self.service.lease_seconds)
+    # ------------------------------------------------------------------ workers
 
-    @_maps_errors
-    def Report(self, request: pb.ReportRequest, context: Any) -> pb.ReportResponse:
-        decision, status = self.service.report(
-            request.study,
-            request.trial_id,
-            request.lease_id,
-            request.resource,
-            request.value,
-            request.checkpoint,
-            metrics=wire.metrics_from_pb(request.metrics),
-        )
-        return pb.ReportResponse(
-            decision=wire.DECISIONS[decision], status=wire.TRIAL_STATUSES[status]
-        )
+    async def Suggest(self, request: pb.SuggestRequest, context: Any) -> pb.Job:
+        def suggest() -> pb.Job:
+            issued = self.service.suggest(request.study, request.worker_id, request.request_id)
+            return job_to_pb(issued, self.service.lease_seconds)
 
-    @_maps_errors
-    def Heartbeat(self, request: pb.HeartbeatRequest, context: Any) -> pb.HeartbeatResponse:
-        return pb.HeartbeatResponse(
-            lease_deadline=self.service.heartbeat(request.study, request.lease_id)
-        )
+        if self.service.decides_quickly(request.study):
+            return await self._on_loop(context, suggest)
+        return await self._in_pool(context, suggest)
 
-    @_maps_errors
-    def Fail(self, request: pb.FailRequest, context: Any) -> pb.FailResponse:
-        self.service.fail(request.study, request.trial_id, request.lease_id, request.reason)
-        return pb.FailResponse()
-
-    @_maps_errors
-    def Release(self, request: pb.ReleaseRequest, context: Any) -> pb.ReleaseResponse:
-        self.service.release(
-            request.study, request.trial_id, request.lease_id, request.resource, request.checkpoint
-        )
-        return pb.ReleaseResponse()
-
-    @_maps_errors
-    def UploadCheckpoint(
-        self, request_iterator: Iterator[pb.CheckpointChunk], context: Any
-    ) -> pb.CheckpointRef:
-        header, data = _upload_parts(request_iterator)
-        key = BlobKey(header.study, header.trial_id, header.resource, header.sha256)
-
-        def authorize() -> None:
-            self.service.authorize_checkpoint_upload(
-                header.study, header.trial_id, header.lease_id, header.resource
+    async def Report(self, request: pb.ReportRequest, context: Any) -> pb.ReportResponse:
+        def report() -> pb.ReportResponse:
+            decision, status = self.service.report(
+                request.study,
+                request.trial_id,
+                request.lease_id,
+                request.resource,
+                request.value,
+                request.checkpoint,
+                metrics=wire.metrics_from_pb(request.metrics),
+            )
+            return pb.ReportResponse(
+                decision=wire.DECISIONS[decision], status=wire.TRIAL_STATUSES[status]
             )
 
-        authorize()
-        self._blob_store().receive(key, header.size, data, before_commit=authorize)
-        return pb.CheckpointRef(ref=key.ref, size=header.size, sha256=key.sha256)
+        return await self._on_loop(context, report)
 
-    @_maps_errors
-    def DownloadCheckpoint(
+    async def Heartbeat(self, request: pb.HeartbeatRequest, context: Any) -> pb.HeartbeatResponse:
+        return await self._on_loop(
+            context,
+            lambda: pb.HeartbeatResponse(
+                lease_deadline=self.service.heartbeat(request.study, request.lease_id)
+            ),
+        )
+
+    async def Fail(self, request: pb.FailRequest, context: Any) -> pb.FailResponse:
+        def fail() -> pb.FailResponse:
+            self.service.fail(request.study, request.trial_id, request.lease_id, request.reason)
+            return pb.FailResponse()
+
+        return await self._on_loop(context, fail)
+
+    async def Release(self, request: pb.ReleaseRequest, context: Any) -> pb.ReleaseResponse:
+        def release() -> pb.ReleaseResponse:
+            self.service.release(
+                request.study, request.trial_id, request.lease_id, request.resource,
+                request.checkpoint,
+            )
+            return pb.ReleaseResponse()
+
+        return await self._on_loop(context, release)
+
+    # ------------------------------------------------------------------ checkpoints
+
+    async def UploadCheckpoint(
+        self, request_iterator: AsyncIterator[pb.CheckpointChunk], context: Any
+    ) -> pb.CheckpointRef:
+        chunks = _blocking(request_iterator, asyncio.get_running_loop())
+
+        def upload() -> pb.CheckpointRef:
+            header, data = _upload_parts(chunks)
+            key = BlobKey(header.study, header.trial_id, header.resource, header.sha256)
+
+            def authorize() -> None:
+                self.service.authorize_checkpoint_upload(
+                    header.study, header.trial_id, header.lease_id, header.resource
+                )
+
+            authorize()
+            self._blob_store().receive(key, header.size, data, before_commit=authorize)
+            return pb.CheckpointRef(ref=key.ref, size=header.size, sha256=key.sha256)
+
+        return await self._in_pool(context, upload)
+
+    async def DownloadCheckpoint(
         self, request: pb.CheckpointRequest, context: Any
-    ) -> Iterator[pb.CheckpointChunk]:
-        key = BlobKey.parse(request.ref)
-        blob, size = self._blob_store().open(key)  # opened here, so NOT_FOUND is mapped
-        return _blob_chunks(key, blob, size)
+    ) -> AsyncIterator[pb.CheckpointChunk]:
+        def open_blob() -> Iterator[pb.CheckpointChunk]:
+            key = BlobKey.parse(request.ref)
+            blob, size = self._blob_store().open(key)  # opened here, so NOT_FOUND is mapped
+            return _blob_chunks(key, blob, size)
+
+        chunks = await self._in_pool(context, open_blob)
+        async for chunk in self._drain_in_pool(context, chunks):
+            yield chunk
 
     def _blob_store(self) -> BlobStore:
         if self.blobs is None:
             raise NoBlobStore("this server keeps no checkpoints; workers must use a directory")
         return self.blobs
+
+
+SERVICE = pb.DESCRIPTOR.services_by_name["Rung"]
+
+
+def add_to_server(servicer: RungServicer, server: grpc.aio.Server) -> None:
+    """Registers the service. A request of one message is parsed here rather than by
+    gRPC, whose asyncio server answers bytes that do not parse with UNKNOWN and logs a
+    traceback: a malformed request is the client's, INVALID_ARGUMENT."""
+    handlers = {}
+    for method in SERVICE.methods:
+        request = getattr(pb, method.input_type.name)
+        serialize = getattr(pb, method.output_type.name).SerializeToString
+        behavior = getattr(servicer, method.name)
+        if method.client_streaming:
+            handlers[method.name] = grpc.stream_unary_rpc_method_handler(
+                behavior, request.FromString, serialize
+            )
+        elif method.server_streaming:
+            handlers[method.name] = grpc.unary_stream_rpc_method_handler(
+                _parsing_stream(behavior, request), None, serialize
+            )
+        else:
+            handlers[method.name] = grpc.unary_unary_rpc_method_handler(
+                _parsing(behavior, request), None, serialize
+            )
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(SERVICE.full_name, handlers),)
+    )
+    server.add_registered_method_handlers(SERVICE.full_name, handlers)
+
+
+async def _parsed(raw: bytes, request: type[Message], context: Any) -> Any:
+    try:
+        return request.FromString(raw)
+    except DecodeError as exc:
+        await context.abort(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"the request does not parse as a {request.DESCRIPTOR.full_name}: {exc}",
+        )
+
+
+def _parsing(behavior: Callable[..., Any], request: type[Message]) -> Callable[..., Any]:
+    async def call(raw: bytes, context: Any) -> Any:
+        return await behavior(await _parsed(raw, request, context), context)
+
+    return call
+
+
+def _parsing_stream(behavior: Callable[..., Any], request: type[Message]) -> Callable[..., Any]:
+    async def call(raw: bytes, context: Any) -> AsyncIterator[Any]:
+        async for response in behavior(await _parsed(raw, request, context), context):
+            yield response
+
+    return call
+
+
+def _blocking(items: AsyncIterator[T], loop: asyncio.AbstractEventLoop) -> Iterator[T]:
+    """An async iterator read from a pool thread: each item is fetched on the loop."""
+
+    async def next_item() -> T:
+        return await items.__anext__()
+
+    while True:
+        try:
+            yield asyncio.run_coroutine_threadsafe(next_item(), loop).result()
+        except StopAsyncIteration:
+            return

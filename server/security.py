@@ -14,7 +14,7 @@ import hmac
 import ipaddress
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,22 +32,14 @@ OPEN_SERVICES = (health.SERVICE_NAME,)
 AUTH_METADATA_KEY = "authorization"
 
 
-class TokenAuthInterceptor(grpc.ServerInterceptor):
+class _TokenCheck:
     def __init__(self, token: str, open_services: Sequence[str] = OPEN_SERVICES):
         self._expected = f"Bearer {token}".encode()
         self._open = frozenset(open_services)
 
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
+    def _lets_through(self, details: grpc.HandlerCallDetails) -> bool:
         service, _ = method_parts(details.method)
-        if service in self._open or self._authorized(details.invocation_metadata):
-            return continuation(details)
-        # Unknown methods are refused the same way: a stranger learns nothing about the API.
-        handler = continuation(details) or grpc.unary_unary_rpc_method_handler(None)
-        return rewrap(handler, lambda _behavior, _streaming: _refuse, parse_requests=False)
+        return service in self._open or self._authorized(details.invocation_metadata)
 
     def _authorized(self, metadata: Sequence[tuple[str, Any]] | None) -> bool:
         for key, value in metadata or ():
@@ -57,12 +49,46 @@ class TokenAuthInterceptor(grpc.ServerInterceptor):
         return False
 
 
+class TokenAuthInterceptor(_TokenCheck, grpc.aio.ServerInterceptor):
+    """For the server (grpc.aio)."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler | None]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        if self._lets_through(details):
+            return await continuation(details)
+        # Unknown methods are refused the same way: a stranger learns nothing about the API.
+        handler = await continuation(details) or grpc.unary_unary_rpc_method_handler(None)
+        return rewrap(handler, lambda _behavior, _streaming: _refuse_async, parse_requests=False)
+
+
+class ThreadedTokenAuthInterceptor(_TokenCheck, grpc.ServerInterceptor):
+    """For a standby's threaded server, which only refuses calls (standby.py)."""
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        if self._lets_through(details):
+            return continuation(details)
+        handler = continuation(details) or grpc.unary_unary_rpc_method_handler(None)
+        return rewrap(handler, lambda _behavior, _streaming: _refuse, parse_requests=False)
+
+
+REFUSAL = "missing or wrong token: give the client --token-file or set RUNG_TOKEN"
+
+
 def _refuse(request: Any, context: grpc.ServicerContext) -> None:
     log.warning("refused a call without a valid token", extra={"peer": context.peer()})
-    context.abort(
-        grpc.StatusCode.UNAUTHENTICATED,
-        "missing or wrong token: give the client --token-file or set RUNG_TOKEN",
-    )
+    context.abort(grpc.StatusCode.UNAUTHENTICATED, REFUSAL)
+
+
+async def _refuse_async(request: Any, context: grpc.aio.ServicerContext) -> None:
+    log.warning("refused a call without a valid token", extra={"peer": context.peer()})
+    await context.abort(grpc.StatusCode.UNAUTHENTICATED, REFUSAL)
 
 
 def is_loopback(host: str) -> bool:
@@ -105,10 +131,13 @@ class ServerSecurity:
     def tls(self) -> bool:
         return self.tls_cert is not None
 
-    def interceptors(self) -> list[grpc.ServerInterceptor]:
+    def interceptors(self) -> list[grpc.aio.ServerInterceptor]:
         return [TokenAuthInterceptor(self.token)] if self.token else []
 
-    def add_port(self, server: grpc.Server, address: str) -> int:
+    def threaded_interceptors(self) -> list[grpc.ServerInterceptor]:
+        return [ThreadedTokenAuthInterceptor(self.token)] if self.token else []
+
+    def add_port(self, server: grpc.Server | grpc.aio.Server, address: str) -> int:
         """Binds `address` (TLS when configured); returns the port, 0 on failure."""
         if self.tls_cert is None or self.tls_key is None:
             return server.add_insecure_port(address)

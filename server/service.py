@@ -19,7 +19,9 @@ the trials, not with the requests ever answered.
 
 Writes are group-committed (group_commit.py): a call decides and queues its
 events under the study's lock, then waits outside it until they are durable
-before it answers, so calls arriving together share one transaction.
+before it answers, so calls arriving together share one transaction. A call
+made on an event loop, inside `deferred_durability()`, does not wait: it gets
+the tickets to await, so the loop answers other calls meanwhile.
 
 Every so often the study's whole state is saved as a snapshot (snapshots.py
 decides when); a restart loads the latest snapshot and replays only the events
@@ -38,6 +40,7 @@ import time
 import uuid
 from collections import ChainMap
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
@@ -57,6 +60,22 @@ log = logging.getLogger("rung.server")
 
 MAX_ID_LENGTH = 128
 MAX_TEXT_LENGTH = 4096
+
+# Set by `deferred_durability`: the tickets a call would otherwise have waited for.
+_deferred: ContextVar[list[Ticket] | None] = ContextVar("rung_deferred_tickets", default=None)
+
+
+@contextmanager
+def deferred_durability() -> Iterator[list[Ticket]]:
+    """Service calls made inside return without waiting for their events to be durable
+    and leave the tickets to wait for in the list yielded: an event loop awaits them
+    (`Ticket.durable`) instead of blocking its only thread. Answer only after that."""
+    tickets: list[Ticket] = []
+    token = _deferred.set(tickets)
+    try:
+        yield tickets
+    finally:
+        _deferred.reset(token)
 
 
 class JournalMismatch(RuntimeError):
@@ -302,6 +321,13 @@ class StudyService:
     def close(self) -> None:
         """Writes what is queued, then stops the commit thread (before the journal closes)."""
         self._committer.close()
+
+    def decides_quickly(self, name: str) -> bool:
+        """Whether the study's Suggest takes microseconds (false where its searcher may fit
+        a model first): only such calls are decided on the server's event loop."""
+        with self._lock:
+            study = self._studies.get(name)
+        return study is None or not study.scheduler.searcher.suggest_may_be_slow
 
     # ------------------------------------------------------------------ studies
 
@@ -726,7 +752,11 @@ class StudyService:
             yield
             ticket = study.last_ticket
         if durable or ticket is not before:
-            ticket.wait()
+            deferred = _deferred.get()
+            if deferred is None:
+                ticket.wait()
+            else:
+                deferred.append(ticket)
 
     def _now_durable(self, name: str, seq: int) -> None:
         with self._lock:

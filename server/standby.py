@@ -93,7 +93,7 @@ def start_standby(
         futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="rung-standby"),
         handlers=[refuse],
         options=[REUSE_PORT],
-        interceptors=security.interceptors(),
+        interceptors=security.threaded_interceptors(),
     )
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

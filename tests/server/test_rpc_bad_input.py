@@ -643,11 +643,10 @@ def test_fields_of_the_wrong_wire_type_are_ignored_and_then_refused(
 
 
 @pytest.mark.parametrize("body", [b"\xff\xff\xff\xff", b"\x0a\x05ab", b"\x0a\xff\xff\xff\xff\x0f"])
-def test_undecodable_bytes_are_refused_by_grpc_and_the_server_carries_on(
-    rig: Rig, body: bytes
-) -> None:
-    """gRPC itself answers a request that does not parse with INTERNAL (grpc's
-    doc/statuscodes.md: "Error parsing request proto"), before any rung code runs."""
+def test_undecodable_bytes_are_refused_and_the_server_carries_on(rig: Rig, body: bytes) -> None:
+    """A request that does not parse is the client's error, said as such (gRPC's asyncio
+    server would answer UNKNOWN), before any of rung's decisions run."""
     error = raw_call(rig, "Report", body)
-    assert error.code() == Code.INTERNAL and "deserializing" in error.details()
+    assert error.code() == Code.INVALID_ARGUMENT
+    assert "does not parse as a rung.v1.ReportRequest" in error.details()
     rig.assert_intact()

@@ -13,6 +13,10 @@ from ..types import Config
 class Searcher(ABC):
     """Proposes configurations. Must be deterministic given its seed and the calls made."""
 
+    # Whether `suggest` may take milliseconds or more (fitting a model): a server then
+    # decides it off its event loop, where it would hold up every other call.
+    suggest_may_be_slow = False
+
     def __init__(self, space: SearchSpace, seed: int):
         self.space = space
         self.seed = seed

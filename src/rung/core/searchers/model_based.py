@@ -48,6 +48,8 @@ def category_counts(space: SearchSpace) -> np.ndarray:
 class ModelBasedSearcher(RandomSearcher):
     """Initial configs first, random until `min_points` results share a level, then `_propose`."""
 
+    suggest_may_be_slow = True
+
     def __init__(
         self,
         space: SearchSpace,

@@ -1,0 +1,99 @@
+"""Group commit as calls on an event loop use it: awaiting tickets, one batch per loop turn."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from rung.server.group_commit import Committer, Ticket
+from rung.server.storage import Event, MemoryJournal
+
+
+class RecordingJournal(MemoryJournal):
+    """Remembers each batch's size; `gate` (when set) holds writes until it is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[int] = []
+        self.gate: threading.Event | None = None
+
+    def append_many(self, events: list[Event]) -> None:
+        if self.gate is not None:
+            self.gate.wait(10)
+        super().append_many(events)
+        self.batches.append(len(events))
+
+
+def events(study: str, first_seq: int, n: int) -> list[Event]:
+    return [Event(study, first_seq + i, "report", {"i": i}) for i in range(n)]
+
+
+def committer(journal: RecordingJournal) -> Committer:
+    journal.append(Event("s", 1, "created", {}))
+    return Committer(journal, on_durable=lambda study, seq: None, on_failure=lambda s, e: None)
+
+
+def test_calls_queued_in_one_loop_turn_share_one_batch_and_await_it() -> None:
+    journal = RecordingJournal()
+    commits = committer(journal)
+
+    async def calls() -> list[Ticket]:
+        tickets = [commits.submit(event) for event in events("s", 2, 20)]  # one turn
+        await asyncio.gather(*(ticket.durable() for ticket in tickets))
+        return tickets
+
+    tickets = asyncio.run(calls())
+    commits.close()
+    assert journal.batches == [20]
+    assert all(ticket.done for ticket in tickets)
+    assert [e.seq for e in journal.events("s")] == list(range(1, 22))
+
+
+def test_a_failed_write_fails_every_awaiting_call() -> None:
+    journal = RecordingJournal()
+    commits = committer(journal)
+
+    async def call() -> None:
+        await commits.submit(Event("s", 1, "report", {})).durable()  # seq 1 exists already
+
+    with pytest.raises(Exception, match="1"):
+        asyncio.run(call())
+    commits.close()
+
+
+def test_a_thread_blocked_on_a_ticket_is_not_left_waiting_for_the_loop_turn_to_end() -> None:
+    """A thread may block on a ticket queued by a loop call (a snapshot waiting, holding the
+    study's lock) while the loop waits for that thread (for the same lock): the blocked
+    thread must get the commit written itself, or neither ever goes on."""
+    journal = RecordingJournal()
+    commits = committer(journal)
+    written = threading.Event()
+
+    async def call() -> None:
+        ticket = commits.submit(Event("s", 2, "report", {}))
+        waiter = threading.Thread(target=lambda: (ticket.wait(), written.set()))
+        waiter.start()
+        waiter.join(5)  # blocks the loop, as a lock held by the waiting thread would
+        assert written.is_set()
+
+    asyncio.run(call())
+    commits.close()
+
+
+def test_a_ticket_settled_while_it_is_being_awaited_from_another_thread_resolves() -> None:
+    """The commit thread may settle a ticket between the loop's check and its wait."""
+    journal = RecordingJournal()
+    journal.gate = threading.Event()
+    commits = committer(journal)
+
+    async def call() -> None:
+        ticket = commits.submit(Event("s", 2, "report", {}))
+        asyncio.get_running_loop().call_later(0.05, journal.gate.set)
+        await asyncio.wait_for(ticket.durable(), 10)
+        assert ticket.done
+
+    asyncio.run(call())
+    commits.close()
+    assert journal.batches == [1]
