@@ -29,43 +29,61 @@ log = logging.getLogger("rung.server")
 MAX_BATCH = 512
 
 
-class Ticket:
-    """Becomes done once its event is durable, or failed with the write's exception."""
+def _nothing() -> None:
+    pass
 
-    def __init__(self, nudge: Callable[[], None] = lambda: None) -> None:
-        self._done = threading.Event()
+
+_BLOCKING = threading.Lock()  # gives a ticket its one threading.Event, for blocking waiters
+
+
+class Ticket:
+    """Becomes done once its event is durable, or failed with the write's exception.
+
+    One per event, so it is cheap to make: a thread that blocks on it gets a
+    `threading.Event` only then, and a call on an event loop awaits a future.
+    """
+
+    __slots__ = ("done", "error", "_awaiting", "_blocked", "_nudge")
+
+    def __init__(self, nudge: Callable[[], None] = _nothing) -> None:
+        self.done = False
         self.error: BaseException | None = None
         self._awaiting: list[asyncio.Future[None]] = []  # of calls on event loops
+        self._blocked: threading.Event | None = None
         self._nudge = nudge  # tells the commit thread that someone is blocked on this
 
     def settle(self, error: BaseException | None = None) -> list[asyncio.Future[None]]:
-        """Marks it done; returns the futures awaiting it, for `wake` (once per batch)."""
+        """Marks it done; returns the futures awaiting it, for `wake` (once per batch).
+        Waiters read `done` after registering, so one registered later sees it."""
         self.error = error
-        self._done.set()
-        return self._awaiting  # read after the flag: a future added later sees the flag
+        self.done = True
+        if self._blocked is not None:
+            self._blocked.set()
+        return self._awaiting
 
     def wait(self) -> None:
         """Blocks until settled; raises the write's exception if it failed."""
-        if not self._done.is_set():
-            self._nudge()  # its loop may be blocked too (on a lock this thread holds)
-            self._done.wait()
+        if not self.done:
+            with _BLOCKING:
+                if self._blocked is None:
+                    self._blocked = threading.Event()
+                blocked = self._blocked
+            if not self.done:
+                self._nudge()  # its loop may be blocked too (on a lock this thread holds)
+                blocked.wait()
         if self.error is not None:
             raise self.error
 
     async def durable(self) -> None:
         """`wait` for a call on an event loop: suspends it, holding no thread."""
-        if not self._done.is_set():
+        if not self.done:
             future = asyncio.get_running_loop().create_future()
             self._awaiting.append(future)
-            if self._done.is_set():  # settled meanwhile: its settler may not have seen us
+            if self.done:  # settled meanwhile: its settler may not have seen the future
                 _resolve([future])
             await future
         if self.error is not None:
             raise self.error
-
-    @property
-    def done(self) -> bool:
-        return self._done.is_set()
 
 
 DONE = Ticket()

@@ -5,8 +5,9 @@ Heartbeat, Fail and Release are decided right on the loop, in microseconds,
 and then await the commit of their events without holding a thread: one loop
 answers many calls while a commit is on disk, with none of the hand-overs
 between threads that a thread per call costs. Everything that may block
-(listings, snapshots of a study, checkpoints on disk, watching a study, a
-searcher that fits a model) runs in a thread pool instead.
+(listings, checkpoints on disk, watching a study, creating or deleting one, a
+searcher that fits a model, a Suggest's look-up of its request id in a
+PostgreSQL journal) runs in a thread pool instead.
 
 Domain errors become status codes in one table (`STATUS_BY_ERROR`); anything
 else is logged and answered INTERNAL without leaking a traceback.
@@ -311,7 +312,7 @@ class RungServicer(rung_pb2_grpc.RungServicer):
             issued = self.service.suggest(request.study, request.worker_id, request.request_id)
             return job_to_pb(issued, self.service.lease_seconds)
 
-        if self.service.decides_quickly(request.study):
+        if self.service.suggests_quickly(request.study):
             return await self._on_loop(context, suggest)
         return await self._in_pool(context, suggest)
 

@@ -322,9 +322,12 @@ class StudyService:
         """Writes what is queued, then stops the commit thread (before the journal closes)."""
         self._committer.close()
 
-    def decides_quickly(self, name: str) -> bool:
-        """Whether the study's Suggest takes microseconds (false where its searcher may fit
-        a model first): only such calls are decided on the server's event loop."""
+    def suggests_quickly(self, name: str) -> bool:
+        """Whether the study's Suggest takes microseconds: not where its searcher may fit
+        a model first, nor where looking its request id up in the journal is a round trip
+        to a database server. Only such calls are answered on the server's event loop."""
+        if self.journal.remote:
+            return False
         with self._lock:
             study = self._studies.get(name)
         return study is None or not study.scheduler.searcher.suggest_may_be_slow

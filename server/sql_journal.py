@@ -262,6 +262,7 @@ class SqliteJournal(SqlJournal):
     a transaction is on disk when its commit returns)."""
 
     EVENTS, SNAPSHOTS, PARTS = "events", "snapshots", "snapshot_parts"
+    remote = False
     REQUEST_ID = "json_extract(payload, '$.request_id')"
     UNIQUE_VIOLATION = sqlite3.IntegrityError
 

@@ -51,6 +51,10 @@ class Snapshot:
 
 
 class Journal(Protocol):
+    # Whether a read is a round trip to another server (PostgreSQL): the service's
+    # callers keep such reads off the event loop.
+    remote: bool
+
     def append(self, event: Event) -> None:
         """Stores the event durably; raises if (study, seq) is already taken."""
 
@@ -83,6 +87,8 @@ class DuplicateEvent(Exception):
 
 
 class MemoryJournal:
+    remote = False
+
     def __init__(self) -> None:
         self._events: dict[str, list[tuple[str, str]]] = {}  # study -> [(kind, JSON payload)]
         # study -> (seq, head, parts): the layout a SQL journal stores

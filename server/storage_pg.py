@@ -89,6 +89,7 @@ class PostgresJournal(SqlJournal):
     """
 
     EVENTS, SNAPSHOTS, PARTS = "rung_events", "rung_snapshots", "rung_snapshot_parts"
+    remote = True
     REQUEST_ID = REQUEST_ID
     UNIQUE_VIOLATION = errors.UniqueViolation
     PARAM = "%s"

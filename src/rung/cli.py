@@ -382,7 +382,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lease-seconds", type=float, default=60.0,
                    help="a job whose worker stops heartbeating for this long is resumed elsewhere")
     p.add_argument("--max-workers", type=_positive_int, default=16,
-                   help="threads answering calls (each call waits in one for its commit)")
+                   help="threads for the calls that may block: listings, checkpoints, WatchStudy, "
+                        "model-fitting searchers (workers' calls are answered on an event loop)")
     p.add_argument("--token-file", default=None,
                    help=f"require this shared token from every client (default: ${TOKEN_ENV}; "
                         "neither: no authentication)")

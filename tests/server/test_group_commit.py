@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import pytest
 
 from rung.server.group_commit import Committer, Ticket
 from rung.server.storage import Event, MemoryJournal
+
+T = TypeVar("T")
 
 
 class RecordingJournal(MemoryJournal):
@@ -24,6 +29,13 @@ class RecordingJournal(MemoryJournal):
             self.gate.wait(10)
         super().append_many(events)
         self.batches.append(len(events))
+
+
+def run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """asyncio.run on a thread of its own: the browser tests' driver keeps a loop running
+    on the main thread, where asyncio.run refuses to start another."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(lambda: asyncio.run(main())).result()
 
 
 def events(study: str, first_seq: int, n: int) -> list[Event]:
@@ -44,7 +56,7 @@ def test_calls_queued_in_one_loop_turn_share_one_batch_and_await_it() -> None:
         await asyncio.gather(*(ticket.durable() for ticket in tickets))
         return tickets
 
-    tickets = asyncio.run(calls())
+    tickets = run(calls)
     commits.close()
     assert journal.batches == [20]
     assert all(ticket.done for ticket in tickets)
@@ -59,7 +71,7 @@ def test_a_failed_write_fails_every_awaiting_call() -> None:
         await commits.submit(Event("s", 1, "report", {})).durable()  # seq 1 exists already
 
     with pytest.raises(Exception, match="1"):
-        asyncio.run(call())
+        run(call)
     commits.close()
 
 
@@ -78,7 +90,7 @@ def test_a_thread_blocked_on_a_ticket_is_not_left_waiting_for_the_loop_turn_to_e
         waiter.join(5)  # blocks the loop, as a lock held by the waiting thread would
         assert written.is_set()
 
-    asyncio.run(call())
+    run(call)
     commits.close()
 
 
@@ -94,6 +106,6 @@ def test_a_ticket_settled_while_it_is_being_awaited_from_another_thread_resolves
         await asyncio.wait_for(ticket.durable(), 10)
         assert ticket.done
 
-    asyncio.run(call())
+    run(call)
     commits.close()
     assert journal.batches == [1]

@@ -108,6 +108,8 @@ def test_two_studies_replay_independently(
 class FlakyJournal:
     """Delegates to a journal, but fails the next `fail_next` appends, as a full disk does."""
 
+    remote = False
+
     def __init__(self, inner: Journal):
         self.inner = inner
         self.fail_next = 0
