@@ -286,14 +286,15 @@ class RungServicer(rung_pb2_grpc.RungServicer):
             if request.after_seq < 0:
                 raise InvalidArgument("after_seq must be >= 0")
             self.service.get_study(request.study)  # NOT_FOUND before the stream starts
-            if not self._watch_slots.acquire(blocking=False):
-                raise ResourceExhausted(
-                    f"this server streams at most {self.max_watches} WatchStudy calls at once "
-                    "(each holds one of its threads); retry later, or poll ListTrials with "
-                    "changed_since"
-                )
 
         await self._in_pool(context, check)
+        if not self._watch_slots.acquire(blocking=False):  # on the loop: never left held
+            busy = ResourceExhausted(
+                f"this server streams at most {self.max_watches} WatchStudy calls at once "
+                "(each holds one of its threads); retry later, or poll ListTrials with "
+                "changed_since"
+            )
+            await context.abort(*status_for(busy, "WatchStudy"))
         ended = threading.Event()
         context.add_done_callback(lambda _: ended.set())
         try:
