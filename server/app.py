@@ -19,14 +19,12 @@ from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 from threadpoolctl import threadpool_limits
 
-from rung.v1 import rung_pb2
-
 from .blobs import BlobStore, CheckpointSettings
 from .http import start_dashboard
 from .memory import release_freed_memory
 from .metrics import ServerMetrics
 from .retention import Sweeper
-from .rpc import RungServicer, add_to_server
+from .rpc import SERVICE, RungServicer, add_to_server
 from .security import ServerSecurity
 from .service import StudyService
 from .snapshots import DEFAULT_EVERY, Snapshotter
@@ -40,7 +38,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("rung.server")
 
-SERVICE_NAME = rung_pb2.DESCRIPTOR.services_by_name["Rung"].full_name
+SERVICE_NAME = SERVICE.full_name
+SERVICES = (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME)
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 LOST_THE_LEAD = 3  # exit status of an active server that another one replaced
 SWITCH_INTERVAL_SECONDS = 0.001
@@ -96,18 +95,23 @@ def start_server(
     """Starts serving on an event loop in a thread of its own; `max_workers` threads run
     the calls that may block (rpc.py says which); `metrics_port` (0 picks one) turns on
     the Prometheus endpoint."""
+    metrics = ServerMetrics(service, SERVICES) if metrics_port is not None else None
+    executor = futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="rung-rpc")
+    servicer = RungServicer(service, executor, blobs, max_watches=max(1, max_workers // 4))
+    # Metrics first, so calls refused by authentication are counted too.
+    interceptors = [*([metrics] if metrics else []), *security.interceptors()]
     loop = asyncio.new_event_loop()
     loop_thread = threading.Thread(target=loop.run_forever, name="rung-grpc", daemon=True)
     loop_thread.start()
-    start = _start(service, host, port, max_workers, security, metrics_port, blobs)
     try:
-        server, bound, health_servicer, executor, metrics = asyncio.run_coroutine_threadsafe(
-            start, loop
+        server, bound, health_servicer = asyncio.run_coroutine_threadsafe(
+            _serve(servicer, host, port, security, interceptors), loop
         ).result()
     except BaseException:
         loop.call_soon_threadsafe(loop.stop)
         loop_thread.join()
         loop.close()
+        executor.shutdown(wait=False)
         raise
     running = RunningServer(
         server, bound, service, health_servicer, executor, loop, loop_thread, metrics
@@ -117,42 +121,33 @@ def start_server(
     return running
 
 
-async def _start(
-    service: StudyService,
+async def _serve(
+    servicer: RungServicer,
     host: str,
     port: int,
-    max_workers: int,
     security: ServerSecurity,
-    metrics_port: int | None,
-    blobs: BlobStore | None,
-) -> tuple[
-    grpc.aio.Server, int, health_aio.HealthServicer, futures.ThreadPoolExecutor,
-    ServerMetrics | None,
-]:
-    services = (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME)
-    metrics = ServerMetrics(service, services) if metrics_port is not None else None
-    executor = futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="rung-rpc")
+    interceptors: list[grpc.aio.ServerInterceptor],
+) -> tuple[grpc.aio.Server, int, health_aio.HealthServicer]:
+    """Binds and starts the gRPC server on the running loop: rung, health, reflection."""
     server = grpc.aio.server(
-        # Metrics first, so calls refused by authentication are counted too.
-        interceptors=[*([metrics] if metrics else []), *security.interceptors()],
+        interceptors=interceptors,
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             REUSE_PORT,
         ],
     )
-    servicer = RungServicer(service, executor, blobs, max_watches=max(1, max_workers // 4))
     add_to_server(servicer, server)
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(services, server)
+    reflection.enable_server_reflection(SERVICES, server)
     bound = security.add_port(server, f"{host}:{port}")
     if bound == 0:
         raise OSError(f"could not bind {host}:{port}")
     await server.start()
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return server, bound, health_servicer, executor, metrics
+    return server, bound, health_servicer
 
 
 def serve(
