@@ -1,7 +1,7 @@
 """How many ask/tell calls per second does one `rung serve` answer?
 
-    .venv/bin/python benchmarks/server_throughput.py [--clients 1,4,16,64] [--seconds 10]
-        [--db sqlite,postgresql] [--postgres-url URL]
+    .venv/bin/python benchmarks/server_throughput.py [--clients 1,4,16,64] [--seconds 5]
+        [--rounds 3] [--db sqlite,postgresql] [--postgres-url URL]
 
 A real `rung serve` subprocess on loopback, with a SQLite journal or a
 PostgreSQL one (a throw-away local server, as the tests start, unless
@@ -11,12 +11,15 @@ Report per epoch of the job (every Report is a durable commit).
 The baseline, measured in the same run against the same server with the same
 number of clients, is the standard health check: a unary RPC that does no work,
 so the ratio is the cost of rung's own work (scheduling, journaling) on top of
-gRPC itself.
+gRPC itself. Baseline and rung cells alternate `--rounds` times for each K and
+the table gives the median of the rounds' ratios (with their range): on a
+shared machine one pair of cells can be off by a tenth.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import tempfile
 import threading
@@ -88,8 +91,11 @@ def ask_tell_calls(address: str, study: str) -> Callable[[threading.Event], int]
     return work
 
 
-def measure(db: str, log: Path, clients: list[int], seconds: float) -> list[tuple[int, float, float]]:
-    """(K, baseline calls/s, rung calls/s) for each K, against one server on `db`."""
+def measure(
+    db: str, log: Path, clients: list[int], seconds: float, rounds: int
+) -> list[tuple[int, float, float, list[float]]]:
+    """(K, median baseline calls/s, median rung calls/s, each round's ratio) for each K,
+    against one server on `db`."""
     proc, address = spawn_server(["--port", "0", "--db", db], log)
     rows = []
     try:
@@ -99,11 +105,16 @@ def measure(db: str, log: Path, clients: list[int], seconds: float) -> list[tupl
                 r_min=1, r_max=27, eta=3, max_trials=10**9,
             )
         for k in clients:
-            base = run_threads(k, seconds, health_calls(address))
-            rate = run_threads(k, seconds, ask_tell_calls(address, "bench"))
-            rows.append((k, base, rate))
-            print(f"  {k:3d} clients: baseline {base:7,.0f}/s, rung {rate:7,.0f}/s = {rate / base:.2f}x",
-                  flush=True)
+            pairs = [
+                (run_threads(k, seconds, health_calls(address)),
+                 run_threads(k, seconds, ask_tell_calls(address, "bench")))
+                for _ in range(rounds)
+            ]
+            base, rate = (statistics.median(column) for column in zip(*pairs))
+            ratios = [r / b for b, r in pairs]
+            rows.append((k, base, rate, ratios))
+            print(f"  {k:3d} clients: baseline {base:7,.0f}/s, rung {rate:7,.0f}/s, ratios "
+                  + ", ".join(f"{x:.2f}" for x in ratios), flush=True)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -124,7 +135,8 @@ def throwaway_postgres() -> "object":
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--clients", default="1,4,16,64", help="comma-separated K values")
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=5.0, help="per cell")
+    parser.add_argument("--rounds", type=int, default=3, help="baseline/rung pairs per K")
     parser.add_argument("--db", default="sqlite,postgresql", help="backends to measure")
     parser.add_argument("--postgres-url", default=None, help="an empty database to use")
     args = parser.parse_args()
@@ -135,23 +147,27 @@ def main() -> None:
             print(f"{backend}:", flush=True)
             if backend == "sqlite":
                 db = str(Path(tmp) / "rung.db")
-                tables[backend] = measure(db, Path(tmp) / "sqlite.log", clients, args.seconds)
+                tables[backend] = measure(db, Path(tmp) / "sqlite.log", clients, args.seconds,
+                                          args.rounds)
             elif args.postgres_url:
                 tables[backend] = measure(args.postgres_url, Path(tmp) / "pg.log", clients,
-                                          args.seconds)
+                                          args.seconds, args.rounds)
             else:
                 server = throwaway_postgres()
                 try:
                     tables[backend] = measure(server.new_database(), Path(tmp) / "pg.log",
-                                              clients, args.seconds)
+                                              clients, args.seconds, args.rounds)
                 finally:
                     server.stop()
-    print(f"\n{args.seconds:.0f} s per cell; server and clients on one machine (loopback)")
-    print("| journal | K | baseline (health checks) calls/s | rung Suggest + Report calls/s | ratio |")
-    print("|---|---:|---:|---:|---:|")
+    print(f"\n{args.seconds:.0f} s per cell, {args.rounds} rounds, medians; server and clients "
+          "on one machine (loopback)")
+    print("| journal | K | baseline (health checks) calls/s | rung Suggest + Report calls/s "
+          "| ratio (median) | ratios (range) |")
+    print("|---|---:|---:|---:|---:|---:|")
     for backend, rows in tables.items():
-        for k, base, rate in rows:
-            print(f"| {backend} | {k} | {base:,.0f} | {rate:,.0f} | {rate / base:.2f} |")
+        for k, base, rate, ratios in rows:
+            print(f"| {backend} | {k} | {base:,.0f} | {rate:,.0f} | "
+                  f"{statistics.median(ratios):.2f} | {min(ratios):.2f}-{max(ratios):.2f} |")
 
 
 if __name__ == "__main__":
