@@ -102,6 +102,11 @@ def wake(futures: Iterable[asyncio.Future[None]]) -> None:
             pass
 
 
+def _settle_all(tickets: Iterable[Ticket], error: BaseException | None = None) -> None:
+    """Settles the tickets, then wakes whoever awaits them on event loops."""
+    wake([future for ticket in tickets for future in ticket.settle(error)])
+
+
 def _running_loop() -> asyncio.AbstractEventLoop | None:
     try:
         return asyncio.get_running_loop()
@@ -155,16 +160,10 @@ class Committer:
 
     def discard(self, study: str, error: BaseException) -> None:
         """Fails every queued, unwritten event of the study (it is being reloaded)."""
-        awaiting: list[asyncio.Future[None]] = []
         with self._wake:
-            kept = []
-            for event, ticket in self._queue:
-                if event.study == study:
-                    awaiting += ticket.settle(error)
-                else:
-                    kept.append((event, ticket))
-            self._queue = kept
-        wake(awaiting)
+            dropped = [ticket for event, ticket in self._queue if event.study == study]
+            self._queue = [(event, ticket) for event, ticket in self._queue if event.study != study]
+        _settle_all(dropped, error)
 
     def close(self) -> None:
         """Writes what is queued, then ends the thread."""
@@ -185,14 +184,10 @@ class Committer:
                 self.journal.append_many([event for event, _ in batch])
             except BaseException as exc:  # every caller in the batch hears of it
                 log.exception("journal write of %d events failed", len(batch))
-                wake([future for _, ticket in batch for future in ticket.settle(exc)])
+                _settle_all((ticket for _, ticket in batch), exc)
                 self._on_failure({event.study for event, _ in batch}, exc)
                 continue
-            last: dict[str, int] = {}
-            awaiting: list[asyncio.Future[None]] = []
-            for event, ticket in batch:
-                awaiting += ticket.settle()
-                last[event.study] = event.seq
-            wake(awaiting)
+            _settle_all(ticket for _, ticket in batch)
+            last = {event.study: event.seq for event, _ in batch}  # queue order: the last wins
             for study, seq in last.items():
                 self._on_durable(study, seq)

@@ -19,7 +19,7 @@ import asyncio
 import logging
 import threading
 from concurrent.futures import Executor
-from typing import Any, AsyncIterator, BinaryIO, Callable, Iterator, TypeVar
+from typing import Any, AsyncIterator, BinaryIO, Callable, Iterator, NoReturn, TypeVar
 
 import grpc
 from google.protobuf.message import DecodeError, Message
@@ -73,6 +73,14 @@ def status_for(exc: Exception, method: str) -> tuple[grpc.StatusCode, str]:
         return code, _clip(str(exc))
     log.error("internal error in %s", method, exc_info=exc)
     return grpc.StatusCode.INTERNAL, "internal server error; see the server log"
+
+
+async def _abort(
+    context: grpc.aio.ServicerContext, exc: Exception, answer: Callable[..., Any]
+) -> NoReturn:
+    """Ends the call with the status `exc` maps to (abort raises)."""
+    await context.abort(*status_for(exc, answer.__qualname__))
+    raise AssertionError("context.abort returned")  # gRPC's abort always raises
 
 
 def _clip(message: str) -> str:
@@ -210,16 +218,14 @@ class RungServicer(rung_pb2_grpc.RungServicer):
                 await ticket.durable()
             return response
         except Exception as exc:
-            await context.abort(*status_for(exc, answer.__qualname__))
-            raise  # not reached: abort raises
+            await _abort(context, exc, answer)
 
     async def _in_pool(self, context: grpc.aio.ServicerContext, answer: Callable[[], T]) -> T:
         """Runs `answer` in the pool: for work that may block or take a while."""
         try:
             return await asyncio.get_running_loop().run_in_executor(self._pool, answer)
         except Exception as exc:
-            await context.abort(*status_for(exc, answer.__qualname__))
-            raise  # not reached: abort raises
+            await _abort(context, exc, answer)
 
     async def _drain_in_pool(
         self, context: grpc.aio.ServicerContext, items: Iterator[T]

@@ -82,13 +82,17 @@ REFUSAL = "missing or wrong token: give the client --token-file or set RUNG_TOKE
 
 
 def _refuse(request: Any, context: grpc.ServicerContext) -> None:
-    log.warning("refused a call without a valid token", extra={"peer": context.peer()})
+    _log_refusal(context)
     context.abort(grpc.StatusCode.UNAUTHENTICATED, REFUSAL)
 
 
 async def _refuse_async(request: Any, context: grpc.aio.ServicerContext) -> None:
-    log.warning("refused a call without a valid token", extra={"peer": context.peer()})
+    _log_refusal(context)
     await context.abort(grpc.StatusCode.UNAUTHENTICATED, REFUSAL)
+
+
+def _log_refusal(context: grpc.ServicerContext | grpc.aio.ServicerContext) -> None:
+    log.warning("refused a call without a valid token", extra={"peer": context.peer()})
 
 
 def is_loopback(host: str) -> bool:
