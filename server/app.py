@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import gc
 import logging
+import os
 import signal
 import sys
 import threading
@@ -42,6 +44,8 @@ SERVICE_NAME = SERVICE.full_name
 SERVICES = (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME)
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 LOST_THE_LEAD = 3  # exit status of an active server that another one replaced
+STOP_GRACE_SECONDS = 5.0  # how long calls in flight may finish once a stop begins
+DEFAULT_STOP_TIMEOUT = 60.0  # a stop not over by then ends the process (status 1)
 SWITCH_INTERVAL_SECONDS = 0.001
 
 
@@ -57,7 +61,7 @@ class RunningServer:
     metrics: ServerMetrics | None = None
     metrics_port: int = 0
 
-    def stop(self, grace: float = 5.0, before_close: Callable[[], None] | None = None) -> None:
+    def stop(self, grace: float = STOP_GRACE_SECONDS, before_close: Callable[[], None] | None = None) -> None:
         """Refuses new calls (UNAVAILABLE), lets in-flight ones finish, then closes the journal.
 
         Handlers still running after `grace` are cancelled for their clients; those in
@@ -164,11 +168,17 @@ def serve(
     http_host: str = "127.0.0.1",
     snapshot_every: int = DEFAULT_EVERY,
     max_workers: int = 16,
+    stop_timeout: float = DEFAULT_STOP_TIMEOUT,
 ) -> int:
     """Runs until SIGTERM or SIGINT; prints the bound address first, for scripts.
 
     `max_workers`: threads for the calls that may block (rpc.py says which); workers'
     Suggest, Report and Heartbeat calls are answered on the event loop instead.
+
+    A stop still not over after `stop_timeout` seconds, or a second signal during
+    it, ends the process at once with every thread's stack on stderr: a hung stop
+    (a bug) must not leave a server that ignores SIGTERM. Nothing acknowledged is
+    lost that way; the journal is written as if the process had been killed.
 
     `http_port` (0 picks one) turns on the web dashboard (server/http.py).
     """
@@ -187,7 +197,7 @@ def serve(
     # Before anything is announced: a signal sent as soon as the address is printed stops gracefully.
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, lambda signum, _: _second_signal_exits(stop, signum))
     journal, port, leadership, standby = _take_the_lead(db, host, port, security, stop)
     if journal is None:
         return 0  # stopped while standing by
@@ -230,15 +240,32 @@ def serve(
         },
     )
     stop.wait()
-    log.info("shutting down: refusing new calls, finishing in-flight ones")
+    log.info(
+        "shutting down: refusing new calls, finishing in-flight ones",
+        extra={"stop_timeout": stop_timeout},
+    )
+    # A C thread of faulthandler's: it fires even while a stuck thread holds the interpreter.
+    faulthandler.dump_traceback_later(stop_timeout, exit=True)
     if dashboard is not None:
         dashboard.stop()
     sweeper.stop()
     running.stop(before_close=snapshotter.stop)
     if leadership is not None:
         leadership.close()
+    faulthandler.cancel_dump_traceback_later()
     log.info("stopped; journal closed")
     return LOST_THE_LEAD if lost.is_set() else 0
+
+
+def _second_signal_exits(stop: threading.Event, signum: int) -> None:
+    """The first SIGTERM or SIGINT starts a graceful stop; a second one ends the process
+    now (status 128 + the signal's number, as a shell reports a killed process)."""
+    if not stop.is_set():
+        stop.set()
+        return
+    log.error("second %s during the stop: exiting now", signal.Signals(signum).name)
+    faulthandler.dump_traceback(all_threads=True)
+    os._exit(128 + signum)
 
 
 def _restored_service(journal: Journal, lease_seconds: float) -> StudyService:

@@ -39,7 +39,20 @@ def _serve(args: argparse.Namespace) -> int:
         checkpoints=_checkpoint_settings(args), http_port=args.http_port,
         http_host=args.http_host or args.host, snapshot_every=args.snapshot_every,
         max_workers=args.max_workers,
+        **({} if args.stop_timeout is None else {"stop_timeout": args.stop_timeout}),
     )
+
+
+def _stop_timeout(text: str) -> float:
+    from rung.server.app import STOP_GRACE_SECONDS
+
+    value = float(text)
+    if not STOP_GRACE_SECONDS < value < float("inf"):  # NaN included
+        raise argparse.ArgumentTypeError(
+            f"must be a finite number of seconds, more than the {STOP_GRACE_SECONDS:g} calls "
+            f"in flight have to finish; got {text}"
+        )
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -384,6 +397,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-workers", type=_positive_int, default=16,
                    help="threads for the calls that may block: listings, checkpoints, WatchStudy, "
                         "model-fitting searchers (workers' calls are answered on an event loop)")
+    p.add_argument("--stop-timeout", type=_stop_timeout, default=None,
+                   help="seconds a stop (SIGTERM, SIGINT) may take before the server exits at "
+                        "once, status 1, with every thread's stack on stderr (default: 60); a "
+                        "second signal does the same at once")
     p.add_argument("--token-file", default=None,
                    help=f"require this shared token from every client (default: ${TOKEN_ENV}; "
                         "neither: no authentication)")

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import grpc
 import pytest
 from rung.server.app import start_server
+from rung.server.launch import spawn_server
 from rung.server.service import StudyService
 from rung.server.storage import Event, MemoryJournal
 from rung.v1 import rung_pb2 as pb
@@ -173,3 +178,78 @@ def test_a_signal_right_after_startup_is_a_graceful_stop(
     assert server.proc is not None
     server.proc.send_signal(sig)
     assert server.proc.wait(timeout=60) == 0
+
+
+# Injected through Python's own start-up hook, in the real `rung serve` process: the first
+# Heartbeat blocks the event loop for good (a stand-in for a bug that hangs it).
+STUCK_LOOP = """
+import pathlib, time
+import rung.server.rpc as rpc
+
+async def heartbeat_that_hangs(self, request, context):
+    pathlib.Path({marker!r}).touch()
+    time.sleep(3600)
+
+rpc.RungServicer.Heartbeat = heartbeat_that_hangs
+"""
+
+
+def stuck_server(tmp_path: Path, stop_timeout: float) -> tuple[subprocess.Popen[str], Path]:
+    """A `rung serve` whose event loop is blocked; returns it and its log."""
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    marker = tmp_path / "loop-blocked"
+    (hooks / "sitecustomize.py").write_text(STUCK_LOOP.format(marker=str(marker)))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hooks), os.environ.get("PYTHONPATH", "")])}
+    log = tmp_path / "serve.log"
+    proc, address = spawn_server(
+        ["--port", "0", "--db", str(tmp_path / "rung.db"), "--stop-timeout", str(stop_timeout)],
+        log, env=env,
+    )
+    channel = grpc.insecure_channel(address)
+    hung = rung_pb2_grpc.RungStub(channel).Heartbeat.future(
+        pb.HeartbeatRequest(study="s", lease_id="l"), timeout=120
+    )
+    for _ in range(600):
+        if marker.exists():
+            break
+        time.sleep(0.05)
+    assert marker.exists(), "the Heartbeat never reached the server"
+    hung.add_done_callback(lambda _: channel.close())
+    return proc, log
+
+
+def test_a_stop_that_hangs_ends_the_process_with_every_threads_stack(tmp_path: Path) -> None:
+    proc, log = stuck_server(tmp_path, stop_timeout=6)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=120) == 1
+    text = log.read_text()
+    assert "shutting down" in text
+    assert "Timeout (0:00:06)!" in text and "(most recent call first)" in text
+    assert "heartbeat_that_hangs" in text  # the stuck thread, named
+    assert "stopped; journal closed" not in text
+
+
+def test_a_second_signal_during_the_stop_exits_at_once(tmp_path: Path) -> None:
+    proc, log = stuck_server(tmp_path, stop_timeout=600)
+    proc.send_signal(signal.SIGTERM)
+    for _ in range(600):
+        if "shutting down" in log.read_text():
+            break
+        time.sleep(0.05)
+    assert "shutting down" in log.read_text()
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 128 + signal.SIGINT
+    text = log.read_text()
+    assert "second SIGINT during the stop: exiting now" in text
+    assert "heartbeat_that_hangs" in text
+
+
+def test_stop_timeout_must_leave_room_for_the_grace_period(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "rung.cli", "serve", "--db", str(tmp_path / "r.db"),
+         "--stop-timeout", "2"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 2
+    assert "--stop-timeout: must be a finite number of seconds, more than the 5" in done.stderr
