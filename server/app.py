@@ -45,7 +45,9 @@ SERVICES = (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME)
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 LOST_THE_LEAD = 3  # exit status of an active server that another one replaced
 STOP_GRACE_SECONDS = 5.0  # how long calls in flight may finish once a stop begins
-DEFAULT_STOP_TIMEOUT = 60.0  # a stop not over by then ends the process (status 1)
+# A stop not over by then ends the process (status 1): before the 60 s after which the
+# deploy/ units' supervisors (systemd, Kubernetes) kill it, so its stacks are on record.
+DEFAULT_STOP_TIMEOUT = 45.0
 SWITCH_INTERVAL_SECONDS = 0.001
 
 

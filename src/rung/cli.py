@@ -399,7 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "model-fitting searchers (workers' calls are answered on an event loop)")
     p.add_argument("--stop-timeout", type=_stop_timeout, default=None,
                    help="seconds a stop (SIGTERM, SIGINT) may take before the server exits at "
-                        "once, status 1, with every thread's stack on stderr (default: 60); a "
+                        "once, status 1, with every thread's stack on stderr (default: 45); a "
                         "second signal does the same at once")
     p.add_argument("--token-file", default=None,
                    help=f"require this shared token from every client (default: ${TOKEN_ENV}; "

@@ -43,9 +43,13 @@ class DemoSettings:
 
 
 def start_server(db: Path, lease_seconds: float = 30.0) -> tuple[subprocess.Popen[str], str]:
-    """Starts `rung serve` on a free loopback port (its log next to the database)."""
+    """Starts `rung serve` on a free loopback port (its log next to the database).
+
+    In a session of its own: a Ctrl-C in the terminal reaches the demo, which then stops
+    the server with one SIGTERM; the server would take the terminal's SIGINT and that
+    SIGTERM as two signals, and a second signal ends it without a graceful stop."""
     args = ["--host", "127.0.0.1", "--port", "0", "--db", str(db), "--lease-seconds", str(lease_seconds)]
-    return spawn_server(args, db.with_suffix(".log"))
+    return spawn_server(args, db.with_suffix(".log"), start_new_session=True)
 
 
 def _all_exited(procs: Sequence[subprocess.Popen[bytes]], timeout: float) -> bool:
