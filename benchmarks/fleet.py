@@ -77,8 +77,8 @@ async def simulated_worker(
             return answer
 
         while time.time() < deadline:
-            job = await call("Suggest", pb.SuggestRequest(
-                study=STUDY, worker_id=name, request_id=uuid.uuid4().hex))
+            job = await call("Suggest", pb.SuggestRequest(  # never retried: a first attempt
+                study=STUDY, worker_id=name, request_id=uuid.uuid4().hex, first_attempt=True))
             if job is None or job.kind in (pb.WAIT, pb.DONE):
                 await asyncio.sleep(1.0)
                 continue

@@ -324,13 +324,27 @@ class Study:
         return trial
 
     def suggest(self, worker_id: str | None = None) -> pb.Job:
-        """One Suggest call; the request id makes a retried call return the same job."""
+        """One Suggest call; the request id makes a retried call return the same job.
+
+        The first attempt says it is one, so the server skips looking the new id up in
+        its journal; every retry says it is not."""
         request = pb.SuggestRequest(
             study=self.name,
             worker_id=worker_id or default_worker_id(),
             request_id=uuid.uuid4().hex,
+            first_attempt=True,
         )
-        return self.client.call("Suggest", request)
+
+        def attempt() -> pb.Job:
+            try:
+                return self.client._stub.Suggest(
+                    request, timeout=self.client.call_timeout,
+                    wait_for_ready=self.client.wait_for_ready,
+                )
+            finally:
+                request.first_attempt = False
+
+        return self.client.retrying("Suggest", attempt)
 
     def trials(
         self,

@@ -316,10 +316,12 @@ class RungServicer(rung_pb2_grpc.RungServicer):
 
     async def Suggest(self, request: pb.SuggestRequest, context: Any) -> pb.Job:
         def suggest() -> pb.Job:
-            issued = self.service.suggest(request.study, request.worker_id, request.request_id)
+            issued = self.service.suggest(
+                request.study, request.worker_id, request.request_id, request.first_attempt
+            )
             return job_to_pb(issued, self.service.lease_seconds)
 
-        if self.service.suggests_quickly(request.study):
+        if self.service.suggests_quickly(request.study, request.first_attempt):
             return await self._on_loop(context, suggest)
         return await self._in_pool(context, suggest)
 

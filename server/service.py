@@ -322,11 +322,12 @@ class StudyService:
         """Writes what is queued, then stops the commit thread (before the journal closes)."""
         self._committer.close()
 
-    def suggests_quickly(self, name: str) -> bool:
+    def suggests_quickly(self, name: str, first_attempt: bool = False) -> bool:
         """Whether the study's Suggest takes microseconds: not where its searcher may fit
-        a model first, nor where looking its request id up in the journal is a round trip
-        to a database server. Only such calls are answered on the server's event loop."""
-        if self.journal.remote:
+        a model first, nor where looking its request id up in the journal (skipped on a
+        first attempt) is a round trip to a database server. Only such calls are answered
+        on the server's event loop."""
+        if self.journal.remote and not first_attempt:
             return False
         with self._lock:
             study = self._studies.get(name)
@@ -523,13 +524,18 @@ class StudyService:
 
     # ------------------------------------------------------------------ ask
 
-    def suggest(self, name: str, worker_id: str, request_id: str) -> IssuedJob:
+    def suggest(
+        self, name: str, worker_id: str, request_id: str, first_attempt: bool = False
+    ) -> IssuedJob:
+        """A job for the worker. A Suggest with a request id answered before gets that
+        answer again; `first_attempt` (the client's word that the id is new) skips looking
+        for it in the journal, though not in the open leases kept in memory."""
         _check_text(worker_id, "worker_id", MAX_ID_LENGTH)
         _check_text(request_id, "request_id", MAX_ID_LENGTH)
         study = self._study(name)
         with self._locked(study):
             if request_id:
-                issued = self._issued_before(study, request_id)
+                issued = self._issued_before(study, request_id, in_journal=not first_attempt)
                 if issued is not None:
                     return issued
             now = self.clock()
@@ -809,11 +815,14 @@ class StudyService:
     def _resume_checkpoint(study: _Study, job: Job) -> str:
         return study.records[job.trial_id].checkpoint if job.kind is JobKind.RESUME else ""
 
-    def _issued_before(self, study: _Study, request_id: str) -> IssuedJob | None:
+    def _issued_before(
+        self, study: _Study, request_id: str, in_journal: bool = True
+    ) -> IssuedJob | None:
         """The job an earlier Suggest with this request id got: in memory while its lease is
-        open, else from its journal event (the lease has ended; the job is answered as issued)."""
+        open, else (`in_journal`) from its journal event (the lease has ended; the job is
+        answered as issued)."""
         issued = study.jobs_by_request.get(request_id)
-        if issued is not None:
+        if issued is not None or not in_journal:
             return issued
         event = self.journal.find_request(study.spec.name, request_id)
         if event is None:

@@ -75,6 +75,10 @@ def test_suggests_quickly_says_which() -> None:
         True, False, False, False
     ]
     assert not any(remote.suggests_quickly(s) for s in ("random", "gp", "mfgp", "bohb"))
+    # A first attempt reads nothing from the journal: only the searcher decides.
+    assert [remote.suggests_quickly(s, first_attempt=True) for s in ("random", "gp")] == [
+        True, False
+    ]
     assert local.suggests_quickly("no such study")  # answered NOT_FOUND on the loop
     local.close()
     remote.close()

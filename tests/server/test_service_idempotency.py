@@ -44,6 +44,33 @@ def test_a_retried_suggest_finds_its_job_after_a_restart(
     restarted.report("s", first.job.trial_id, first.lease_id, 1, 0.5)  # the lease is live there
 
 
+def test_a_retry_after_its_lease_ended_is_answered_from_the_journal(service: StudyService) -> None:
+    first = service.suggest("s", "w", "req-1", first_attempt=True)
+    assert service.report("s", first.job.trial_id, first.lease_id, 1, 0.5)[0] is Decision.PAUSE
+    length = journal_length(service)  # the lease ended: its job is only in the journal now
+    again = service.suggest("s", "w", "req-1")
+    assert (again.job, again.lease_id) == (first.job, first.lease_id)
+    assert journal_length(service) == length
+
+
+def test_a_first_attempt_is_not_looked_up_in_the_journal(
+    service: StudyService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_reads(study: str, request_id: str) -> None:
+        raise AssertionError(f"looked up {request_id} in the journal")
+
+    monkeypatch.setattr(service.journal, "find_request", no_reads)
+    first = service.suggest("s", "w", "req-1", first_attempt=True)
+    # A retry while the lease is open is answered from memory, whatever it says.
+    assert service.suggest("s", "w", "req-1", first_attempt=True) == first
+    service.report("s", first.job.trial_id, first.lease_id, 1, 0.5)
+    # The client's word is taken: an id it calls new is not looked for (a new job).
+    other = service.suggest("s", "w", "req-1", first_attempt=True)
+    assert other.job.trial_id != first.job.trial_id
+    with pytest.raises(AssertionError, match="looked up req-2"):
+        service.suggest("s", "w", "req-2")  # without its word, an id not in memory is
+
+
 def test_a_repeated_report_is_stored_once_with_the_same_decision(service: StudyService) -> None:
     job = service.suggest("s", "w", "")
     first = service.report("s", job.job.trial_id, job.lease_id, 1, 0.5, checkpoint="ck")

@@ -451,14 +451,16 @@ class StudyEvent(_message.Message):
     def __init__(self, seq: _Optional[int] = ..., kind: _Optional[str] = ..., trial_id: _Optional[int] = ..., payload_json: _Optional[str] = ...) -> None: ...
 
 class SuggestRequest(_message.Message):
-    __slots__ = ("study", "worker_id", "request_id")
+    __slots__ = ("study", "worker_id", "request_id", "first_attempt")
     STUDY_FIELD_NUMBER: _ClassVar[int]
     WORKER_ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    FIRST_ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     study: str
     worker_id: str
     request_id: str
-    def __init__(self, study: _Optional[str] = ..., worker_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    first_attempt: bool
+    def __init__(self, study: _Optional[str] = ..., worker_id: _Optional[str] = ..., request_id: _Optional[str] = ..., first_attempt: _Optional[bool] = ...) -> None: ...
 
 class Job(_message.Message):
     __slots__ = ("kind", "trial_id", "config", "resume_from", "milestone", "checkpoint", "lease_id", "lease_deadline", "retry_after_ms", "lease_seconds")
