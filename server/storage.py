@@ -25,6 +25,10 @@ from rung.core import lazy_rows
 from rung.core.lazy_rows import RowChunks, chunk_text
 
 
+# One encoder for every event (json.dumps with options builds a new one a call).
+_ENCODE = json.JSONEncoder(allow_nan=False, separators=(",", ":")).encode
+
+
 @dataclass(frozen=True)
 class Event:
     study: str
@@ -36,7 +40,7 @@ class Event:
     def payload_text(self) -> str:
         """The payload as stored: compact JSON, NaN and infinities refused (ValueError).
         Encoded once: the service checks it as it queues the event, the journal stores it."""
-        return json.dumps(self.payload, allow_nan=False, separators=(",", ":"))
+        return _ENCODE(self.payload)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from rung import wire
@@ -51,7 +53,7 @@ def test_same_spec_builds_identical_schedulers():
 )
 def test_invalid_specs_are_refused(change):
     with pytest.raises(InvalidArgument):
-        StudySpec(**{**vars(SPEC), **change})
+        dataclasses.replace(SPEC, **change)
 
 
 def test_budget_needs_a_limit():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Mapping
 
 from .errors import InvalidArgument
@@ -95,9 +96,9 @@ class StudySpec:
         )
         self.build_scheduler()  # validates r_min, r_max, eta and brackets
 
-    @property
+    @cached_property
     def goals(self) -> Objectives:
-        """The objectives and constraints together."""
+        """The objectives and constraints together (asked for on every Report)."""
         return Objectives(self.objectives, self.constraints)
 
     @property
