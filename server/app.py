@@ -63,7 +63,9 @@ class RunningServer:
     metrics: ServerMetrics | None = None
     metrics_port: int = 0
 
-    def stop(self, grace: float = STOP_GRACE_SECONDS, before_close: Callable[[], None] | None = None) -> None:
+    def stop(
+        self, grace: float = STOP_GRACE_SECONDS, before_close: Callable[[], None] | None = None
+    ) -> None:
         """Refuses new calls (UNAVAILABLE), lets in-flight ones finish, then closes the journal.
 
         Handlers still running after `grace` are cancelled for their clients; those in
