@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/server_throughput.py [--clients 1,4,16,64] [--seconds 5]
         [--rounds 3] [--db sqlite,postgresql] [--postgres-url URL]
+        [--variants rung,cached_answers,no_durability]
 
 A real `rung serve` subprocess on loopback, with a SQLite journal or a
 PostgreSQL one (a throw-away local server, as the tests start, unless
@@ -14,11 +15,18 @@ so the ratio is the cost of rung's own work (scheduling, journaling) on top of
 gRPC itself. Baseline and rung cells alternate `--rounds` times for each K and
 the table gives the median of the rounds' ratios (with their range): on a
 shared machine one pair of cells can be off by a tenth.
+
+`--variants` also measures servers with one piece patched out at start-up
+(benchmarks/ablations/sitecustomize.py), to show where the time goes:
+`cached_answers` (Suggest and Report repeat their first answer: gRPC and
+rung's messages without the service) and `no_durability` (the service decides
+but nothing is written, calls answer at once).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -91,12 +99,23 @@ def ask_tell_calls(address: str, study: str) -> Callable[[threading.Event], int]
     return work
 
 
+ABLATIONS = Path(__file__).resolve().parent / "ablations"
+
+
+def server_env(variant: str) -> dict[str, str] | None:
+    """The environment of a server with `variant`'s piece patched out; None for rung as is."""
+    if variant == "rung":
+        return None
+    path = os.pathsep.join(filter(None, [str(ABLATIONS), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path, "RUNG_ABLATION": variant}
+
+
 def measure(
-    db: str, log: Path, clients: list[int], seconds: float, rounds: int
+    db: str, log: Path, clients: list[int], seconds: float, rounds: int, variant: str = "rung"
 ) -> list[tuple[int, float, float, list[float]]]:
     """(K, median baseline calls/s, median rung calls/s, each round's ratio) for each K,
-    against one server on `db`."""
-    proc, address = spawn_server(["--port", "0", "--db", db], log)
+    against one server (of `variant`) on `db`."""
+    proc, address = spawn_server(["--port", "0", "--db", db], log, env=server_env(variant))
     rows = []
     try:
         with Client(address) as client:
@@ -139,36 +158,41 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="baseline/rung pairs per K")
     parser.add_argument("--db", default="sqlite,postgresql", help="backends to measure")
     parser.add_argument("--postgres-url", default=None, help="an empty database to use")
+    parser.add_argument("--variants", default="rung",
+                        help="servers to measure: rung, cached_answers, no_durability")
     args = parser.parse_args()
     clients = [int(k) for k in args.clients.split(",")]
+    variants = args.variants.split(",")
+    unknown = set(variants) - {"rung", "cached_answers", "no_durability"}
+    if unknown:
+        parser.error(f"unknown variants {sorted(unknown)}")
     tables = {}
     with tempfile.TemporaryDirectory() as tmp:
         for backend in args.db.split(","):
-            print(f"{backend}:", flush=True)
-            if backend == "sqlite":
-                db = str(Path(tmp) / "rung.db")
-                tables[backend] = measure(db, Path(tmp) / "sqlite.log", clients, args.seconds,
-                                          args.rounds)
-            elif args.postgres_url:
-                tables[backend] = measure(args.postgres_url, Path(tmp) / "pg.log", clients,
-                                          args.seconds, args.rounds)
-            else:
-                server = throwaway_postgres()
-                try:
-                    tables[backend] = measure(server.new_database(), Path(tmp) / "pg.log",
-                                              clients, args.seconds, args.rounds)
-                finally:
-                    server.stop()
+            postgres = None if backend == "sqlite" or args.postgres_url else throwaway_postgres()
+            try:
+                for variant in variants:
+                    print(f"{backend}, {variant}:", flush=True)
+                    if backend == "sqlite":
+                        db = str(Path(tmp) / f"{variant}.db")
+                    else:
+                        db = args.postgres_url or postgres.new_database()  # type: ignore[attr-defined]
+                    tables[backend, variant] = measure(
+                        db, Path(tmp) / f"{backend}-{variant}.log", clients, args.seconds,
+                        args.rounds, variant,
+                    )
+            finally:
+                if postgres is not None:
+                    postgres.stop()  # type: ignore[attr-defined]
     print(f"\n{args.seconds:.0f} s per cell, {args.rounds} rounds, medians; server and clients "
           "on one machine (loopback)")
-    print("| journal | K | baseline (health checks) calls/s | rung Suggest + Report calls/s "
-          "| ratio (median) | ratios (range) |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for backend, rows in tables.items():
+    print("| journal | server | K | baseline (health checks) calls/s "
+          "| rung Suggest + Report calls/s | ratio (median) | ratios (range) |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for (backend, variant), rows in tables.items():
         for k, base, rate, ratios in rows:
-            print(f"| {backend} | {k} | {base:,.0f} | {rate:,.0f} | "
+            print(f"| {backend} | {variant} | {k} | {base:,.0f} | {rate:,.0f} | "
                   f"{statistics.median(ratios):.2f} | {min(ratios):.2f}-{max(ratios):.2f} |")
-
 
 if __name__ == "__main__":
     main()
