@@ -65,17 +65,21 @@ MAX_TEXT_LENGTH = 4096
 _deferred: ContextVar[list[Ticket] | None] = ContextVar("rung_deferred_tickets", default=None)
 
 
-@contextmanager
-def deferred_durability() -> Iterator[list[Ticket]]:
+class deferred_durability:
     """Service calls made inside return without waiting for their events to be durable
-    and leave the tickets to wait for in the list yielded: an event loop awaits them
-    (`Ticket.durable`) instead of blocking its only thread. Answer only after that."""
-    tickets: list[Ticket] = []
-    token = _deferred.set(tickets)
-    try:
-        yield tickets
-    finally:
-        _deferred.reset(token)
+    and leave the tickets to wait for in the list given: an event loop awaits them
+    (`Ticket.durable`) instead of blocking its only thread. Answer only after that.
+    (A class, not a generator: it wraps every call on the loop.)"""
+
+    __slots__ = ("_token",)
+
+    def __enter__(self) -> list[Ticket]:
+        tickets: list[Ticket] = []
+        self._token = _deferred.set(tickets)
+        return tickets
+
+    def __exit__(self, *exc: object) -> None:
+        _deferred.reset(self._token)
 
 
 class JournalMismatch(RuntimeError):

@@ -127,6 +127,8 @@ def space_from_pb(params: Any) -> SearchSpace:
 
 
 def metrics_from_pb(metrics: Mapping[str, float]) -> dict[str, float]:
+    if not metrics:  # a single-objective Report: its value is in `value`
+        return {}
     return {k: float(v) for k, v in sorted(metrics.items())}
 
 

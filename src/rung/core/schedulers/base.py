@@ -184,7 +184,8 @@ class Scheduler(ABC):
     def _result_key(self, value: Union[float, Mapping[str, float]]) -> Union[float, Outcome]:
         """What rungs rank: a number (lower is better) in a scalar study, an Outcome otherwise."""
         if self.objectives.is_scalar:
-            if isinstance(value, Mapping):
+            # Named metrics; a float is let through first, as a Mapping check is slow.
+            if not isinstance(value, float) and isinstance(value, Mapping):
                 value = self.objectives.metrics(value)[self.objectives.objectives[0].name]
             return self._key(check_metric(value))
         return self.objectives.outcome(self.objectives.metrics(value))
