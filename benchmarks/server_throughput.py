@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/server_throughput.py [--clients 1,4,16,64] [--seconds 5]
         [--rounds 3] [--db sqlite,postgresql] [--postgres-url URL]
-        [--variants rung,cached_answers,no_durability]
+        [--variants rung,cached_answers,no_durability,no_fsync]
 
 A real `rung serve` subprocess on loopback, with a SQLite journal or a
 PostgreSQL one (a throw-away local server, as the tests start, unless
@@ -19,8 +19,9 @@ shared machine one pair of cells can be off by a tenth.
 `--variants` also measures servers with one piece patched out at start-up
 (benchmarks/ablations/sitecustomize.py), to show where the time goes:
 `cached_answers` (Suggest and Report repeat their first answer: gRPC and
-rung's messages without the service) and `no_durability` (the service decides
-but nothing is written, calls answer at once).
+rung's messages without the service), `no_durability` (the service decides
+but nothing is written, calls answer at once) and `no_fsync` (SQLite commits
+reach the operating system but are not synced to the disk).
 """
 
 from __future__ import annotations
@@ -159,11 +160,11 @@ def main() -> None:
     parser.add_argument("--db", default="sqlite,postgresql", help="backends to measure")
     parser.add_argument("--postgres-url", default=None, help="an empty database to use")
     parser.add_argument("--variants", default="rung",
-                        help="servers to measure: rung, cached_answers, no_durability")
+                        help="servers to measure: rung, cached_answers, no_durability, no_fsync")
     args = parser.parse_args()
     clients = [int(k) for k in args.clients.split(",")]
     variants = args.variants.split(",")
-    unknown = set(variants) - {"rung", "cached_answers", "no_durability"}
+    unknown = set(variants) - {"rung", "cached_answers", "no_durability", "no_fsync"}
     if unknown:
         parser.error(f"unknown variants {sorted(unknown)}")
     tables = {}

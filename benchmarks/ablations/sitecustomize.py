@@ -8,6 +8,8 @@ RUNG_ABLATION=cached_answers: Suggest and Report give again the first answer eac
     gave (gRPC with rung's messages and handlers' entry, no service work).
 RUNG_ABLATION=no_durability: the service decides as usual, but nothing is written
     and calls answer at once (what waiting for the commit costs).
+RUNG_ABLATION=no_fsync: SQLite journals commit with synchronous=NORMAL: written to
+    the operating system, not synced to the disk (what the fsync costs).
 """
 
 import os
@@ -37,5 +39,17 @@ elif _variant == "no_durability":
         return group_commit.DONE
 
     group_commit.Committer.submit = _at_once
+elif _variant == "no_fsync":
+    from rung.server import sql_journal
+
+    _open = sql_journal.SqliteJournal.__init__
+
+    def _without_fsync(self, path):  # type: ignore[no-untyped-def]
+        _open(self, path)
+        self._writer.execute("PRAGMA synchronous=NORMAL")
+
+    sql_journal.SqliteJournal.__init__ = _without_fsync
 elif _variant:
-    raise SystemExit(f"RUNG_ABLATION={_variant!r}: expected cached_answers or no_durability")
+    raise SystemExit(
+        f"RUNG_ABLATION={_variant!r}: expected cached_answers, no_durability or no_fsync"
+    )

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import importlib.util
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from rung.client import Client
 from rung.server.launch import spawn_server
@@ -37,11 +41,6 @@ def suggest_events(db: Path) -> int:
         return connection.execute("SELECT count(*) FROM events WHERE kind = 'suggest'").fetchone()[0]
 
 
-def test_rung_as_it_is_answers_and_journals_each_suggest(tmp_path: Path) -> None:
-    ids, db = served(tmp_path, "rung")
-    assert ids == [0, 1] and suggest_events(db) == 2
-
-
 def test_cached_answers_repeat_the_first_answer(tmp_path: Path) -> None:
     ids, db = served(tmp_path, "cached_answers")
     assert ids == [0, 0] and suggest_events(db) == 1
@@ -50,3 +49,22 @@ def test_cached_answers_repeat_the_first_answer(tmp_path: Path) -> None:
 def test_no_durability_decides_but_writes_nothing(tmp_path: Path) -> None:
     ids, db = served(tmp_path, "no_durability")
     assert ids == [0, 1] and suggest_events(db) == 0
+
+
+# A process started as `rung serve` is, with the variant's environment: the journal's
+# writer connection reports its synchronous setting (2 = FULL, 1 = NORMAL).
+SYNC_SETTING = (
+    "import sys; from rung.server.sql_journal import SqliteJournal; "
+    "print(SqliteJournal(sys.argv[1])._writer.execute('PRAGMA synchronous').fetchone()[0])"
+)
+
+
+@pytest.mark.parametrize("variant, setting", [("rung", "2"), ("no_fsync", "1")])
+def test_no_fsync_commits_without_syncing(tmp_path: Path, variant: str, setting: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", SYNC_SETTING, str(tmp_path / "j.db")],
+        env=server_env(variant), capture_output=True, text=True, timeout=60, check=True,
+    )
+    assert done.stdout.strip() == setting
+    ids, db = served(tmp_path, variant)
+    assert ids == [0, 1] and suggest_events(db) == 2
