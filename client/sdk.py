@@ -115,13 +115,19 @@ class Client:
         self.close()
 
     def call(self, method: str, request: Any) -> Any:
-        """Calls an RPC, retrying with backoff while the server is unavailable."""
-        return self.retrying(
-            method,
-            lambda: getattr(self._stub, method)(
-                request, timeout=self.call_timeout, wait_for_ready=self.wait_for_ready
-            ),
-        )
+        """Calls an RPC, retrying with backoff while the server is unavailable. A request
+        that says it is a `first_attempt` says so on its first attempt only."""
+
+        def attempt() -> Any:
+            try:
+                return getattr(self._stub, method)(
+                    request, timeout=self.call_timeout, wait_for_ready=self.wait_for_ready
+                )
+            finally:
+                if getattr(request, "first_attempt", False):
+                    request.first_attempt = False
+
+        return self.retrying(method, attempt)
 
     def retrying(self, method: str, attempt: Callable[[], T]) -> T:
         """Runs `attempt` (one whole RPC, streams included) until the server answers.
@@ -327,24 +333,14 @@ class Study:
         """One Suggest call; the request id makes a retried call return the same job.
 
         The first attempt says it is one, so the server skips looking the new id up in
-        its journal; every retry says it is not."""
+        its journal; every retry says it is not (`Client.call`)."""
         request = pb.SuggestRequest(
             study=self.name,
             worker_id=worker_id or default_worker_id(),
             request_id=uuid.uuid4().hex,
             first_attempt=True,
         )
-
-        def attempt() -> pb.Job:
-            try:
-                return self.client._stub.Suggest(
-                    request, timeout=self.client.call_timeout,
-                    wait_for_ready=self.client.wait_for_ready,
-                )
-            finally:
-                request.first_attempt = False
-
-        return self.client.retrying("Suggest", attempt)
+        return self.client.call("Suggest", request)
 
     def trials(
         self,
