@@ -12,6 +12,10 @@ queued since and reloads them from the journal).
 A call answered on an event loop awaits its ticket (`Ticket.durable`) instead
 of blocking a thread: the commit thread wakes each loop once per batch, not
 once per call.
+
+`CommitMetrics` says how that goes (batch sizes, write times, how long calls
+wait for their commit), for the Prometheus endpoint: whether a slow call is
+waiting for the database is read there, not guessed.
 """
 
 from __future__ import annotations
@@ -19,14 +23,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections import defaultdict
 from typing import Callable, Iterable
+
+from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client.registry import Collector
 
 from .storage import Event, Journal
 
 log = logging.getLogger("rung.server")
 
 MAX_BATCH = 512
+# From a local SSD's fsync (0.1-1 ms) to a PostgreSQL far away or struggling (seconds).
+SECONDS_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                   0.25, 0.5, 1.0, 2.5, 5.0)
 
 
 def _nothing() -> None:
@@ -43,10 +54,11 @@ class Ticket:
     `threading.Event` only then, and a call on an event loop awaits a future.
     """
 
-    __slots__ = ("done", "error", "_awaiting", "_blocked", "_nudge")
+    __slots__ = ("done", "error", "queued_at", "_awaiting", "_blocked", "_nudge")
 
     def __init__(self, nudge: Callable[[], None] = _nothing) -> None:
         self.done = False
+        self.queued_at = time.perf_counter()
         self.error: BaseException | None = None
         self._awaiting: list[asyncio.Future[None]] = []  # of calls on event loops
         self._blocked: threading.Event | None = None
@@ -120,6 +132,45 @@ def _resolve(futures: list[asyncio.Future[None]]) -> None:
             future.set_result(None)
 
 
+class CommitMetrics:
+    """The commit thread's measurements, as Prometheus metrics that no registry holds
+    until the server's metrics endpoint registers `collectors` (metrics.py)."""
+
+    def __init__(self, queued: Callable[[], int]) -> None:
+        self.commit_seconds = Histogram(
+            "rung_journal_commit_seconds",
+            "Time to write one batch of events durably (one transaction)",
+            buckets=SECONDS_BUCKETS, registry=None,
+        )
+        self.wait_seconds = Histogram(
+            "rung_journal_wait_seconds",
+            "Time from queueing an event to its being durable: what its call waits for",
+            buckets=SECONDS_BUCKETS, registry=None,
+        )
+        self.events = Counter("rung_journal_events", "Events made durable", registry=None)
+        self.failed_commits = Counter(
+            "rung_journal_failed_commits",
+            "Batches whose write failed (their calls were answered with the error)",
+            registry=None,
+        )
+        self.queued = Gauge(
+            "rung_journal_queued_events", "Events waiting for the next commit", registry=None
+        )
+        self.queued.set_function(queued)
+
+    def collectors(self) -> list[Collector]:
+        return [self.commit_seconds, self.wait_seconds, self.events, self.failed_commits,
+                self.queued]
+
+    def written(self, tickets: list[Ticket], started: float, durable: float) -> None:
+        """A batch of these tickets' events, written from `started`, was durable at `durable`
+        (perf_counter times). Called once its calls are woken, so they do not wait for it."""
+        self.commit_seconds.observe(durable - started)
+        self.events.inc(len(tickets))
+        for ticket in tickets:
+            self.wait_seconds.observe(durable - ticket.queued_at)
+
+
 class Committer:
     def __init__(
         self,
@@ -133,6 +184,7 @@ class Committer:
         self._closing = False
         self._wake = threading.Condition()
         self._loops_to_notify: set[asyncio.AbstractEventLoop] = set()
+        self.metrics = CommitMetrics(queued=lambda: len(self._queue))
         self._thread = threading.Thread(target=self._run, name="rung-commit", daemon=True)
         self._thread.start()
 
@@ -180,14 +232,19 @@ class Committer:
                 if not self._queue:
                     return
                 batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            tickets = [ticket for _, ticket in batch]
+            started = time.perf_counter()
             try:
                 self.journal.append_many([event for event, _ in batch])
             except BaseException as exc:  # every caller in the batch hears of it
                 log.exception("journal write of %d events failed", len(batch))
-                _settle_all((ticket for _, ticket in batch), exc)
+                self.metrics.failed_commits.inc()
+                _settle_all(tickets, exc)
                 self._on_failure({event.study for event, _ in batch}, exc)
                 continue
-            _settle_all(ticket for _, ticket in batch)
+            durable = time.perf_counter()
+            _settle_all(tickets)
+            self.metrics.written(tickets, started, durable)
             last = {event.study: event.seq for event, _ in batch}  # queue order: the last wins
             for study, seq in last.items():
                 self._on_durable(study, seq)

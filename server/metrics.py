@@ -3,7 +3,8 @@
 Request counts and latencies use the names of go-grpc-prometheus
 (`grpc_server_handled_total`, `grpc_server_handling_seconds`) so existing gRPC
 dashboards read them. The study gauges are computed at scrape time from the
-service, so they can never drift from what GetStudy would say.
+service, so they can never drift from what GetStudy would say. The journal's
+metrics (`rung_journal_*`) are kept by the commit thread (group_commit.py).
 """
 
 from __future__ import annotations
@@ -68,7 +69,12 @@ class ServerMetrics(grpc.aio.ServerInterceptor):
             registry=self.registry,
         )
         self.registry.register(_StudyCollector(service))
+        for collector in service.commit_metrics.collectors():
+            self.registry.register(collector)
         self._http: WSGIServer | None = None
+        # method -> (the handler it had, that handler timed): a method's handler is the same
+        # object call after call, so each is wrapped once, not on every call.
+        self._timed_handlers: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     async def intercept_service(
         self,
@@ -78,18 +84,30 @@ class ServerMetrics(grpc.aio.ServerInterceptor):
         handler = await continuation(details)
         if handler is None:
             return None
+        known = self._timed_handlers.get(details.method)
+        if known is not None and known[0] is handler:
+            return known[1]
         service, method = method_parts(details.method)
         if service not in self._services:
             service = method = UNKNOWN
-        return rewrap(
+        timed = rewrap(
             handler, lambda behavior, streaming: self._timed(behavior, streaming, service, method)
         )
+        if service != UNKNOWN:  # a stranger's made-up names must not grow the cache
+            self._timed_handlers[details.method] = (handler, timed)
+        return timed
 
     def _timed(self, behavior: Behavior, streaming: bool, service: str, method: str) -> Behavior:
+        latency = self.latency.labels(service, method)
+        handled: dict[grpc.StatusCode, Any] = {}  # the counter of each status code seen
+
         def observe(context: grpc.aio.ServicerContext, start: float, failed: bool) -> None:
             code = context.code() or (grpc.StatusCode.UNKNOWN if failed else grpc.StatusCode.OK)
-            self.handled.labels(service, method, code.name).inc()
-            self.latency.labels(service, method).observe(time.perf_counter() - start)
+            counter = handled.get(code)
+            if counter is None:
+                counter = handled[code] = self.handled.labels(service, method, code.name)
+            counter.inc()
+            latency.observe(time.perf_counter() - start)
 
         async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             start = time.perf_counter()

@@ -51,7 +51,7 @@ from rung.core.study import StudySpec, check_study_name
 from rung.core.types import Decision, Job, JobKind, TrialStatus
 
 from .blobs import check_report_ref
-from .group_commit import DONE, Committer, Ticket
+from .group_commit import DONE, CommitMetrics, Committer, Ticket
 from .records import Observation, Segment, TrialRecord, record_of, trial_records
 from .retention import TrialCheckpoints
 from .storage import Event, Journal, Snapshot
@@ -325,6 +325,11 @@ class StudyService:
     def close(self) -> None:
         """Writes what is queued, then stops the commit thread (before the journal closes)."""
         self._committer.close()
+
+    @property
+    def commit_metrics(self) -> CommitMetrics:
+        """How the journal's group commits go: batch sizes, write and wait times."""
+        return self._committer.metrics
 
     def suggests_quickly(self, name: str, first_attempt: bool = False) -> bool:
         """Whether the study's Suggest takes microseconds: not where its searcher may fit

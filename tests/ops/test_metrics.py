@@ -65,6 +65,9 @@ def test_scrape_shows_requests_latencies_and_leases(running: RunningServer) -> N
             stub.GetStudy(pb.GetStudyRequest(study="absent"), metadata=auth, timeout=10)
         with pytest.raises(grpc.RpcError):
             stub.ListStudies(pb.ListStudiesRequest(), timeout=10)  # no token
+        # Handlers are wrapped once a method: a refused call's handler must not stick.
+        for _ in range(2):
+            stub.ListStudies(pb.ListStudiesRequest(), metadata=auth, timeout=10)
         with pytest.raises(grpc.RpcError):
             channel.unary_unary("/made.up.Service/Probe")(b"", metadata=auth, timeout=10)
 
@@ -73,10 +76,17 @@ def test_scrape_shows_requests_latencies_and_leases(running: RunningServer) -> N
     assert samples[rung_call("Suggest", "OK")] == 2
     assert samples[rung_call("GetStudy", "NOT_FOUND")] == 1
     assert samples[rung_call("ListStudies", "UNAUTHENTICATED")] == 1
+    assert samples[rung_call("ListStudies", "OK")] == 2
     suggest = frozenset({"grpc_service": "rung.v1.Rung", "grpc_method": "Suggest"}.items())
     assert samples[("grpc_server_handling_seconds_count", suggest)] == 2
     assert samples[("rung_active_leases", frozenset({("study", "m")}))] == 2
     assert samples[("rung_studies", frozenset({("state", "running")}))] == 1
+    # The two Suggests' events went through group commit (the study's creation does not).
+    journal = {name: value for (name, labels), value in samples.items() if not labels}
+    assert journal["rung_journal_events_total"] == 2
+    assert 1 <= journal["rung_journal_commit_seconds_count"] <= 2
+    assert journal["rung_journal_wait_seconds_count"] == 2
+    assert journal["rung_journal_failed_commits_total"] == 0
     # A made-up method is not a label value of its own: label sets stay bounded.
     assert not any("made.up.Service" in str(labels) for _, labels in samples)
 

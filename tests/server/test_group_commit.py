@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from rung.server.group_commit import Committer, Ticket
 from rung.server.storage import Event, MemoryJournal
@@ -109,3 +110,53 @@ def test_a_ticket_settled_while_it_is_being_awaited_from_another_thread_resolves
     run(call)
     commits.close()
     assert journal.batches == [1]
+
+
+def scraped(commits: Committer) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    for collector in commits.metrics.collectors():
+        registry.register(collector)
+    return registry
+
+
+def test_metrics_count_batches_and_time_the_write_and_each_call_s_wait() -> None:
+    journal = RecordingJournal()
+    journal.gate = threading.Event()  # the write takes at least 50 ms
+    commits = committer(journal)
+    registry = scraped(commits)
+
+    async def calls() -> None:
+        tickets = [commits.submit(event) for event in events("s", 2, 20)]
+        # Handed over only when this loop turn ends.
+        assert registry.get_sample_value("rung_journal_queued_events") == 20
+        asyncio.get_running_loop().call_later(0.05, journal.gate.set)
+        await asyncio.gather(*(ticket.durable() for ticket in tickets))
+
+    run(calls)
+    commits.close()
+    value = registry.get_sample_value
+    assert value("rung_journal_events_total") == 20
+    assert value("rung_journal_commit_seconds_count") == 1
+    assert value("rung_journal_commit_seconds_sum") >= 0.05
+    assert value("rung_journal_commit_seconds_bucket", {"le": "0.025"}) == 0
+    assert value("rung_journal_wait_seconds_count") == 20
+    # Each event was queued before its write began, so waited at least that long.
+    assert value("rung_journal_wait_seconds_sum") >= 20 * value("rung_journal_commit_seconds_sum")
+    assert value("rung_journal_failed_commits_total") == 0
+    assert value("rung_journal_queued_events") == 0
+
+
+def test_a_failed_write_is_counted_and_its_events_are_not() -> None:
+    journal = RecordingJournal()
+    commits = committer(journal)
+
+    async def call() -> None:
+        await commits.submit(Event("s", 1, "report", {})).durable()  # seq 1 exists already
+
+    with pytest.raises(Exception, match="1"):
+        run(call)
+    commits.close()
+    value = scraped(commits).get_sample_value
+    assert value("rung_journal_failed_commits_total") == 1
+    assert value("rung_journal_events_total") == 0
+    assert value("rung_journal_commit_seconds_count") == 0
