@@ -32,7 +32,7 @@ from .service import StudyService
 from .snapshots import DEFAULT_EVERY, Snapshotter
 from .standby import REUSE_PORT, StandbyServer
 from .storage import Journal
-from .journals import is_postgres, open_journal, redact
+from .journals import DEFAULT_DB_WAIT, canonical, is_postgres, open_journal, redact
 from .launch import READY
 
 if TYPE_CHECKING:
@@ -173,8 +173,13 @@ def serve(
     snapshot_every: int = DEFAULT_EVERY,
     max_workers: int = 16,
     stop_timeout: float = DEFAULT_STOP_TIMEOUT,
+    db_wait: float = DEFAULT_DB_WAIT,
 ) -> int:
     """Runs until SIGTERM or SIGINT; prints the bound address first, for scripts.
+
+    With PostgreSQL, `db_wait` bounds how long a starting server waits for the
+    database (raising DatabaseUnreachable); once it has reached it, outages are
+    waited out while it stands by, and end its lead if it is active.
 
     `max_workers`: threads for the calls that may block (rpc.py says which); workers'
     Suggest, Report and Heartbeat calls are answered on the event loop instead.
@@ -186,6 +191,7 @@ def serve(
 
     `http_port` (0 picks one) turns on the web dashboard (server/http.py).
     """
+    db = canonical(db)
     security.check_exposure(host, insecure)
     if http_port is not None:
         security.check_exposure(http_host, insecure)
@@ -202,7 +208,7 @@ def serve(
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, _: _second_signal_exits(stop, signum))
-    journal, port, leadership, standby = _take_the_lead(db, host, port, security, stop)
+    journal, port, leadership, standby = _take_the_lead(db, host, port, security, stop, db_wait)
     if journal is None:
         return 0  # stopped while standing by
     lost = threading.Event()
@@ -285,7 +291,8 @@ def _restored_service(journal: Journal, lease_seconds: float) -> StudyService:
 
 
 def _take_the_lead(
-    db: str, host: str, port: int, security: ServerSecurity, stop: threading.Event
+    db: str, host: str, port: int, security: ServerSecurity, stop: threading.Event,
+    db_wait: float,
 ) -> tuple[Journal | None, int, Leadership | None, StandbyServer | None]:
     """The journal to serve from, the port, the leadership held and the standby server
     still answering on the port (both None for SQLite).
@@ -294,7 +301,8 @@ def _take_the_lead(
     port as a standby (health NOT_SERVING, calls UNAVAILABLE), announces it,
     and waits for the lead; then it serves on the same port with a journal
     fenced by its token, the standby answering there until then
-    (StandbyServer.take_over). Returns no journal if `stop` is set while waiting.
+    (StandbyServer.take_over). Returns no journal if `stop` is set while waiting;
+    raises DatabaseUnreachable if PostgreSQL never answered within `db_wait` seconds.
     """
     if not is_postgres(db):
         return open_journal(db), port, None, None
@@ -303,12 +311,17 @@ def _take_the_lead(
     from .standby import start_standby
     from .storage_pg import PostgresJournal
 
-    leadership = Leadership(db, "")
+    leadership = Leadership(db, "", first_connect_wait=db_wait)
     standby = start_standby(host, port, security, leadership.holder)
     leadership.address = f"{host}:{standby.port}"
+    # Announced before the database answers: while PostgreSQL is unreachable (the campaign
+    # waits for it) clients get quick UNAVAILABLE answers here, not refused connections.
     print(f"{READY}{host}:{standby.port}", flush=True)
-    log.info("standing by", extra={"port": standby.port, "active": leadership.holder() or None})
-    token = leadership.campaign(stop)
+    try:
+        token = leadership.campaign(stop)
+    except BaseException:  # DatabaseUnreachable: said by the caller
+        standby.stop()
+        raise
     if token is None:
         standby.stop()
         leadership.close()

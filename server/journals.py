@@ -9,17 +9,23 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from .sql_journal import SqliteJournal
 from .storage import Journal
 
 POSTGRES_SCHEMES = ("postgresql", "postgres")
+DEFAULT_DB_WAIT = 60.0  # seconds a starting server waits for PostgreSQL to answer
 _URL_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
+_USER_PASSWORD = re.compile(r"^([^:]+://[^:@/?#]*):[^/?#]*@")  # to the last @ of the host part
+_PASSWORD_PARAMETER = re.compile(r"([?&]password=)[^&#]*")
 
 
 class UnsupportedDatabase(ValueError):
     """--db names a URL scheme rung cannot store a journal in."""
+
+
+class DatabaseUnreachable(Exception):
+    """A starting server could not reach PostgreSQL within its wait (leadership.py)."""
 
 
 def is_postgres(target: str) -> bool:
@@ -36,6 +42,31 @@ def check_target(target: str) -> None:
         )
     if not target:
         raise UnsupportedDatabase("--db is empty: give a file path or a postgresql:// URL")
+    if scheme is not None:
+        _check_postgres_url(target)
+
+
+def canonical(target: str) -> str:
+    """The target as libpq takes it: a URL's scheme in lower case (it refuses POSTGRES://)."""
+    scheme = _scheme(target)
+    return target if scheme is None else scheme + target[len(scheme):]
+
+
+def _check_postgres_url(target: str) -> None:
+    """What libpq would refuse only when connecting, refused now: a server waiting for its
+    database to come up would otherwise retry a typo for as long as it waits."""
+    import psycopg  # only for PostgreSQL URLs: SQLite servers never need it
+
+    try:
+        options = psycopg.conninfo.conninfo_to_dict(canonical(target))
+    except psycopg.ProgrammingError as exc:  # its message may quote the URL, password and all
+        reason = str(exc).strip().replace(target, redact(target))
+        raise UnsupportedDatabase(f"--db {redact(target)!r}: not a valid URL: {reason}") from None
+    ports = str(options.get("port", "")).split(",")
+    if not all(port.isdigit() for port in ports if port):
+        raise UnsupportedDatabase(
+            f"--db {redact(target)!r}: the port must be a number, not {options['port']!r}"
+        )
 
 
 def open_journal(target: str) -> Journal:
@@ -48,14 +79,11 @@ def open_journal(target: str) -> Journal:
 
 
 def redact(target: str) -> str:
-    """The target with any password replaced, fit for logs and error messages."""
+    """The target with any password (in the user part or a `password=` parameter) replaced,
+    fit for logs and error messages; never raises, even for a URL that does not parse."""
     if _scheme(target) is None:
         return target
-    parts = urlsplit(target)
-    if parts.password is None:
-        return target
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    return _PASSWORD_PARAMETER.sub(r"\1***", _USER_PASSWORD.sub(r"\1:***@", target, count=1))
 
 
 def _scheme(target: str) -> str | None:

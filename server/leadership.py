@@ -19,8 +19,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import psycopg
+
+from .journals import DEFAULT_DB_WAIT, DatabaseUnreachable, redact
 
 
 log = logging.getLogger("rung.server")
@@ -41,6 +44,31 @@ LEADER_TABLE = (
 )
 
 
+# Seconds between attempts to reach PostgreSQL, the last one repeated.
+RECONNECT_DELAYS = (0.25, 0.5, 1.0, 2.0)
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _lock_session(url: str) -> psycopg.Connection:
+    """A connection for the advisory lock, with keepalives on both sides: PostgreSQL drops
+    it, and releases the lock, within seconds of its machine vanishing."""
+    conn = psycopg.connect(url, autocommit=True, **KEEPALIVES)
+    try:
+        conn.execute("SET tcp_keepalives_idle = 2")
+        conn.execute("SET tcp_keepalives_interval = 1")
+        conn.execute("SET tcp_keepalives_count = 3")
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('rung_schema'))")
+            create_leader_table(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
 def create_leader_table(conn: psycopg.Connection) -> None:
     conn.execute(LEADER_TABLE)
     conn.execute(
@@ -49,40 +77,94 @@ def create_leader_table(conn: psycopg.Connection) -> None:
 
 
 class Leadership:
-    """Campaigns for the advisory lock; once held, knows its fencing token."""
+    """Campaigns for the advisory lock; once held, knows its fencing token.
 
-    def __init__(self, url: str, address: str):
+    While it stands by, the database may restart or become unreachable: the
+    campaign then reconnects and goes on, so a standby outlives a PostgreSQL
+    restart and takes the lead the active server lost with it. Before its
+    first connection it waits `first_connect_wait` seconds at most: a database
+    still starting is waited for, a wrong host or password is reported."""
+
+    def __init__(
+        self, url: str, address: str, first_connect_wait: float = DEFAULT_DB_WAIT
+    ):
+        self.url = url
         self.address = address
         self.token: int | None = None
-        self._conn = psycopg.connect(url, autocommit=True, **KEEPALIVES)
-        # The server side of the same session: probe a silent client, drop it if it is gone.
-        self._conn.execute("SET tcp_keepalives_idle = 2")
-        self._conn.execute("SET tcp_keepalives_interval = 1")
-        self._conn.execute("SET tcp_keepalives_count = 3")
-        with self._conn.transaction():
-            self._conn.execute("SELECT pg_advisory_xact_lock(hashtext('rung_schema'))")
-            create_leader_table(self._conn)
+        self._conn: psycopg.Connection | None = None  # the lock session, once connected
+        self._first_connect_by: float | None = time.monotonic() + first_connect_wait
+        self._first_connect_wait = first_connect_wait
 
     def holder(self) -> str:
-        """The address the active server announced ('' if none ever did)."""
-        row = self._conn.execute("SELECT holder FROM rung_leader WHERE id = 1").fetchone()
+        """The address the active server announced ('' if none ever did, or if the database
+        cannot be asked now: a standby's refusals must not fail with it)."""
+        conn = self._conn
+        if conn is None:
+            return ""
+        try:
+            row = conn.execute("SELECT holder FROM rung_leader WHERE id = 1").fetchone()
+        except psycopg.Error:
+            return ""
         return row[0] if row else ""
 
     def campaign(self, stop: threading.Event, poll_seconds: float = POLL_SECONDS) -> int | None:
         """Waits until this server holds the lock; returns its new fencing token
         (None if `stop` was set first)."""
         while not stop.is_set():
-            if self._conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()[0]:
-                row = self._conn.execute(
-                    "UPDATE rung_leader SET token = token + 1, holder = %s, since = now()"
-                    " WHERE id = 1 RETURNING token",
-                    (self.address,),
-                ).fetchone()
-                self.token = int(row[0])
-                log.info("active: took the lead", extra={"token": self.token})
-                return self.token
+            conn = self._connected(stop)
+            if conn is None:
+                return None
+            try:
+                if conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()[0]:
+                    row = conn.execute(
+                        "UPDATE rung_leader SET token = token + 1, holder = %s, since = now()"
+                        " WHERE id = 1 RETURNING token",
+                        (self.address,),
+                    ).fetchone()
+                    self.token = int(row[0])
+                    log.info("active: took the lead", extra={"token": self.token})
+                    return self.token
+            except psycopg.OperationalError as exc:  # the session ended, and any lock with it
+                log.warning("standing by: lost the connection to PostgreSQL: %s", _first_line(exc))
+                self._disconnect()
+                continue
             stop.wait(poll_seconds)
         return None
+
+    def _connected(self, stop: threading.Event) -> psycopg.Connection | None:
+        """The lock session, opened if there is none: while PostgreSQL cannot be reached (it
+        restarts, the network is cut, it is not up yet) retries, saying why each time, with
+        a growing delay. None if `stop` is set first."""
+        failures = 0
+        while self._conn is None:
+            try:
+                self._conn = _lock_session(self.url)
+            except psycopg.OperationalError as exc:
+                delay = RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)]
+                failures += 1
+                if self._first_connect_by is not None:
+                    left = self._first_connect_by - time.monotonic()
+                    if left <= 0:
+                        raise DatabaseUnreachable(
+                            f"cannot reach PostgreSQL at {redact(self.url)} after "
+                            f"{self._first_connect_wait:g} s: {_first_line(exc)}"
+                        ) from None
+                    delay = min(delay, left)
+                log.warning(
+                    "cannot reach PostgreSQL (retrying in %.2g s): %s", delay, _first_line(exc)
+                )
+                if stop.wait(delay):
+                    return None
+            else:
+                self._first_connect_by = None  # from now on, outages are waited out
+                active = self.holder() or None
+                log.info("standing by", extra={"address": self.address, "active": active})
+        return self._conn
+
+    def _disconnect(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
 
     def watch(self, lost: threading.Event, stop: threading.Event, poll_seconds: float = 1.0) -> None:
         """Sets `lost` and `stop` when the lock's session is gone (or another server took
@@ -99,6 +181,8 @@ class Leadership:
         threading.Thread(target=run, name="rung-leadership", daemon=True).start()
 
     def _still_leading(self) -> bool:
+        if self._conn is None:
+            return False
         try:
             row = self._conn.execute("SELECT token FROM rung_leader WHERE id = 1").fetchone()
         except psycopg.Error:
@@ -106,4 +190,4 @@ class Leadership:
         return row is not None and row[0] == self.token
 
     def close(self) -> None:
-        self._conn.close()  # ends the session: the lock is released at once
+        self._disconnect()  # ends the session: the lock is released at once

@@ -32,6 +32,7 @@ from rung.core.errors import (
     NotActive,
     NotFound,
     RungError,
+    StorageUnavailable,
 )
 from rung.v1 import rung_pb2 as pb
 from rung.v1 import rung_pb2_grpc
@@ -51,6 +52,7 @@ STATUS_BY_ERROR: dict[type[RungError], grpc.StatusCode] = {
     DataLoss: grpc.StatusCode.DATA_LOSS,
     NoBlobStore: grpc.StatusCode.UNIMPLEMENTED,
     NotActive: grpc.StatusCode.UNAVAILABLE,  # clients retry, and try their other addresses
+    StorageUnavailable: grpc.StatusCode.UNAVAILABLE,
 }
 
 T = TypeVar("T")

@@ -44,7 +44,13 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
-from rung.core.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from rung.core.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    StorageUnavailable,
+)
 from rung.core.results import MetricsReport, ParetoSummary, summarize
 from rung.core.schedulers import Incumbent, Scheduler
 from rung.core.study import StudySpec, check_study_name
@@ -194,6 +200,10 @@ class _Study:
         self.lock = threading.Lock()
         self.seq = 1  # the 'created' event; the last one queued
         self.last_ticket: Ticket = DONE  # of the last event queued: done once it is durable
+        # A write failed and reading the journal back failed too (its database cannot be
+        # reached): memory may hold decisions the journal lacks, so no call may build on it
+        # until a reload succeeds (_locked).
+        self.stale = False
         self.durable = threading.Condition()  # notified as events become durable, for watchers
         self.durable_seq = 1
         self.leases: dict[str, Lease] = {}
@@ -766,6 +776,8 @@ class StudyService:
         queued so far is durable, so the call answers only with durable state (without
         `durable`, only for the events this call queued)."""
         with study.lock:
+            if study.stale:
+                self._reload_stale(study)
             before = study.last_ticket
             yield
             ticket = study.last_ticket
@@ -796,8 +808,12 @@ class StudyService:
                 self._committer.discard(name, error)
                 try:
                     self._reload(study)
-                except Exception:
-                    log.exception("reloading study %s after a failed write failed", name)
+                except Exception as exc:
+                    study.stale = True
+                    log.error(
+                        "study %s: reading its journal back after a failed write failed too "
+                        "(%s); its calls are refused until a reload succeeds", name, exc,
+                    )
 
     def _reload(self, study: _Study) -> None:
         fresh = self._replay(study.spec.name)
@@ -806,6 +822,18 @@ class StudyService:
             "jobs_by_request", "snapshot_seq", "last_ticket", "durable_seq",
         ):
             setattr(study, attr, getattr(fresh, attr))
+        study.stale = False
+
+    def _reload_stale(self, study: _Study) -> None:
+        """Under the study's lock: brings a stale study back in line with its journal."""
+        try:
+            self._reload(study)
+        except Exception as exc:
+            raise StorageUnavailable(
+                f"study {study.spec.name!r} is to be reloaded from its journal after a failed "
+                f"write, and the journal cannot be read now ({exc}); retry"
+            ) from exc
+        log.info("reloaded after a failed write", extra={"study": study.spec.name})
 
     def _record_job(
         self, study: _Study, seq: int, p: dict[str, Any], job: Job, deadline: float
@@ -910,7 +938,7 @@ class StudyService:
         study = self._study(name)
         with study.snapshot_lock:
             with study.lock:
-                if (
+                if study.stale or (
                     study.seq - study.snapshot_seq < min_events
                     and study.decision_seconds < max_decision_seconds
                 ) or study.seq == study.snapshot_seq:

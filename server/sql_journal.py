@@ -193,8 +193,13 @@ class SqlJournal:
     # ------------------------------------------------------------ reads
 
     def _read(self, text: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        with self._read_lock:
+        with self._read_lock, self._reachable():
             return self._read_cursor().execute(self._sql(text), params).fetchall()
+
+    def _reachable(self) -> AbstractContextManager[Any]:
+        """Around every read and write: turns the driver's errors for a database that cannot
+        be reached into StorageUnavailable, which callers may retry (none for a file)."""
+        return nullcontext()
 
     def _read_cursor(self) -> Any:
         return self._reader.cursor()

@@ -15,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -72,13 +73,23 @@ class PostgresServer:
             shutil.chown(self.folder, "postgres", "postgres")
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", USER, "--no-sync")
         self.port = _free_port()
+        self._start_postmaster()
+        return self
+
+    def _start_postmaster(self) -> None:
         options = (
             f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 "
             "-c max_connections=300 -c fsync=on"
         )
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.folder / "pg.log"), "-w",
                   "-o", options, "start")
-        return self
+
+    def restart(self, down_seconds: float = 0.0) -> None:
+        """Stops the server as an administrator's restart does (every session is ended,
+        what was committed stays), waits, and starts it again on the same port."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+        time.sleep(down_seconds)
+        self._start_postmaster()
 
     def stop(self) -> None:
         """Stops the server and removes its folder."""

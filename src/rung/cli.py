@@ -25,7 +25,7 @@ WORKER_RETRY_SECONDS = 300.0  # a worker rides out a server restart of up to fiv
 
 def _serve(args: argparse.Namespace) -> int:
     from rung.server.app import serve
-    from rung.server.journals import UnsupportedDatabase, check_target
+    from rung.server.journals import DatabaseUnreachable, UnsupportedDatabase, check_target
     from rung.server.security import ServerSecurity
 
     try:
@@ -33,14 +33,17 @@ def _serve(args: argparse.Namespace) -> int:
     except UnsupportedDatabase as exc:
         raise SystemExit(f"rung serve: {exc}") from None
     security = ServerSecurity.from_files(args.token_file, args.tls_cert, args.tls_key)
-    return serve(
-        args.db, args.host, args.port, args.lease_seconds, security=security,
-        insecure=args.insecure, metrics_port=args.metrics_port, metrics_host=args.metrics_host,
-        checkpoints=_checkpoint_settings(args), http_port=args.http_port,
-        http_host=args.http_host or args.host, snapshot_every=args.snapshot_every,
-        max_workers=args.max_workers,
-        **({} if args.stop_timeout is None else {"stop_timeout": args.stop_timeout}),
-    )
+    try:
+        return serve(
+            args.db, args.host, args.port, args.lease_seconds, security=security,
+            insecure=args.insecure, metrics_port=args.metrics_port, metrics_host=args.metrics_host,
+            checkpoints=_checkpoint_settings(args), http_port=args.http_port,
+            http_host=args.http_host or args.host, snapshot_every=args.snapshot_every,
+            max_workers=args.max_workers, db_wait=args.db_wait,
+            **({} if args.stop_timeout is None else {"stop_timeout": args.stop_timeout}),
+        )
+    except DatabaseUnreachable as exc:
+        raise SystemExit(f"rung serve: {exc}") from None
 
 
 def _stop_timeout(text: str) -> float:
@@ -52,6 +55,13 @@ def _stop_timeout(text: str) -> float:
             f"must be a finite number of seconds, more than the {STOP_GRACE_SECONDS:g} calls "
             f"in flight have to finish; got {text}"
         )
+    return value
+
+
+def _non_negative_seconds(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < float("inf"):  # NaN included
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds >= 0, got {text}")
     return value
 
 
@@ -397,6 +407,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-workers", type=_positive_int, default=16,
                    help="threads for the calls that may block: listings, checkpoints, WatchStudy, "
                         "model-fitting searchers (workers' calls are answered on an event loop)")
+    p.add_argument("--db-wait", type=_non_negative_seconds, default=60.0,
+                   help="with PostgreSQL: seconds a starting server waits for the database to "
+                        "answer before it gives up (default: 60); once reached, outages are "
+                        "waited out")
     p.add_argument("--stop-timeout", type=_stop_timeout, default=None,
                    help="seconds a stop (SIGTERM, SIGINT) may take before the server exits at "
                         "once, status 1, with every thread's stack on stderr (default: 45); a "

@@ -1,6 +1,7 @@
-"""Failover: two `rung serve` on one PostgreSQL database; SIGKILL the active one while
-16 workers run an ASHA study. The standby takes over, and at the end no acknowledged
-report is lost, no trial was promoted twice, and the study completes.
+"""Failover: two `rung serve` on one PostgreSQL database; SIGKILL the active one (or
+restart PostgreSQL itself) while 16 workers run an ASHA study. The standby takes over,
+and at the end no acknowledged report is lost, no trial was promoted twice, and the
+study completes.
 
 The workers are the crash-safety suite's (test_crash_safety.Fleet), given both
 addresses ("A,B"): their Client follows whichever server is active.
@@ -9,13 +10,16 @@ addresses ("A,B"): their Client follows whichever server is active.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from pg_support import PostgresServer, unavailable
 from rung.client import Client
+from rung.server.app import LOST_THE_LEAD
 from rung.v1 import rung_pb2 as pb
 from rung.v1 import rung_pb2_grpc
 from support import ServerProcess
@@ -84,14 +88,16 @@ def test_the_standby_refuses_calls_and_names_the_active_server(
         active.terminate()
 
 
-@pytest.mark.timeout(240)
-def test_sigkill_of_the_active_server_hands_the_study_to_the_standby(
-    tmp_path: Path, postgres_url: str
-) -> None:
-    first = ServerProcess(postgres_url, lease_seconds=LEASE_SECONDS, log=tmp_path / "a.log")
+def run_through_failover(
+    tmp_path: Path, url: str, fail: Callable[[ServerProcess], None]
+) -> tuple[ServerProcess, ServerProcess]:
+    """Two servers on `url`, the first active; 16 workers run a study given both addresses,
+    and halfway through `fail(first)`. Checks that the study completed with nothing
+    acknowledged lost and nothing promoted twice, on the second server; returns both."""
+    first = ServerProcess(url, lease_seconds=LEASE_SECONDS, log=tmp_path / "a.log")
     first.start()
     wait_for_health(first.address, health_pb2.HealthCheckResponse.SERVING)
-    second = ServerProcess(postgres_url, lease_seconds=LEASE_SECONDS, log=tmp_path / "b.log")
+    second = ServerProcess(url, lease_seconds=LEASE_SECONDS, log=tmp_path / "b.log")
     second.start()
     both = f"{first.address},{second.address}"
     try:
@@ -104,7 +110,7 @@ def test_sigkill_of_the_active_server_hands_the_study_to_the_standby(
             fleet.start()
             while fleet.acknowledged() < TRIALS // 2 and any(t.is_alive() for t in fleet.threads):
                 time.sleep(0.01)
-            first.kill()  # mid-study, calls in flight
+            fail(first)  # mid-study, calls in flight
             fleet.join(timeout=180)
             assert fleet.errors == [] and fleet.bad_checkpoints == []
             assert health(second.address) == health_pb2.HealthCheckResponse.SERVING
@@ -115,7 +121,36 @@ def test_sigkill_of_the_active_server_hands_the_study_to_the_standby(
             assert check_promotions(trials) >= TRIALS // ETA
             check_accounted_for(client, "failover", trials)
         assert "took the lead" in second.log.read_text()
+        return first, second
     finally:
         second.terminate()
         if first.proc is not None and first.proc.poll() is None:
             first.terminate()
+
+
+@pytest.mark.timeout(240)
+def test_sigkill_of_the_active_server_hands_the_study_to_the_standby(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    run_through_failover(tmp_path, postgres_url, lambda first: first.kill())
+
+
+@pytest.mark.timeout(240)
+def test_a_postgresql_restart_hands_the_study_to_the_standby(tmp_path: Path) -> None:
+    """Every session ends: the active server's writes fail (its calls answer UNAVAILABLE,
+    which workers retry) and it gives up the lead; the standby, which lost its session
+    too, reconnects once the database is back and takes over."""
+    reason = unavailable()
+    if reason:
+        pytest.skip(reason)
+    postgres = PostgresServer().start()  # of its own: the session's server is not restarted
+    try:
+        first, second = run_through_failover(
+            tmp_path, postgres.new_database(), lambda _: postgres.restart(down_seconds=1.0)
+        )
+        assert first.proc is not None and first.proc.wait(timeout=60) == LOST_THE_LEAD
+        standby_log = second.log.read_text()
+        assert "lost the connection to PostgreSQL" in standby_log
+        assert "Traceback" not in standby_log
+    finally:
+        postgres.stop()

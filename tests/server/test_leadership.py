@@ -8,7 +8,8 @@ import threading
 import psycopg
 import pytest
 
-from rung.core.errors import NotActive
+from rung.core.errors import NotActive, StorageUnavailable
+from rung.server.journals import DatabaseUnreachable
 from rung.server.leadership import Leadership
 from rung.server.storage import Event, Snapshot
 from rung.server.storage_pg import PostgresJournal
@@ -78,3 +79,50 @@ def test_a_leader_whose_lock_session_is_cut_notices_and_stops(postgres_url: str)
     with psycopg.connect(postgres_url, autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", (leader._conn.info.backend_pid,))
     assert lost.wait(60) and stop.is_set()
+
+
+def _cut(conn: psycopg.Connection, postgres_url: str) -> None:
+    """Ends a connection's session from the server side, as a PostgreSQL restart does."""
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (conn.info.backend_pid,))
+
+
+def test_a_standby_whose_session_is_cut_reconnects_and_still_takes_the_lead(
+    postgres_url: str,
+) -> None:
+    leader = Leadership(postgres_url, "a:1")
+    token = leader.campaign(threading.Event())
+    standby = Leadership(postgres_url, "b:2")
+    assert _campaign_briefly(standby) is None
+    assert standby._conn is not None
+    _cut(standby._conn, postgres_url)  # its next poll fails: it must reconnect, not crash
+    assert _campaign_briefly(standby) is None
+    assert standby.holder() == "a:1"
+    leader.close()
+    assert _campaign_briefly(standby) == token + 1
+    standby.close()
+
+
+def test_a_server_that_never_reaches_postgresql_gives_up_with_the_reason() -> None:
+    unreachable = "postgresql://rung:s3cret@127.0.0.1:1/rung"  # nothing listens on port 1
+    waiting = Leadership(unreachable, "a:1", first_connect_wait=0.3)
+    assert waiting.holder() == ""  # a standby's refusals still answer
+    with pytest.raises(DatabaseUnreachable, match="after 0.3 s: .*refused") as info:
+        waiting.campaign(threading.Event())
+    assert "s3cret" not in str(info.value)
+
+
+def test_a_journal_whose_connections_were_cut_reports_unavailable_then_reconnects(
+    postgres_url: str,
+) -> None:
+    journal = PostgresJournal(postgres_url)
+    journal.append(Event("s", 1, "created", {"at": 1.0}))
+    _cut(journal._writer, postgres_url)
+    _cut(journal._reader, postgres_url)
+    with pytest.raises(StorageUnavailable, match="cannot be reached"):
+        journal.append(Event("s", 2, "stop", {}))  # on the broken connection: not written
+    with pytest.raises(StorageUnavailable):
+        list(journal.events("s"))
+    journal.append(Event("s", 2, "stop", {}))  # a new connection, fence still checked
+    assert [e.kind for e in journal.events("s")] == ["created", "stop"]
+    journal.close()

@@ -8,6 +8,7 @@ from typing import Callable, Iterator
 import numpy as np
 import pytest
 
+from rung.core.errors import StorageUnavailable
 from rung.core.types import Decision, JobKind
 from rung.server.service import StudyService
 from rung.server.storage import Event, Journal, MemoryJournal, Snapshot
@@ -106,13 +107,20 @@ def test_two_studies_replay_independently(
 
 
 class FlakyJournal:
-    """Delegates to a journal, but fails the next `fail_next` appends, as a full disk does."""
+    """Delegates to a journal, but fails the next `fail_next` appends, as a full disk does;
+    while `unreadable`, its reads fail too, as a PostgreSQL journal's do when the database
+    cannot be reached."""
 
     remote = False
 
     def __init__(self, inner: Journal):
         self.inner = inner
         self.fail_next = 0
+        self.unreadable = False
+
+    def _readable(self) -> None:
+        if self.unreadable:
+            raise StorageUnavailable("the journal cannot be reached")
 
     def append(self, event: Event) -> None:
         if self.fail_next:
@@ -130,15 +138,18 @@ class FlakyJournal:
         return self.inner.studies()
 
     def events(self, study: str, after: int = 0, limit: int | None = None) -> Iterator[Event]:
+        self._readable()
         return self.inner.events(study, after, limit)
 
     def find_request(self, study: str, request_id: str) -> Event | None:
+        self._readable()
         return self.inner.find_request(study, request_id)
 
     def save_snapshot(self, snapshot: Snapshot) -> None:
         self.inner.save_snapshot(snapshot)
 
     def latest_snapshot(self, study: str) -> Snapshot | None:
+        self._readable()
         return self.inner.latest_snapshot(study)
 
     def delete(self, study: str) -> None:
@@ -206,3 +217,25 @@ def test_a_failed_write_of_an_expiry_loses_no_lease_state(
     again = service.suggest("s", "w", "b")  # now the expiry is written and the trial resumed
     assert (again.job.trial_id, again.job.kind) == (job.job.trial_id, JobKind.START)
     assert_matches_disk(service, journal)
+
+
+def test_a_study_that_cannot_be_read_back_after_a_failed_write_refuses_calls_until_it_can(
+    flaky: tuple[StudyService, FlakyJournal],
+) -> None:
+    """Memory then holds a decision the journal lacks: a call building on it, or a snapshot
+    storing it, would put into the journal what never happened there."""
+    service, journal = flaky
+    job = service.suggest("s", "w", "a")
+    journal.fail_next, journal.unreadable = 1, True  # the database went away mid-write
+    with pytest.raises(OSError):
+        service.report("s", 0, job.lease_id, 1, 0.5, "ck")
+    with pytest.raises(StorageUnavailable, match="reloaded from its journal"):
+        service.suggest("s", "w", "b")
+    with pytest.raises(StorageUnavailable):
+        service.report("s", 0, job.lease_id, 1, 0.5, "ck")
+    assert service.save_snapshot("s") is False
+    journal.unreadable = False  # it is back: the next call reloads the study first
+    assert service.report("s", 0, job.lease_id, 1, 0.5, "ck")[0] is Decision.PAUSE
+    assert_matches_disk(service, journal)
+    stored = [event.seq for event in journal.inner.events("s")]
+    assert stored == list(range(1, len(stored) + 1))  # nothing lost, no gap

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from rung.server.journals import UnsupportedDatabase, check_target, is_postgres, redact
+from rung.server.journals import (
+    UnsupportedDatabase,
+    canonical,
+    check_target,
+    is_postgres,
+    redact,
+)
 from support import rung_command
 
 
@@ -32,6 +38,48 @@ def test_other_targets_are_refused_with_the_choices(target: str) -> None:
 def test_a_password_never_reaches_the_log() -> None:
     assert redact("postgresql://rung:s3cret@h:5432/db") == "postgresql://rung:***@h:5432/db"
     assert redact("postgresql://rung@h/db") == "postgresql://rung@h/db"
+    assert redact("postgresql://rung:p@ss@h/db") == "postgresql://rung:***@h/db"
+    assert redact("postgresql://h/db?user=u&password=s3cret&sslmode=require") == (
+        "postgresql://h/db?user=u&password=***&sslmode=require"
+    )
+    assert redact("postgresql://rung:s3cret@[::1/db") == "postgresql://rung:***@[::1/db"
+
+
+def test_the_scheme_is_given_to_libpq_in_lower_case() -> None:
+    assert canonical("POSTGRES://h/db") == "postgres://h/db"
+    assert canonical("runs/X.db") == "runs/X.db"
+
+
+@pytest.mark.parametrize(
+    ("target", "reason"),
+    [
+        ("postgresql://rung@h:notaport/db", "port must be a number"),
+        ("postgresql://h/db?bogus=1", "not a valid URL"),
+        ("postgresql://rung:s3cret@[::1/db", "not a valid URL"),
+    ],
+)
+def test_a_url_libpq_would_refuse_is_refused_at_once_without_its_password(
+    target: str, reason: str
+) -> None:
+    with pytest.raises(UnsupportedDatabase, match=reason) as info:
+        check_target(target)
+    assert "s3cret" not in str(info.value)
+
+
+def test_rung_serve_gives_up_on_a_database_it_cannot_reach_and_says_why(tmp_path: Path) -> None:
+    done = subprocess.run(
+        rung_command(
+            "serve", "--port", "0", "--db", "postgresql://rung:s3cret@127.0.0.1:1/rung",
+            "--db-wait", "1",
+        ),
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 1
+    assert "cannot reach PostgreSQL (retrying in" in done.stderr  # while it waited
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("rung serve: cannot reach PostgreSQL at postgresql://rung:***@")
+    assert "after 1 s" in last and "Traceback" not in done.stderr
+    assert "s3cret" not in done.stderr + done.stdout
 
 
 def test_rung_serve_refuses_an_unknown_scheme_and_creates_nothing(tmp_path: Path) -> None:

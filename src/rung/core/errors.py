@@ -23,3 +23,8 @@ class FailedPrecondition(RungError):
 
 class NotActive(RungError):
     """This server is a standby (or was fenced off): the call belongs to the active one."""
+
+
+class StorageUnavailable(RungError):
+    """The journal's database cannot be reached now (it restarts, the network is cut):
+    the call may be retried, here or on the server that takes over."""
