@@ -48,7 +48,8 @@ LEADER_TABLE = (
 RECONNECT_DELAYS = (0.25, 0.5, 1.0, 2.0)
 
 
-def _first_line(exc: Exception) -> str:
+def first_line(exc: Exception) -> str:
+    """A driver error's first line: enough for a log line or a status message."""
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
@@ -125,7 +126,7 @@ class Leadership:
                     log.info("active: took the lead", extra={"token": self.token})
                     return self.token
             except psycopg.OperationalError as exc:  # the session ended, and any lock with it
-                log.warning("standing by: lost the connection to PostgreSQL: %s", _first_line(exc))
+                log.warning("standing by: lost the connection to PostgreSQL: %s", first_line(exc))
                 self._disconnect()
                 continue
             stop.wait(poll_seconds)
@@ -147,11 +148,11 @@ class Leadership:
                     if left <= 0:
                         raise DatabaseUnreachable(
                             f"cannot reach PostgreSQL at {redact(self.url)} after "
-                            f"{self._first_connect_wait:g} s: {_first_line(exc)}"
+                            f"{self._first_connect_wait:g} s: {first_line(exc)}"
                         ) from None
                     delay = min(delay, left)
                 log.warning(
-                    "cannot reach PostgreSQL (retrying in %.2g s): %s", delay, _first_line(exc)
+                    "cannot reach PostgreSQL (retrying in %.2g s): %s", delay, first_line(exc)
                 )
                 if stop.wait(delay):
                     return None

@@ -22,7 +22,7 @@ from psycopg import errors
 
 from rung.core.errors import NotActive, StorageUnavailable
 
-from .leadership import create_leader_table
+from .leadership import create_leader_table, first_line
 from .sql_journal import CREATED_INDEX, SqlJournal
 
 REQUEST_ID = "(payload::jsonb ->> 'request_id')"  # the index's expression, exactly
@@ -132,8 +132,9 @@ class PostgresJournal(SqlJournal):
         try:
             yield
         except psycopg.OperationalError as exc:  # a restart, a cut network, a timeout
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise StorageUnavailable(f"the PostgreSQL journal cannot be reached: {reason}") from exc
+            raise StorageUnavailable(
+                f"the PostgreSQL journal cannot be reached: {first_line(exc)}"
+            ) from exc
 
     def _check_fence(self) -> None:
         """Inside a write's transaction: refuses it unless our token is current."""
