@@ -32,7 +32,14 @@ from .service import StudyService
 from .snapshots import DEFAULT_EVERY, Snapshotter
 from .standby import REUSE_PORT, StandbyServer
 from .storage import Journal
-from .journals import DEFAULT_DB_WAIT, canonical, is_postgres, open_journal, redact
+from .journals import (
+    DEFAULT_DB_WAIT,
+    canonical,
+    hold_sqlite_file,
+    is_postgres,
+    open_journal,
+    redact,
+)
 from .launch import READY
 
 if TYPE_CHECKING:
@@ -208,6 +215,7 @@ def serve(
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, _: _second_signal_exits(stop, signum))
+    sole_server = None if is_postgres(db) else hold_sqlite_file(db)  # raises DatabaseInUse
     journal, port, leadership, standby = _take_the_lead(db, host, port, security, stop, db_wait)
     if journal is None:
         return 0  # stopped while standing by
@@ -263,6 +271,8 @@ def serve(
     if leadership is not None:
         leadership.close()
     faulthandler.cancel_dump_traceback_later()
+    if sole_server is not None:
+        sole_server.close()  # after the journal closed: the next server may open it now
     log.info("stopped; journal closed")
     return LOST_THE_LEAD if lost.is_set() else 0
 

@@ -7,8 +7,11 @@ a file name (which would silently create a folder called `mysql:`).
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
 from pathlib import Path
+from typing import IO
 
 from .sql_journal import SqliteJournal
 from .storage import Journal
@@ -26,6 +29,36 @@ class UnsupportedDatabase(ValueError):
 
 class DatabaseUnreachable(Exception):
     """A starting server could not reach PostgreSQL within its wait (leadership.py)."""
+
+
+class DatabaseInUse(Exception):
+    """Another `rung serve` holds the SQLite file: one server a file."""
+
+
+def hold_sqlite_file(path: str) -> IO[str]:
+    """Makes this process the only `rung serve` on the SQLite file at `path`.
+
+    Two servers on one file would each decide from their own memory and refuse
+    each other's writes. The lock (flock on `<path>.lock`, which names the holder)
+    ends with the process however it ends, SIGKILL included; keep the returned
+    file open while serving."""
+    lock = open(f"{path}.lock", "a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "a process"
+        lock.close()
+        raise DatabaseInUse(
+            f"{path} is in use by another rung serve ({holder}): one server per SQLite "
+            "file. Stop that one first, or use PostgreSQL to run several (one active, "
+            "the others standing by)"
+        ) from None
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"pid {os.getpid()}\n")
+    lock.flush()
+    return lock
 
 
 def is_postgres(target: str) -> bool:

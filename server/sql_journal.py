@@ -312,7 +312,7 @@ class SqliteJournal(SqlJournal):
 
     def _statement_transaction(self) -> AbstractContextManager[Any]:
         """None: a statement is a transaction of its own here (autocommit), and SQLite
-        journals are not fenced (one server a file)."""
+        journals are not fenced (one server a file: journals.hold_sqlite_file)."""
         return nullcontext()
 
     @staticmethod

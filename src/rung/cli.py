@@ -25,7 +25,12 @@ WORKER_RETRY_SECONDS = 300.0  # a worker rides out a server restart of up to fiv
 
 def _serve(args: argparse.Namespace) -> int:
     from rung.server.app import serve
-    from rung.server.journals import DatabaseUnreachable, UnsupportedDatabase, check_target
+    from rung.server.journals import (
+        DatabaseInUse,
+        DatabaseUnreachable,
+        UnsupportedDatabase,
+        check_target,
+    )
     from rung.server.security import ServerSecurity
 
     try:
@@ -42,7 +47,7 @@ def _serve(args: argparse.Namespace) -> int:
             max_workers=args.max_workers, db_wait=args.db_wait,
             **({} if args.stop_timeout is None else {"stop_timeout": args.stop_timeout}),
         )
-    except DatabaseUnreachable as exc:
+    except (DatabaseInUse, DatabaseUnreachable) as exc:
         raise SystemExit(f"rung serve: {exc}") from None
 
 

@@ -14,7 +14,7 @@ from rung.server.journals import (
     is_postgres,
     redact,
 )
-from support import rung_command
+from support import ServerProcess, rung_command
 
 
 @pytest.mark.parametrize("target", ["postgresql://u@h:5432/db", "POSTGRES://h/db"])
@@ -90,3 +90,22 @@ def test_rung_serve_refuses_an_unknown_scheme_and_creates_nothing(tmp_path: Path
     assert done.returncode != 0
     assert "unsupported URL scheme 'mysql://'" in done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_second_rung_serve_on_one_sqlite_file_is_refused_until_the_first_is_gone(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "rung.db"
+    first = ServerProcess(db).start()
+    try:
+        second = subprocess.run(
+            rung_command("serve", "--port", "0", "--db", str(db)),
+            capture_output=True, text=True, timeout=60,
+        )
+        assert second.returncode == 1
+        assert first.proc is not None
+        assert f"is in use by another rung serve (pid {first.proc.pid})" in second.stderr
+        assert "Traceback" not in second.stderr
+        first.restart()  # SIGKILL ends the lock with the process: the next server starts
+    finally:
+        first.terminate()
