@@ -324,8 +324,9 @@ def _take_the_lead(
     leadership = Leadership(db, "", first_connect_wait=db_wait)
     standby = start_standby(host, port, security, leadership.holder)
     leadership.address = f"{host}:{standby.port}"
-    # Announced before the database answers: while PostgreSQL is unreachable (the campaign
-    # waits for it) clients get quick UNAVAILABLE answers here, not refused connections.
+    leadership.try_connect()
+    # Announced even if the database did not answer: while PostgreSQL is unreachable (the
+    # campaign waits for it) clients get quick UNAVAILABLE answers, not refused connections.
     print(f"{READY}{host}:{standby.port}", flush=True)
     try:
         token = leadership.campaign(stop)

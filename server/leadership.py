@@ -132,35 +132,45 @@ class Leadership:
             stop.wait(poll_seconds)
         return None
 
+    def try_connect(self) -> None:
+        """One attempt at the lock session, made before the server announces itself: with
+        the database up, its refusals name the active server from the first call on.
+        A failure is left to the campaign, which retries and says why."""
+        if self._conn is None:
+            self._open()
+
     def _connected(self, stop: threading.Event) -> psycopg.Connection | None:
         """The lock session, opened if there is none: while PostgreSQL cannot be reached (it
         restarts, the network is cut, it is not up yet) retries, saying why each time, with
         a growing delay. None if `stop` is set first."""
         failures = 0
-        while self._conn is None:
-            try:
-                self._conn = _lock_session(self.url)
-            except psycopg.OperationalError as exc:
-                delay = RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)]
-                failures += 1
-                if self._first_connect_by is not None:
-                    left = self._first_connect_by - time.monotonic()
-                    if left <= 0:
-                        raise DatabaseUnreachable(
-                            f"cannot reach PostgreSQL at {redact(self.url)} after "
-                            f"{self._first_connect_wait:g} s: {first_line(exc)}"
-                        ) from None
-                    delay = min(delay, left)
-                log.warning(
-                    "cannot reach PostgreSQL (retrying in %.2g s): %s", delay, first_line(exc)
-                )
-                if stop.wait(delay):
-                    return None
-            else:
-                self._first_connect_by = None  # from now on, outages are waited out
-                active = self.holder() or None
-                log.info("standing by", extra={"address": self.address, "active": active})
+        while self._conn is None and (error := self._open()) is not None:
+            delay = RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)]
+            failures += 1
+            if self._first_connect_by is not None:
+                left = self._first_connect_by - time.monotonic()
+                if left <= 0:
+                    raise DatabaseUnreachable(
+                        f"cannot reach PostgreSQL at {redact(self.url)} after "
+                        f"{self._first_connect_wait:g} s: {first_line(error)}"
+                    )
+                delay = min(delay, left)
+            reason = first_line(error)
+            log.warning("cannot reach PostgreSQL (retrying in %.2g s): %s", delay, reason)
+            if stop.wait(delay):
+                return None
         return self._conn
+
+    def _open(self) -> psycopg.OperationalError | None:
+        """One attempt at the lock session; the error if it failed."""
+        try:
+            self._conn = _lock_session(self.url)
+        except psycopg.OperationalError as exc:
+            return exc
+        self._first_connect_by = None  # from now on, outages are waited out
+        active = self.holder() or None
+        log.info("standing by", extra={"address": self.address, "active": active})
+        return None
 
     def _disconnect(self) -> None:
         conn, self._conn = self._conn, None

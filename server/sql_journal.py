@@ -18,10 +18,11 @@ import json
 import sqlite3
 import threading
 import time
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, ClassVar, Iterator
 
+from rung.core.errors import StorageUnavailable
 from rung.core.lazy_rows import chunk_text
 
 from .storage import (
@@ -36,6 +37,11 @@ PARTS_PER_TRANSACTION = 3
 PART_PAUSE_SECONDS = 0.005
 # Events an INSERT statement: 2,000 parameters, well below SQLite's limit (32,766).
 ROWS_PER_INSERT = 500
+# SQLite's primary result codes for a write that may work later (space freed, the disk
+# back, a lock let go); others (a corrupt file, an SQL error) are bugs or lost causes.
+TRANSIENT_SQLITE_ERRORS = frozenset(
+    {sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+)
 # Each study's first event ("created"), in creation order: a partial index of one row a study.
 CREATED_INDEX = "ON {events} (id) WHERE seq = 1"
 
@@ -96,15 +102,21 @@ class SqlJournal:
             )
             values = [v for e in chunk for v in (e.study, e.seq, e.kind, e.payload_text)]
             statements.append((insert, values))
-        transaction = self._statement_transaction if len(statements) == 1 else self._transaction
-        with self._write_lock:
-            try:
-                with transaction():  # one commit, one fsync (or WAL flush)
-                    self._check_fence()
-                    for insert, values in statements:
-                        self._writer.execute(insert, values)
-            except self.UNIQUE_VIOLATION as exc:
-                raise DuplicateEvent(f"a seq in this batch is already stored: {exc}") from exc
+        try:
+            with self._writing(one_statement=len(statements) == 1):  # one commit, one fsync
+                for insert, values in statements:
+                    self._writer.execute(insert, values)
+        except self.UNIQUE_VIOLATION as exc:
+            raise DuplicateEvent(f"a seq in this batch is already stored: {exc}") from exc
+
+    @contextmanager
+    def _writing(self, one_statement: bool = False) -> Iterator[None]:
+        """One write: under the write lock, in a transaction whose fence is checked first,
+        with a database that cannot be reached reported as StorageUnavailable."""
+        transaction = self._statement_transaction if one_statement else self._transaction
+        with self._write_lock, self._reachable(), transaction():
+            self._check_fence()
+            yield
 
     def save_snapshot(self, snapshot: Snapshot) -> None:
         """Writes the parts whose rows changed since the study's last snapshot, a few a
@@ -130,8 +142,7 @@ class SqlJournal:
         keys = [key for _, key in parts.values()]  # in the snapshot's order
         self._write_parts(snapshot.study, fresh)
         head = snapshot_head(snapshot, keys)
-        with self._write_lock, self._transaction():
-            self._check_fence()
+        with self._writing():
             self._writer.execute(
                 self._sql("DELETE FROM {snapshots} WHERE study = ?"), (snapshot.study,)
             )
@@ -165,8 +176,7 @@ class SqlJournal:
         """Runs `statement` for each row of parameters, PARTS_PER_TRANSACTION rows a
         transaction, with a pause after each."""
         for start in range(0, len(rows), PARTS_PER_TRANSACTION):
-            with self._write_lock, self._transaction():
-                self._check_fence()
+            with self._writing():
                 self._writer.cursor().executemany(
                     statement, rows[start : start + PARTS_PER_TRANSACTION]
                 )
@@ -183,8 +193,7 @@ class SqlJournal:
 
     def delete(self, study: str) -> None:
         self._finish_reading(study)
-        with self._write_lock, self._transaction():  # events and snapshot go together
-            self._check_fence()
+        with self._writing():  # events and snapshot go together
             self._writer.execute(self._sql("DELETE FROM {events} WHERE study = ?"), (study,))
             self._writer.execute(self._sql("DELETE FROM {snapshots} WHERE study = ?"), (study,))
             self._writer.execute(self._sql("DELETE FROM {parts} WHERE study = ?"), (study,))
@@ -198,7 +207,7 @@ class SqlJournal:
 
     def _reachable(self) -> AbstractContextManager[Any]:
         """Around every read and write: turns the driver's errors for a database that cannot
-        be reached into StorageUnavailable, which callers may retry (none for a file)."""
+        be reached, or written now, into StorageUnavailable, which callers may retry."""
         return nullcontext()
 
     def _read_cursor(self) -> Any:
@@ -314,6 +323,19 @@ class SqliteJournal(SqlJournal):
         """None: a statement is a transaction of its own here (autocommit), and SQLite
         journals are not fenced (one server a file: journals.hold_sqlite_file)."""
         return nullcontext()
+
+    @contextmanager
+    def _reachable(self) -> Iterator[None]:
+        """A full disk, an I/O error or a file another process keeps locked: the write
+        (or read) may succeed later, so callers hear UNAVAILABLE and retry."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF not in TRANSIENT_SQLITE_ERRORS:
+                raise
+            raise StorageUnavailable(
+                f"the SQLite journal cannot be written now: {exc} ({exc.sqlite_errorname})"
+            ) from exc
 
     @staticmethod
     def _no_limit() -> Any:

@@ -121,11 +121,10 @@ class PostgresJournal(SqlJournal):
     def _transaction(self) -> Iterator[None]:
         """A write's transaction, on a new connection if the last one broke (PostgreSQL
         restarted, the network was cut): the fence check makes that safe."""
-        with self._reachable():
-            if self._writer.broken:
-                self._writer = psycopg.connect(self.url, autocommit=True)
-            with self._writer.transaction():
-                yield
+        if self._writer.broken:
+            self._writer = psycopg.connect(self.url, autocommit=True)
+        with self._writer.transaction():
+            yield
 
     @contextmanager
     def _reachable(self) -> Iterator[None]:

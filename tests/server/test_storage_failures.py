@@ -1,0 +1,42 @@
+"""A journal that cannot be written now (a full disk) answers UNAVAILABLE, which clients
+retry; once there is room again the retry succeeds and nothing is lost or doubled."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import grpc
+import pytest
+
+from rung.core.errors import StorageUnavailable
+from rung.server.rpc import status_for
+from rung.server.service import StudyService
+from rung.server.sql_journal import SqliteJournal
+from server_support import make_spec
+
+NO_LIMIT = 1_073_741_823  # SQLite's largest max_page_count
+
+
+def test_a_full_disk_is_unavailable_and_the_same_call_retried_later_succeeds(
+    tmp_path: Path,
+) -> None:
+    journal = SqliteJournal(tmp_path / "rung.db")
+    service = StudyService(journal, lease_seconds=60)
+    service.create_study(make_spec(trials=10_000))
+    pages = journal._writer.execute("PRAGMA page_count").fetchone()[0]
+    journal._writer.execute(f"PRAGMA max_page_count = {pages}")  # SQLite's own "disk full"
+    issued = []
+    with pytest.raises(StorageUnavailable, match=r"full \(SQLITE_FULL\)") as info:
+        for i in range(10_000):  # until an event needs a page the file may not grow by
+            issued.append(service.suggest("s", "w", f"request-{i}"))
+    failed = f"request-{len(issued)}"
+    assert status_for(info.value, "suggest")[0] is grpc.StatusCode.UNAVAILABLE
+
+    journal._writer.execute(f"PRAGMA max_page_count = {NO_LIMIT}")  # room again
+    retried = service.suggest("s", "w", failed)
+    assert retried.job.trial_id == len(issued)  # the failed Suggest issued nothing
+    assert service.suggest("s", "w", failed) == retried  # and is answered once
+    service.close()
+    restarted = StudyService(SqliteJournal(tmp_path / "rung.db"), lease_seconds=60)
+    assert len(restarted.list_trials("s")) == len(issued) + 1
+    restarted.close()
