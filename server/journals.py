@@ -42,6 +42,7 @@ def hold_sqlite_file(path: str) -> IO[str]:
     each other's writes. The lock (flock on `<path>.lock`, which names the holder)
     ends with the process however it ends, SIGKILL included; keep the returned
     file open while serving."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)  # as SqliteJournal would
     lock = open(f"{path}.lock", "a+")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
