@@ -1,6 +1,8 @@
-"""How long from SIGKILL of the active `rung serve` until the standby answers?
+"""How long from SIGKILL of the active `rung serve` (or a PostgreSQL restart) until
+the standby answers?
 
     .venv/bin/python benchmarks/failover.py [--runs 5] [--trials 2000]
+        [--fault sigkill|postgres-restart] [--down 1.0]
 
 A throw-away PostgreSQL (as the tests start it), two `rung serve` on it, a
 study with `--trials` trials run through Suggest/Report by the benchmark (so
@@ -8,6 +10,10 @@ the new leader has a journal to rebuild), then SIGKILL of the active server.
 Measured: the time until a Client given both addresses gets its next
 GetStudy answered by the standby (detecting the lost lock, taking the lead,
 replaying, rebinding the port, the client finding it).
+
+`--fault postgres-restart` restarts PostgreSQL instead (every session ends; it
+is down for `--down` seconds): measured from the moment the database accepts
+connections again, which adds the standby's reconnecting to the above.
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ def fill(client: Client, trials: int) -> None:
                     break
 
 
-def one_run(pg: PostgresServer, folder: Path, trials: int) -> float:
+def one_run(pg: PostgresServer, folder: Path, trials: int, fault: str, down: float) -> float:
     url = pg.new_database()
     a, address_a = spawn_server(["--port", "0", "--db", url], folder / "a.log")
     time.sleep(0.5)  # let the first one take the lead
@@ -54,7 +60,10 @@ def one_run(pg: PostgresServer, folder: Path, trials: int) -> float:
             # At a random moment of the standby's polling for the lock, so that the runs
             # sample it rather than all falling at one phase of it.
             time.sleep(random.uniform(0.0, POLL_SECONDS))
-            a.send_signal(signal.SIGKILL)
+            if fault == "sigkill":
+                a.send_signal(signal.SIGKILL)
+            else:
+                pg.restart(down_seconds=down)  # returns once it accepts connections again
             started = time.perf_counter()
             client.get_study("failover")
             return time.perf_counter() - started
@@ -69,6 +78,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--trials", type=int, default=2000)
+    parser.add_argument("--fault", choices=["sigkill", "postgres-restart"], default="sigkill")
+    parser.add_argument("--down", type=float, default=1.0,
+                        help="seconds PostgreSQL stays down (postgres-restart)")
     args = parser.parse_args()
     reason = unavailable()
     if reason:
@@ -76,10 +88,16 @@ def main() -> None:
     pg = PostgresServer().start()
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            times = [one_run(pg, Path(tmp), args.trials) for _ in range(args.runs)]
+            times = [
+                one_run(pg, Path(tmp), args.trials, args.fault, args.down)
+                for _ in range(args.runs)
+            ]
     finally:
         pg.stop()
-    print(f"{args.runs} failovers, studies of {args.trials} trials: SIGKILL -> next call answered")
+    fault = "SIGKILL" if args.fault == "sigkill" else (
+        f"PostgreSQL restarted ({args.down:g} s down), back"
+    )
+    print(f"{args.runs} failovers, studies of {args.trials} trials: {fault} -> next call answered")
     print(f"  median {statistics.median(times):.2f} s, max {max(times):.2f} s "
           f"({', '.join(f'{t:.2f}' for t in times)})")
 

@@ -18,6 +18,7 @@ leader replays a journal nobody else can still change.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 
@@ -44,8 +45,10 @@ LEADER_TABLE = (
 )
 
 
-# Seconds between attempts to reach PostgreSQL, the last one repeated.
-RECONNECT_DELAYS = (0.25, 0.5, 1.0, 2.0)
+# Seconds between attempts to reach PostgreSQL, the last one repeated: a refused connection
+# costs nothing, and a standby waiting for the database to come back takes over sooner.
+RECONNECT_DELAYS = (0.1, 0.25, 0.5)
+REPEAT_WARNING_SECONDS = 10.0  # while it cannot, the log says so this often, not each time
 
 
 def first_line(exc: Exception) -> str:
@@ -143,7 +146,7 @@ class Leadership:
         """The lock session, opened if there is none: while PostgreSQL cannot be reached (it
         restarts, the network is cut, it is not up yet) retries, saying why each time, with
         a growing delay. None if `stop` is set first."""
-        failures = 0
+        failures, said_at = 0, -math.inf
         while self._conn is None and (error := self._open()) is not None:
             delay = RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)]
             failures += 1
@@ -155,8 +158,12 @@ class Leadership:
                         f"{self._first_connect_wait:g} s: {first_line(error)}"
                     )
                 delay = min(delay, left)
-            reason = first_line(error)
-            log.warning("cannot reach PostgreSQL (retrying in %.2g s): %s", delay, reason)
+            if time.monotonic() - said_at >= REPEAT_WARNING_SECONDS:
+                said_at = time.monotonic()
+                log.warning(
+                    "cannot reach PostgreSQL (attempt %d; retrying every %.2g s): %s",
+                    failures, RECONNECT_DELAYS[-1], first_line(error),
+                )
             if stop.wait(delay):
                 return None
         return self._conn

@@ -75,7 +75,7 @@ def test_rung_serve_gives_up_on_a_database_it_cannot_reach_and_says_why(tmp_path
         cwd=tmp_path, capture_output=True, text=True, timeout=60,
     )
     assert done.returncode == 1
-    assert "cannot reach PostgreSQL (retrying in" in done.stderr  # while it waited
+    assert "cannot reach PostgreSQL (attempt 1; retrying every" in done.stderr  # as it waited
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("rung serve: cannot reach PostgreSQL at postgresql://rung:***@")
     assert "after 1 s" in last and "Traceback" not in done.stderr
