@@ -20,6 +20,7 @@ upload are removed when the store opens.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterable
 
 from rung.durable import fsync_dir
-from rung.core.errors import InvalidArgument, NotFound, RungError
+from rung.core.errors import InvalidArgument, NotFound, RungError, StorageUnavailable
 from rung.core.study import check_study_name
 
 SERVER_REF_PREFIX = "server:"
@@ -158,8 +159,13 @@ class BlobStore:
                 _write_checked(f, data, size, key.sha256)
             before_commit()
             os.replace(tmp_name, target)
-        except BaseException:
+        except BaseException as exc:
             Path(tmp_name).unlink(missing_ok=True)
+            if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise StorageUnavailable(  # retention or an operator may make room: retry
+                    f"the server's checkpoint folder {self.root} is full "
+                    f"({os.strerror(exc.errno)}); the upload can be retried once there is room"
+                ) from exc
             raise
         for folder in (target.parent, target.parent.parent, self.root):
             fsync_dir(folder)

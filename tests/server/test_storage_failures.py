@@ -1,14 +1,20 @@
-"""A journal that cannot be written now (a full disk) answers UNAVAILABLE, which clients
-retry; once there is room again the retry succeeds and nothing is lost or doubled."""
+"""A journal or checkpoint folder that cannot be written now (a full disk) answers
+UNAVAILABLE, which clients retry; once there is room again the retry succeeds and
+nothing is lost or doubled."""
 
 from __future__ import annotations
 
+import hashlib
+import os
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
 import pytest
 
 from rung.core.errors import StorageUnavailable
+from rung.server.blobs import BlobKey, BlobStore
 from rung.server.rpc import status_for
 from rung.server.service import StudyService
 from rung.server.sql_journal import SqliteJournal
@@ -40,3 +46,39 @@ def test_a_full_disk_is_unavailable_and_the_same_call_retried_later_succeeds(
     restarted = StudyService(SqliteJournal(tmp_path / "rung.db"), lease_seconds=60)
     assert len(restarted.list_trials("s")) == len(issued) + 1
     restarted.close()
+
+
+@pytest.fixture
+def tiny_filesystem(tmp_path: Path) -> Iterator[Path]:
+    """A 256 KiB tmpfs: a real "No space left on device" (mounting needs root)."""
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    mount = ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)]
+    done = subprocess.run(mount, capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+def _blob(trial_id: int, size: int) -> tuple[BlobKey, bytes]:
+    data = os.urandom(size)
+    return BlobKey("s", trial_id, 1, hashlib.sha256(data).hexdigest()), data
+
+
+def test_a_full_checkpoint_folder_is_unavailable_and_keeps_no_partial_upload(
+    tiny_filesystem: Path,
+) -> None:
+    store = BlobStore(tiny_filesystem, max_bytes=10**9)
+    key, data = _blob(0, 1024 * 1024)
+    chunks = [data[i : i + 65536] for i in range(0, len(data), 65536)]
+    with pytest.raises(StorageUnavailable, match="is full") as info:
+        store.receive(key, len(data), chunks)
+    assert status_for(info.value, "upload")[0] is grpc.StatusCode.UNAVAILABLE
+    assert store.stored("s") == []
+    assert [f for f in tiny_filesystem.rglob("*") if f.is_file()] == []  # no partial file
+    smaller, data = _blob(1, 64 * 1024)  # what the failed upload wrote was given back
+    store.receive(smaller, len(data), [data])
+    assert store.stored("s") == [smaller]
