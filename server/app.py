@@ -21,6 +21,8 @@ from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 from threadpoolctl import threadpool_limits
 
+from rung.core.errors import StorageUnavailable
+
 from .blobs import BlobStore, CheckpointSettings
 from .http import start_dashboard
 from .memory import release_freed_memory
@@ -34,6 +36,7 @@ from .standby import REUSE_PORT, StandbyServer
 from .storage import Journal
 from .journals import (
     DEFAULT_DB_WAIT,
+    DatabaseUnreachable,
     canonical,
     hold_sqlite_file,
     is_postgres,
@@ -221,7 +224,14 @@ def serve(
         return 0  # stopped while standing by
     lost = threading.Event()
     try:
-        service = _restored_service(journal, lease_seconds)
+        try:
+            service = _restored_service(journal, lease_seconds)
+        except StorageUnavailable as exc:  # the database went away during the restore
+            if leadership is not None:
+                leadership.close()
+            raise DatabaseUnreachable(
+                f"cannot restore the studies from the journal: {exc}"
+            ) from None
         blobs = BlobStore(checkpoints.folder(_checkpoint_base(db)), checkpoints.max_bytes)
         running = start_server(
             service, host, port, max_workers=max_workers, security=security,
@@ -338,7 +348,13 @@ def _take_the_lead(
         leadership.close()
         return None, standby.port, None, None
     standby.take_over()
-    return PostgresJournal(db, fence=token), standby.port, leadership, standby
+    try:
+        journal = PostgresJournal(db, fence=token)
+    except StorageUnavailable as exc:  # the lead goes back at once, to a standby if any
+        standby.stop()
+        leadership.close()
+        raise DatabaseUnreachable(f"took the lead but cannot open the journal: {exc}") from None
+    return journal, standby.port, leadership, standby
 
 
 def _checkpoint_base(db: str) -> Path:

@@ -98,16 +98,18 @@ class PostgresJournal(SqlJournal):
     def __init__(self, url: str, fence: int | None = None):
         self.url = url
         self.fence = fence
-        writer = psycopg.connect(url, autocommit=True)
-        # Concurrent first starts of several servers may race on CREATE TABLE IF NOT EXISTS;
-        # an advisory lock held for the transaction serializes them.
-        with writer.transaction():
-            writer.execute("SELECT pg_advisory_xact_lock(hashtext('rung_schema'))")
-            for statement in SCHEMA:
-                writer.execute(statement)
-            _store_snapshot_text(writer)
-            create_leader_table(writer)
-        super().__init__(writer, psycopg.connect(url, autocommit=True))
+        with self._reachable():  # e.g. the role's connection limit: StorageUnavailable
+            writer = psycopg.connect(url, autocommit=True)
+            # Concurrent first starts of several servers may race on CREATE TABLE IF NOT
+            # EXISTS; an advisory lock held for the transaction serializes them.
+            with writer.transaction():
+                writer.execute("SELECT pg_advisory_xact_lock(hashtext('rung_schema'))")
+                for statement in SCHEMA:
+                    writer.execute(statement)
+                _store_snapshot_text(writer)
+                create_leader_table(writer)
+            reader = psycopg.connect(url, autocommit=True)
+        super().__init__(writer, reader)
 
     def _read_cursor(self) -> psycopg.Cursor[Any]:
         if self._reader.broken:

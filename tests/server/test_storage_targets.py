@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from rung.server.journals import (
     is_postgres,
     redact,
 )
+from pg_support import PostgresServer
 from support import ServerProcess, rung_command
 
 
@@ -109,3 +111,27 @@ def test_a_second_rung_serve_on_one_sqlite_file_is_refused_until_the_first_is_go
         first.restart()  # SIGKILL ends the lock with the process: the next server starts
     finally:
         first.terminate()
+
+
+def test_a_server_that_takes_the_lead_but_cannot_open_the_journal_gives_it_up_and_says_why(
+    tmp_path: Path, postgres: PostgresServer
+) -> None:
+    """A role allowed one connection (managed databases set such limits): the lock session
+    takes it, the journal's connection is refused."""
+    import psycopg
+
+    role = f"r_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres.url(), autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN CONNECTION LIMIT 1")
+        admin.execute(f"CREATE DATABASE {role} OWNER {role}")
+    done = subprocess.run(
+        rung_command(
+            "serve", "--port", "0", "--db",
+            f"postgresql://{role}@127.0.0.1:{postgres.port}/{role}", "--db-wait", "5",
+        ),
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("rung serve: took the lead but cannot open the journal:")
+    assert "too many connections" in last and "Traceback" not in done.stderr
