@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import sqlite3
 from pathlib import Path
 from typing import IO
 
@@ -28,7 +29,8 @@ class UnsupportedDatabase(ValueError):
 
 
 class DatabaseUnreachable(Exception):
-    """A starting server could not reach PostgreSQL within its wait (leadership.py)."""
+    """A starting server cannot open its journal: PostgreSQL did not answer within its wait
+    (leadership.py), or the SQLite file cannot be opened."""
 
 
 class DatabaseInUse(Exception):
@@ -42,8 +44,11 @@ def hold_sqlite_file(path: str) -> IO[str]:
     each other's writes. The lock (flock on `<path>.lock`, which names the holder)
     ends with the process however it ends, SIGKILL included; keep the returned
     file open while serving."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)  # as SqliteJournal would
-    lock = open(f"{path}.lock", "a+")
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)  # as SqliteJournal would
+        lock = open(f"{path}.lock", "a+")
+    except OSError as exc:
+        raise DatabaseUnreachable(f"cannot open {path}.lock beside the journal: {exc}") from None
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -109,7 +114,10 @@ def open_journal(target: str) -> Journal:
         from .storage_pg import PostgresJournal  # psycopg is only needed here
 
         return PostgresJournal(target)
-    return SqliteJournal(Path(target))
+    try:
+        return SqliteJournal(Path(target))
+    except (sqlite3.Error, OSError) as exc:  # a folder, no permission, not a database
+        raise DatabaseUnreachable(f"cannot open the SQLite journal {target}: {exc}") from None
 
 
 def redact(target: str) -> str:

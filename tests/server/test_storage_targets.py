@@ -135,3 +135,17 @@ def test_a_server_that_takes_the_lead_but_cannot_open_the_journal_gives_it_up_an
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("rung serve: took the lead but cannot open the journal:")
     assert "too many connections" in last and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("where", ["a-folder.db", "not-a-database.db", "no-such-dir"])
+def test_rung_serve_says_why_it_cannot_open_a_sqlite_journal(tmp_path: Path, where: str) -> None:
+    (tmp_path / "a-folder.db").mkdir()
+    (tmp_path / "not-a-database.db").write_text("these are not the bytes of a database\n" * 100)
+    target = {"no-such-dir": "/proc/rung.db"}.get(where, str(tmp_path / where))
+    done = subprocess.run(
+        rung_command("serve", "--port", "0", "--db", target),
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1].startswith("rung serve: cannot open")
+    assert "Traceback" not in done.stderr
