@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import faulthandler
 import gc
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 from concurrent import futures
@@ -205,6 +207,7 @@ def serve(
     security.check_exposure(host, insecure)
     if http_port is not None:
         security.check_exposure(http_host, insecure)
+    check_port_free(host, port)
     # Model-based searchers do small linear algebra per Suggest: BLAS threads would only
     # fight the RPC threads for cores (measured: GP suggest 50 ms single-threaded, 360 ms not).
     threadpool_limits(1)
@@ -285,6 +288,35 @@ def serve(
         sole_server.close()  # after the journal closed: the next server may open it now
     log.info("stopped; journal closed")
     return LOST_THE_LEAD if lost.is_set() else 0
+
+
+class CannotListen(Exception):
+    """The server's address cannot be bound: taken, or not an address of this machine."""
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Raises CannotListen unless `host:port` can be bound.
+
+    gRPC binds with SO_REUSEPORT (a standby hands its port over to the active
+    server that way), and the kernel lets a second process bind a port so held
+    and spreads new connections over both: a second `rung serve` on a port in
+    use would silently take half the workers. A plain bind finds out first
+    (SO_REUSEADDR only lets it past connections of a server that has stopped)."""
+    try:
+        addresses = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as exc:
+        raise CannotListen(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    for family, kind, protocol, _, address in addresses:
+        with socket.socket(family, kind, protocol) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                taken = exc.errno == errno.EADDRINUSE
+                reason = "it is in use (another rung serve?)" if taken else exc.strerror
+                raise CannotListen(f"cannot listen on {host}:{port}: {reason}") from None
 
 
 def _second_signal_exits(stop: threading.Event, signum: int) -> None:

@@ -24,7 +24,7 @@ WORKER_RETRY_SECONDS = 300.0  # a worker rides out a server restart of up to fiv
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from rung.server.app import serve
+    from rung.server.app import CannotListen, serve
     from rung.server.journals import (
         DatabaseInUse,
         DatabaseUnreachable,
@@ -47,7 +47,7 @@ def _serve(args: argparse.Namespace) -> int:
             max_workers=args.max_workers, db_wait=args.db_wait,
             **({} if args.stop_timeout is None else {"stop_timeout": args.stop_timeout}),
         )
-    except (DatabaseInUse, DatabaseUnreachable) as exc:
+    except (CannotListen, DatabaseInUse, DatabaseUnreachable) as exc:
         raise SystemExit(f"rung serve: {exc}") from None
 
 

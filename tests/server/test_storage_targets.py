@@ -149,3 +149,26 @@ def test_rung_serve_says_why_it_cannot_open_a_sqlite_journal(tmp_path: Path, whe
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1].startswith("rung serve: cannot open")
     assert "Traceback" not in done.stderr
+
+
+def test_rung_serve_refuses_a_port_in_use_and_an_address_it_cannot_bind(tmp_path: Path) -> None:
+    """gRPC's SO_REUSEPORT would otherwise let a second server share the port silently."""
+    first = ServerProcess(tmp_path / "first.db").start()
+    try:
+        for host, port, reason in [
+            ("127.0.0.1", str(first.port), "it is in use (another rung serve?)"),
+            ("no-such-host.invalid", "0", "cannot listen on no-such-host.invalid:0"),
+        ]:
+            done = subprocess.run(
+                rung_command(
+                    "serve", "--host", host, "--port", port, "--insecure",
+                    "--db", str(tmp_path / "second.db"),
+                ),
+                capture_output=True, text=True, timeout=60,
+            )
+            assert done.returncode == 1
+            assert reason in done.stderr and "Traceback" not in done.stderr
+        first.restart()  # SIGKILL, then the same port again: the dead server's port is free
+        assert first.proc is not None and first.proc.poll() is None
+    finally:
+        first.terminate()
