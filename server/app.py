@@ -207,7 +207,9 @@ def serve(
     security.check_exposure(host, insecure)
     if http_port is not None:
         security.check_exposure(http_host, insecure)
-    check_port_free(host, port)
+    for where, at in ((host, port), (http_host, http_port), (metrics_host, metrics_port)):
+        if at is not None:  # before anything starts: a taken port is said in one line
+            check_port_free(where, at)
     # Model-based searchers do small linear algebra per Suggest: BLAS threads would only
     # fight the RPC threads for cores (measured: GP suggest 50 ms single-threaded, 360 ms not).
     threadpool_limits(1)

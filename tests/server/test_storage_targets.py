@@ -151,19 +151,20 @@ def test_rung_serve_says_why_it_cannot_open_a_sqlite_journal(tmp_path: Path, whe
     assert "Traceback" not in done.stderr
 
 
-def test_rung_serve_refuses_a_port_in_use_and_an_address_it_cannot_bind(tmp_path: Path) -> None:
+def test_rung_serve_refuses_ports_in_use_and_an_address_it_cannot_bind(tmp_path: Path) -> None:
     """gRPC's SO_REUSEPORT would otherwise let a second server share the port silently."""
     first = ServerProcess(tmp_path / "first.db").start()
     try:
-        for host, port, reason in [
-            ("127.0.0.1", str(first.port), "it is in use (another rung serve?)"),
-            ("no-such-host.invalid", "0", "cannot listen on no-such-host.invalid:0"),
+        taken = str(first.port)
+        for flags, reason in [
+            (["--port", taken], "it is in use (another rung serve?)"),
+            (["--port", "0", "--http-port", taken], f"127.0.0.1:{taken}: it is in use"),
+            (["--port", "0", "--metrics-port", taken], f"127.0.0.1:{taken}: it is in use"),
+            (["--host", "no-such-host.invalid", "--port", "0", "--insecure"],
+             "cannot listen on no-such-host.invalid:0"),
         ]:
             done = subprocess.run(
-                rung_command(
-                    "serve", "--host", host, "--port", port, "--insecure",
-                    "--db", str(tmp_path / "second.db"),
-                ),
+                rung_command("serve", *flags, "--db", str(tmp_path / "second.db")),
                 capture_output=True, text=True, timeout=60,
             )
             assert done.returncode == 1
