@@ -468,7 +468,7 @@ class StudyService:
         For the dashboard, which keeps a copy of each trial and refreshes only what changed.
         """
         study = self._study(name)
-        with study.lock:
+        with self._locked(study, durable=False):
             self._expire_leases(study)
             ids: list[int] | None = None
             if 0 < after <= study.seq and after >= study.study_wide_seq:
@@ -484,7 +484,7 @@ class StudyService:
     def lease_deadlines(self, name: str) -> dict[int, float]:
         """Each running job's lease deadline by trial: heartbeats move them without an event."""
         study = self._study(name)
-        with study.lock:
+        with self._locked(study, durable=False):
             return {le.trial_id: le.deadline for le in study.leases.values()}
 
     def journal_position(self, name: str) -> int:

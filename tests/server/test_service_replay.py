@@ -231,8 +231,15 @@ def test_a_study_that_cannot_be_read_back_after_a_failed_write_refuses_calls_unt
         service.report("s", 0, job.lease_id, 1, 0.5, "ck")
     with pytest.raises(StorageUnavailable, match="reloaded from its journal"):
         service.suggest("s", "w", "b")
-    with pytest.raises(StorageUnavailable):
-        service.report("s", 0, job.lease_id, 1, 0.5, "ck")
+    for read_or_decide in (
+        lambda: service.report("s", 0, job.lease_id, 1, 0.5, "ck"),
+        lambda: service.get_study("s"),
+        lambda: service.list_trials("s"),
+        lambda: service.trials_since("s"),  # the dashboard's
+        lambda: service.lease_deadlines("s"),
+    ):
+        with pytest.raises(StorageUnavailable):
+            read_or_decide()
     assert service.save_snapshot("s") is False
     journal.unreadable = False  # it is back: the next call reloads the study first
     assert service.report("s", 0, job.lease_id, 1, 0.5, "ck")[0] is Decision.PAUSE
