@@ -19,6 +19,16 @@ from pg_support import PostgresServer
 from support import ServerProcess, rung_command
 
 
+def refused_start(*serve_args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Runs a `rung serve` that must refuse to start: status 1, no traceback."""
+    done = subprocess.run(
+        rung_command("serve", *serve_args), cwd=cwd, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    return done
+
+
 @pytest.mark.parametrize("target", ["postgresql://u@h:5432/db", "POSTGRES://h/db"])
 def test_postgres_urls_are_recognised(target: str) -> None:
     check_target(target)
@@ -69,18 +79,14 @@ def test_a_url_libpq_would_refuse_is_refused_at_once_without_its_password(
 
 
 def test_rung_serve_gives_up_on_a_database_it_cannot_reach_and_says_why(tmp_path: Path) -> None:
-    done = subprocess.run(
-        rung_command(
-            "serve", "--port", "0", "--db", "postgresql://rung:s3cret@127.0.0.1:1/rung",
-            "--db-wait", "1",
-        ),
-        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    done = refused_start(
+        "--port", "0", "--db", "postgresql://rung:s3cret@127.0.0.1:1/rung", "--db-wait", "1",
+        cwd=tmp_path,
     )
-    assert done.returncode == 1
     assert "cannot reach PostgreSQL (attempt 1; retrying every" in done.stderr  # as it waited
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("rung serve: cannot reach PostgreSQL at postgresql://rung:***@")
-    assert "after 1 s" in last and "Traceback" not in done.stderr
+    assert "after 1 s" in last
     assert "s3cret" not in done.stderr + done.stdout
 
 
@@ -100,14 +106,9 @@ def test_a_second_rung_serve_on_one_sqlite_file_is_refused_until_the_first_is_go
     db = tmp_path / "rung.db"
     first = ServerProcess(db).start()
     try:
-        second = subprocess.run(
-            rung_command("serve", "--port", "0", "--db", str(db)),
-            capture_output=True, text=True, timeout=60,
-        )
-        assert second.returncode == 1
+        stderr = refused_start("--port", "0", "--db", str(db)).stderr
         assert first.proc is not None
-        assert f"is in use by another rung serve (pid {first.proc.pid})" in second.stderr
-        assert "Traceback" not in second.stderr
+        assert f"is in use by another rung serve (pid {first.proc.pid})" in stderr
         first.restart()  # SIGKILL ends the lock with the process: the next server starts
     finally:
         first.terminate()
@@ -124,17 +125,13 @@ def test_a_server_that_takes_the_lead_but_cannot_open_the_journal_gives_it_up_an
     with psycopg.connect(postgres.url(), autocommit=True) as admin:
         admin.execute(f"CREATE ROLE {role} LOGIN CONNECTION LIMIT 1")
         admin.execute(f"CREATE DATABASE {role} OWNER {role}")
-    done = subprocess.run(
-        rung_command(
-            "serve", "--port", "0", "--db",
-            f"postgresql://{role}@127.0.0.1:{postgres.port}/{role}", "--db-wait", "5",
-        ),
-        cwd=tmp_path, capture_output=True, text=True, timeout=60,
-    )
-    assert done.returncode == 1
-    last = done.stderr.strip().splitlines()[-1]
+    stderr = refused_start(
+        "--port", "0", "--db", f"postgresql://{role}@127.0.0.1:{postgres.port}/{role}",
+        "--db-wait", "5", cwd=tmp_path,
+    ).stderr
+    last = stderr.strip().splitlines()[-1]
     assert last.startswith("rung serve: took the lead but cannot open the journal:")
-    assert "too many connections" in last and "Traceback" not in done.stderr
+    assert "too many connections" in last
 
 
 @pytest.mark.parametrize("where", ["a-folder.db", "not-a-database.db", "no-such-dir"])
@@ -142,13 +139,8 @@ def test_rung_serve_says_why_it_cannot_open_a_sqlite_journal(tmp_path: Path, whe
     (tmp_path / "a-folder.db").mkdir()
     (tmp_path / "not-a-database.db").write_text("these are not the bytes of a database\n" * 100)
     target = {"no-such-dir": "/proc/rung.db"}.get(where, str(tmp_path / where))
-    done = subprocess.run(
-        rung_command("serve", "--port", "0", "--db", target),
-        cwd=tmp_path, capture_output=True, text=True, timeout=60,
-    )
-    assert done.returncode == 1
-    assert done.stderr.strip().splitlines()[-1].startswith("rung serve: cannot open")
-    assert "Traceback" not in done.stderr
+    stderr = refused_start("--port", "0", "--db", target, cwd=tmp_path).stderr
+    assert stderr.strip().splitlines()[-1].startswith("rung serve: cannot open")
 
 
 def test_rung_serve_refuses_ports_in_use_and_an_address_it_cannot_bind(tmp_path: Path) -> None:
@@ -163,12 +155,7 @@ def test_rung_serve_refuses_ports_in_use_and_an_address_it_cannot_bind(tmp_path:
             (["--host", "no-such-host.invalid", "--port", "0", "--insecure"],
              "cannot listen on no-such-host.invalid:0"),
         ]:
-            done = subprocess.run(
-                rung_command("serve", *flags, "--db", str(tmp_path / "second.db")),
-                capture_output=True, text=True, timeout=60,
-            )
-            assert done.returncode == 1
-            assert reason in done.stderr and "Traceback" not in done.stderr
+            assert reason in refused_start(*flags, "--db", str(tmp_path / "second.db")).stderr
         first.restart()  # SIGKILL, then the same port again: the dead server's port is free
         assert first.proc is not None and first.proc.poll() is None
     finally:
