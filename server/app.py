@@ -368,13 +368,13 @@ def _take_the_lead(
     leadership = Leadership(db, "", first_connect_wait=db_wait)
     standby = start_standby(host, port, security, leadership.holder)
     leadership.address = f"{host}:{standby.port}"
-    leadership.try_connect()
-    # Announced even if the database did not answer: while PostgreSQL is unreachable (the
-    # campaign waits for it) clients get quick UNAVAILABLE answers, not refused connections.
-    print(f"{READY}{host}:{standby.port}", flush=True)
     try:
+        leadership.try_connect()
+        # Announced even if the database did not answer: while PostgreSQL is unreachable (the
+        # campaign waits for it) clients get quick UNAVAILABLE answers, not refused connections.
+        print(f"{READY}{host}:{standby.port}", flush=True)
         token = leadership.campaign(stop)
-    except BaseException:  # DatabaseUnreachable: said by the caller
+    except BaseException:  # DatabaseUnreachable, DatabaseRefused: said by the caller
         standby.stop()
         raise
     if token is None:

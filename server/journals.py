@@ -33,6 +33,12 @@ class DatabaseUnreachable(Exception):
     (leadership.py), or the SQLite file cannot be opened."""
 
 
+class DatabaseRefused(Exception):
+    """PostgreSQL answers but will not do what rung needs (a role without the privileges, a
+    read-only server such as a replica): waiting would not help, so a starting server says
+    so at once instead of retrying for `--db-wait` seconds."""
+
+
 class DatabaseInUse(Exception):
     """Another `rung serve` holds the SQLite file: one server a file."""
 

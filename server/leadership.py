@@ -21,10 +21,11 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Iterable
 
 import psycopg
 
-from .journals import DEFAULT_DB_WAIT, DatabaseUnreachable, redact
+from .journals import DEFAULT_DB_WAIT, DatabaseRefused, DatabaseUnreachable, redact
 
 
 log = logging.getLogger("rung.server")
@@ -39,9 +40,10 @@ KEEPALIVES = {
     "keepalives": 1, "keepalives_idle": 2, "keepalives_interval": 1, "keepalives_count": 3
 }
 LEADER_TABLE = (
-    "CREATE TABLE IF NOT EXISTS rung_leader ("
+    "rung_leader",
+    "CREATE TABLE rung_leader ("
     " id INTEGER PRIMARY KEY CHECK (id = 1),"
-    " token BIGINT NOT NULL, holder TEXT NOT NULL, since TIMESTAMPTZ)"
+    " token BIGINT NOT NULL, holder TEXT NOT NULL, since TIMESTAMPTZ)",
 )
 
 
@@ -49,6 +51,20 @@ LEADER_TABLE = (
 # costs nothing, and a standby waiting for the database to come back takes over sooner.
 RECONNECT_DELAYS = (0.1, 0.25, 0.5)
 REPEAT_WARNING_SECONDS = 10.0  # while it cannot, the log says so this often, not each time
+
+
+# What an operator can do about PostgreSQL's refusals that rung meets (by SQLSTATE).
+REFUSAL_HINTS = {
+    "42501": "the role needs CREATE on the schema, or to own the database, the first time,"
+    " when rung makes its tables, and SELECT, INSERT, UPDATE and DELETE on them",
+    "25006": "the server is read-only, a replica perhaps: point --db at the primary",
+}
+
+
+def refusal_hint(exc: psycopg.Error) -> str:
+    """' (what to do)' for a refusal with a known remedy, else ''."""
+    hint = REFUSAL_HINTS.get(exc.sqlstate or "")
+    return f" ({hint})" if hint else ""
 
 
 def first_line(exc: Exception) -> str:
@@ -73,8 +89,17 @@ def _lock_session(url: str) -> psycopg.Connection:
     return conn
 
 
+def create_missing(conn: psycopg.Connection, relations: Iterable[tuple[str, str]]) -> None:
+    """Runs each (name, CREATE statement) whose table or index does not exist yet. Asking
+    first lets a role that may only read and write tables made beforehand run rung:
+    PostgreSQL checks CREATE on the schema even for CREATE ... IF NOT EXISTS."""
+    for name, create in relations:
+        if conn.execute("SELECT to_regclass(%s)", (name,)).fetchone()[0] is None:
+            conn.execute(create)
+
+
 def create_leader_table(conn: psycopg.Connection) -> None:
-    conn.execute(LEADER_TABLE)
+    create_missing(conn, [LEADER_TABLE])
     conn.execute(
         "INSERT INTO rung_leader (id, token, holder) VALUES (1, 0, '') ON CONFLICT DO NOTHING"
     )
@@ -169,11 +194,17 @@ class Leadership:
         return self._conn
 
     def _open(self) -> psycopg.OperationalError | None:
-        """One attempt at the lock session; the error if it failed."""
+        """One attempt at the lock session; the error if PostgreSQL could not be reached.
+        Raises DatabaseRefused if it was reached and refused (privileges, read-only)."""
         try:
             self._conn = _lock_session(self.url)
         except psycopg.OperationalError as exc:
             return exc
+        except psycopg.Error as exc:  # it answered, and said no: retrying would not help
+            raise DatabaseRefused(
+                f"PostgreSQL at {redact(self.url)} refuses what rung needs: "
+                f"{first_line(exc)}{refusal_hint(exc)}"
+            ) from None
         self._first_connect_by = None  # from now on, outages are waited out
         active = self.holder() or None
         log.info("standing by", extra={"address": self.address, "active": active})
@@ -184,7 +215,9 @@ class Leadership:
         if conn is not None:
             conn.close()
 
-    def watch(self, lost: threading.Event, stop: threading.Event, poll_seconds: float = 1.0) -> None:
+    def watch(
+        self, lost: threading.Event, stop: threading.Event, poll_seconds: float = 1.0
+    ) -> None:
         """Sets `lost` and `stop` when the lock's session is gone (or another server took
         the lead): the server then stops; its writes were refused from that moment anyway."""
 

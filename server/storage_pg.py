@@ -2,8 +2,8 @@
 
 Same contract and statements as `SqliteJournal` (sql_journal.py): `append`
 returns once the event is committed (PostgreSQL's default
-`synchronous_commit=on` waits for the WAL flush), so an acknowledged RPC survives a crash of the server or of the
-database. Payloads are stored as the exact JSON text the SQLite journal
+`synchronous_commit=on` waits for the WAL flush), so an acknowledged RPC
+survives a crash of the server or of the database. Payloads are stored as the exact JSON text the SQLite journal
 stores, so both backends hand back identical events.
 
 Several `rung serve` processes may share one database (leadership.py): a
@@ -22,23 +22,24 @@ from psycopg import errors
 
 from rung.core.errors import NotActive, StorageUnavailable
 
-from .leadership import create_leader_table, first_line
+from .leadership import create_leader_table, create_missing, first_line, refusal_hint
 from .sql_journal import CREATED_INDEX, SqlJournal
 
 REQUEST_ID = "(payload::jsonb ->> 'request_id')"  # the index's expression, exactly
-SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS rung_events ("
-    " id BIGSERIAL PRIMARY KEY,"
-    " study TEXT NOT NULL, seq BIGINT NOT NULL, kind TEXT NOT NULL,"
-    " payload TEXT NOT NULL, UNIQUE (study, seq))",
-    "CREATE TABLE IF NOT EXISTS rung_snapshots ("
-    " study TEXT PRIMARY KEY, seq BIGINT NOT NULL, state TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS rung_snapshot_parts ("
-    " study TEXT NOT NULL, seq BIGINT NOT NULL, part INTEGER NOT NULL,"
-    " body TEXT NOT NULL, PRIMARY KEY (study, seq, part))",
-    f"CREATE INDEX IF NOT EXISTS rung_events_by_request"
-    f" ON rung_events (study, ({REQUEST_ID})) WHERE kind = 'suggest'",
-    "CREATE INDEX IF NOT EXISTS rung_events_created " + CREATED_INDEX.format(events="rung_events"),
+SCHEMA = (  # (name, statement), created where missing (leadership.create_missing)
+    ("rung_events", "CREATE TABLE rung_events ("
+     " id BIGSERIAL PRIMARY KEY,"
+     " study TEXT NOT NULL, seq BIGINT NOT NULL, kind TEXT NOT NULL,"
+     " payload TEXT NOT NULL, UNIQUE (study, seq))"),
+    ("rung_snapshots", "CREATE TABLE rung_snapshots ("
+     " study TEXT PRIMARY KEY, seq BIGINT NOT NULL, state TEXT NOT NULL)"),
+    ("rung_snapshot_parts", "CREATE TABLE rung_snapshot_parts ("
+     " study TEXT NOT NULL, seq BIGINT NOT NULL, part INTEGER NOT NULL,"
+     " body TEXT NOT NULL, PRIMARY KEY (study, seq, part))"),
+    ("rung_events_by_request", "CREATE INDEX rung_events_by_request"
+     f" ON rung_events (study, ({REQUEST_ID})) WHERE kind = 'suggest'"),
+    ("rung_events_created",
+     "CREATE INDEX rung_events_created " + CREATED_INDEX.format(events="rung_events")),
 )
 
 
@@ -104,15 +105,14 @@ class PostgresJournal(SqlJournal):
             # EXISTS; an advisory lock held for the transaction serializes them.
             with writer.transaction():
                 writer.execute("SELECT pg_advisory_xact_lock(hashtext('rung_schema'))")
-                for statement in SCHEMA:
-                    writer.execute(statement)
+                create_missing(writer, SCHEMA)
                 _store_snapshot_text(writer)
                 create_leader_table(writer)
             reader = psycopg.connect(url, autocommit=True)
         super().__init__(writer, reader)
 
     def _read_cursor(self) -> psycopg.Cursor[Any]:
-        if self._reader.broken:
+        if self._reader.closed:
             self._reader = psycopg.connect(self.url, autocommit=True)
         # Results in PostgreSQL's binary format: text arrives as the same bytes, numbers
         # unparsed. Reading a million trials' snapshot (370 MB) took 0.59-0.99 s instead of
@@ -122,19 +122,32 @@ class PostgresJournal(SqlJournal):
     @contextmanager
     def _transaction(self) -> Iterator[None]:
         """A write's transaction, on a new connection if the last one broke (PostgreSQL
-        restarted, the network was cut): the fence check makes that safe."""
-        if self._writer.broken:
+        restarted, the network was cut) or reached a server that is now read-only (a
+        managed database's failover demoted it; a new connection finds the primary): the
+        fence check makes that safe."""
+        if self._writer.closed:
             self._writer = psycopg.connect(self.url, autocommit=True)
-        with self._writer.transaction():
-            yield
+        try:
+            with self._writer.transaction():
+                yield
+        except errors.ReadOnlySqlTransaction:
+            self._writer.close()
+            raise
 
     @contextmanager
     def _reachable(self) -> Iterator[None]:
+        """Errors an operator or the database's own recovery can end (an outage, revoked
+        privileges, a read-only server) as StorageUnavailable: calls answer UNAVAILABLE,
+        which workers retry, and the retry succeeds once the cause is gone."""
         try:
             yield
         except psycopg.OperationalError as exc:  # a restart, a cut network, a timeout
             raise StorageUnavailable(
                 f"the PostgreSQL journal cannot be reached: {first_line(exc)}"
+            ) from exc
+        except (errors.InsufficientPrivilege, errors.ReadOnlySqlTransaction) as exc:
+            raise StorageUnavailable(
+                f"the PostgreSQL journal refuses rung: {first_line(exc)}{refusal_hint(exc)}"
             ) from exc
 
     def _check_fence(self) -> None:

@@ -27,6 +27,7 @@ def _serve(args: argparse.Namespace) -> int:
     from rung.server.app import CannotListen, serve
     from rung.server.journals import (
         DatabaseInUse,
+        DatabaseRefused,
         DatabaseUnreachable,
         UnsupportedDatabase,
         check_target,
@@ -47,7 +48,7 @@ def _serve(args: argparse.Namespace) -> int:
             max_workers=args.max_workers, db_wait=args.db_wait,
             **({} if args.stop_timeout is None else {"stop_timeout": args.stop_timeout}),
         )
-    except (CannotListen, DatabaseInUse, DatabaseUnreachable) as exc:
+    except (CannotListen, DatabaseInUse, DatabaseRefused, DatabaseUnreachable) as exc:
         raise SystemExit(f"rung serve: {exc}") from None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -18,16 +19,19 @@ T = TypeVar("T")
 
 
 class RecordingJournal(MemoryJournal):
-    """Remembers each batch's size; `gate` (when set) holds writes until it is set."""
+    """Remembers each batch's size; `gate` (when set) holds writes until it is set, and
+    each write takes at least `write_seconds`."""
 
     def __init__(self) -> None:
         super().__init__()
         self.batches: list[int] = []
         self.gate: threading.Event | None = None
+        self.write_seconds = 0.0
 
     def append_many(self, events: list[Event]) -> None:
         if self.gate is not None:
             self.gate.wait(10)
+        time.sleep(self.write_seconds)
         super().append_many(events)
         self.batches.append(len(events))
 
@@ -126,7 +130,7 @@ def test_a_ticket_settled_while_it_is_being_awaited_from_another_thread_resolves
 
 def test_metrics_count_batches_and_time_the_write_and_each_call_s_wait() -> None:
     journal = RecordingJournal()
-    journal.gate = threading.Event()  # the write takes at least 50 ms
+    journal.write_seconds = 0.05
     commits = committer(journal)
     registry = scraped(commits)
 
@@ -134,7 +138,6 @@ def test_metrics_count_batches_and_time_the_write_and_each_call_s_wait() -> None
         tickets = [commits.submit(event) for event in events("s", 2, 20)]
         # Handed over only when this loop turn ends.
         assert registry.get_sample_value("rung_journal_queued_events") == 20
-        asyncio.get_running_loop().call_later(0.05, journal.gate.set)
         await asyncio.gather(*(ticket.durable() for ticket in tickets))
 
     run(calls)
