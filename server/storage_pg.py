@@ -3,8 +3,9 @@
 Same contract and statements as `SqliteJournal` (sql_journal.py): `append`
 returns once the event is committed (PostgreSQL's default
 `synchronous_commit=on` waits for the WAL flush), so an acknowledged RPC
-survives a crash of the server or of the database. Payloads are stored as the exact JSON text the SQLite journal
-stores, so both backends hand back identical events.
+survives a crash of the server or of the database. Payloads are stored as the
+exact JSON text the SQLite journal stores, so both backends hand back identical
+events.
 
 Several `rung serve` processes may share one database (leadership.py): a
 journal opened with a fencing token writes only while that token is the

@@ -160,3 +160,40 @@ def test_a_privilege_revoked_under_a_running_server_gets_unavailable_until_grant
         retrying.join(timeout=30)
         assert answered.is_set()
         assert observations(client, "revoked", job.trial_id) == [(1, 0.25)]
+
+
+def test_a_server_that_turns_read_only_under_rung_gets_unavailable_and_a_new_connection(
+    tmp_path: Path, roles: Roles
+) -> None:
+    """As after a managed database's failover demoted the server rung's connections reach,
+    while a new connection would find the primary: the sessions already open are made
+    read-only (ALTER SYSTEM and a reload reach them), new ones of the role are not (a
+    role's setting wins at session start). The write answers UNAVAILABLE and drops its
+    connection; the very next attempt connects afresh and is stored, once."""
+    owner = roles.role("demoted")
+    database = roles.database(owner)
+    server = ServerProcess(roles.url(owner, database), log=tmp_path / "server.log").start()
+    try:
+        with Client(server.address) as client:
+            study = client.create_study("demoted", space={"x": [1, 2]}, r_max=3, max_trials=2)
+            job = study.suggest()
+        request = pb.ReportRequest(
+            study="demoted", trial_id=job.trial_id, lease_id=job.lease_id, resource=1,
+            value=0.75,
+        )
+        with roles.admin() as admin:
+            admin.execute(f"ALTER ROLE {owner} SET default_transaction_read_only = off")
+            admin.execute("ALTER SYSTEM SET default_transaction_read_only = on")
+            admin.execute("SELECT pg_reload_conf()")
+        with Client(server.address, retry_seconds=0.0) as no_retries:
+            with pytest.raises(grpc.RpcError) as refused:
+                no_retries.call("Report", request)
+            assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+            assert "read-only transaction" in refused.value.details()
+            no_retries.call("Report", request)  # on a new connection, still without retries
+            assert observations(no_retries, "demoted", job.trial_id) == [(1, 0.75)]
+    finally:
+        with roles.admin() as admin:
+            admin.execute("ALTER SYSTEM RESET default_transaction_read_only")
+            admin.execute("SELECT pg_reload_conf()")
+        server.terminate()
