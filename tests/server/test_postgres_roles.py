@@ -86,12 +86,9 @@ def test_a_read_only_server_is_refused_and_told_to_use_the_primary(
     assert "point --db at the primary" in line
 
 
-@pytest.fixture
-def least_privilege(
-    tmp_path: Path, roles: Roles
-) -> Iterator[tuple[Roles, str, str, ServerProcess]]:
-    """rung's tables made by a first start as the database's owner; then a server whose
-    role may only read and write them, as a careful operator runs it."""
+def tables_made_by_the_owner(roles: Roles, tmp_path: Path) -> tuple[str, str]:
+    """rung's tables made by a first start as the database's owner, and a role that may
+    only read and write them, as a careful operator sets it up: (database, role)."""
     owner, app = roles.role("owner"), roles.role("app")
     database = roles.database(owner)
     first = ServerProcess(roles.url(owner, database), log=tmp_path / "owner.log").start()
@@ -104,9 +101,33 @@ def least_privilege(
             f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {app}"
         )
         admin.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {app}")
+    return database, app
+
+
+@pytest.fixture
+def least_privilege(
+    tmp_path: Path, roles: Roles
+) -> Iterator[tuple[Roles, str, str, ServerProcess]]:
+    """A server running as that role."""
+    database, app = tables_made_by_the_owner(roles, tmp_path)
     server = ServerProcess(roles.url(app, database), log=tmp_path / "app.log").start()
     yield roles, database, app, server
     server.terminate()
+
+
+def test_a_server_that_takes_the_lead_but_cannot_read_the_journal_says_why_in_one_line(
+    tmp_path: Path, roles: Roles
+) -> None:
+    """The take-over's restore fails (here: no SELECT on the events): the server gives the
+    lead back and exits with the reason, not a traceback."""
+    database, app = tables_made_by_the_owner(roles, tmp_path)
+    with roles.admin(database) as admin:
+        admin.execute(f"REVOKE SELECT ON rung_events FROM {app}")
+    line = last_line(refused_start(
+        "--port", "0", "--db", roles.url(app, database), "--db-wait", "120", cwd=tmp_path
+    ).stderr)
+    assert line.startswith("rung serve: cannot restore the studies from the journal:")
+    assert "permission denied for table rung_events" in line
 
 
 def observations(client: Client, study: str, trial_id: int) -> list[tuple[int, float]]:
