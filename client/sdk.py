@@ -77,6 +77,7 @@ class Client:
         *,
         token: str | None = None,
         ca_file: str | None = None,
+        wait_for_ready: bool | None = None,
     ):
         self.address = address
         self.retry_seconds = retry_seconds
@@ -90,9 +91,11 @@ class Client:
         self._stubs = [rung_pb2_grpc.RungStub(c) for c in self._channels]
         self._current = 0
         self._switch_lock = threading.Lock()
-        # One server: a call waits for it to come back. Several: a call to one that is down
-        # fails at once, so the retry loop can try the next.
-        self.wait_for_ready = len(self._stubs) == 1
+        # One server: a call waits for it to come back (a worker riding out a restart).
+        # Several: a call to one that is down fails at once, so the retry loop can try the
+        # next. `wait_for_ready=False` fails at once with one server too, for a command
+        # whose user should hear within seconds that nothing answers there.
+        self.wait_for_ready = len(self._stubs) == 1 if wait_for_ready is None else wait_for_ready
 
     @property
     def _stub(self) -> rung_pb2_grpc.RungStub:

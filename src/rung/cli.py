@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 DEFAULT_DATA = Path("data")
 DEFAULT_SERVER = "127.0.0.1:50051"
 WORKER_RETRY_SECONDS = 300.0  # a worker rides out a server restart of up to five minutes
+COMMAND_RETRY_SECONDS = 10.0  # a command such as `rung status` retries for this long
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -90,12 +91,16 @@ def _use_connection_flags(args: argparse.Namespace) -> None:
         os.environ[CA_FILE_ENV] = args.ca_file
 
 
-def _client(args: argparse.Namespace, retry_seconds: float = 10.0) -> "Client":
-    """A Client for --server with the connection flags; workers wait longer for a restart."""
+def _client(args: argparse.Namespace, worker: bool = False) -> "Client":
+    """A Client for --server with the connection flags. A worker waits minutes for a server
+    that restarts; a command (status, create, export, ...) retries for 10 s and then says
+    that nothing answers, instead of waiting out a 30 s deadline in silence."""
     from rung.client import Client
 
     _use_connection_flags(args)
-    return Client(args.server, retry_seconds=retry_seconds)
+    if worker:
+        return Client(args.server, retry_seconds=WORKER_RETRY_SECONDS)
+    return Client(args.server, retry_seconds=COMMAND_RETRY_SECONDS, wait_for_ready=False)
 
 
 def _worker(args: argparse.Namespace) -> int:
@@ -119,7 +124,7 @@ def _worker(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     objective, progress = _worker_objective(args)
-    client = _client(args, retry_seconds=WORKER_RETRY_SECONDS)
+    client = _client(args, worker=True)
     summary = run_worker(
         client, args.study, objective, args.checkpoints, args.worker_id, progress, args.max_failures
     )
@@ -568,7 +573,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rung {args.command}: {exc}", file=sys.stderr)
         return 2
     except grpc.RpcError as exc:  # a refusal from the server, said plainly
-        print(f"rung {args.command}: {exc.code().name}: {exc.details()}", file=sys.stderr)
+        hint = ""
+        if exc.code() == grpc.StatusCode.UNAVAILABLE and getattr(args, "server", None):
+            hint = f" (is `rung serve` running at {args.server}? --server says where)"
+        print(f"rung {args.command}: {exc.code().name}: {exc.details()}{hint}", file=sys.stderr)
         return 1
 
 

@@ -148,3 +148,19 @@ def test_export_json_to_a_file(populated: tuple[ServerProcess, pb.Job], tmp_path
         assert [(o["resource"], o["value"]) for o in t["observations"]] == sorted(
             curves[t["trial_id"]]
         )
+
+
+def test_a_command_with_no_server_at_its_address_says_so_instead_of_a_deadline(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """It used to wait out the 30 s call deadline and print `DEADLINE_EXCEEDED: Deadline
+    Exceeded`; now it retries for 10 s, as for a restart, and names what did not answer."""
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{sock.getsockname()[1]}"
+    assert main(["studies", "--server", address]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("rung studies: UNAVAILABLE: ")
+    assert err.endswith(f"(is `rung serve` running at {address}? --server says where)")
