@@ -46,8 +46,10 @@ def _serve(args: argparse.Namespace) -> int:
             insecure=args.insecure, metrics_port=args.metrics_port, metrics_host=args.metrics_host,
             checkpoints=_checkpoint_settings(args), http_port=args.http_port,
             http_host=args.http_host or args.host, snapshot_every=args.snapshot_every,
-            max_workers=args.max_workers, db_wait=args.db_wait,
-            **({} if args.stop_timeout is None else {"stop_timeout": args.stop_timeout}),
+            max_workers=args.max_workers,
+            # Given only when set: their defaults live beside the server (app.py, journals.py).
+            **{name: value for name in ("stop_timeout", "db_wait")
+               if (value := getattr(args, name)) is not None},
         )
     except (CannotListen, DatabaseInUse, DatabaseRefused, DatabaseUnreachable) as exc:
         raise SystemExit(f"rung serve: {exc}") from None
@@ -418,7 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-workers", type=_positive_int, default=16,
                    help="threads for the calls that may block: listings, checkpoints, WatchStudy, "
                         "model-fitting searchers (workers' calls are answered on an event loop)")
-    p.add_argument("--db-wait", type=_non_negative_seconds, default=60.0,
+    p.add_argument("--db-wait", type=_non_negative_seconds, default=None,
                    help="with PostgreSQL: seconds a starting server waits for the database to "
                         "answer before it gives up (default: 60); once reached, outages are "
                         "waited out")

@@ -26,5 +26,6 @@ class NotActive(RungError):
 
 
 class StorageUnavailable(RungError):
-    """The journal's database cannot be reached now (it restarts, the network is cut):
-    the call may be retried, here or on the server that takes over."""
+    """The journal cannot be written or read now (its database restarts or is cut off, a
+    disk is full, a privilege was revoked): the call may be retried, here or on the
+    server that takes over, once the cause is gone."""
