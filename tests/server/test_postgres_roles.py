@@ -4,6 +4,7 @@ or allowed only to use tables made beforehand. Each on a real PostgreSQL server.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -204,8 +205,7 @@ def test_a_server_that_turns_read_only_under_rung_gets_unavailable_and_a_new_con
         )
         with roles.admin() as admin:
             admin.execute(f"ALTER ROLE {owner} SET default_transaction_read_only = off")
-            admin.execute("ALTER SYSTEM SET default_transaction_read_only = on")
-            admin.execute("SELECT pg_reload_conf()")
+        system_read_only(roles, "on")
         with Client(server.address, retry_seconds=0.0) as no_retries:
             with pytest.raises(grpc.RpcError) as refused:
                 no_retries.call("Report", request)
@@ -214,7 +214,23 @@ def test_a_server_that_turns_read_only_under_rung_gets_unavailable_and_a_new_con
             no_retries.call("Report", request)  # on a new connection, still without retries
             assert observations(no_retries, "demoted", job.trial_id) == [(1, 0.75)]
     finally:
-        with roles.admin() as admin:
-            admin.execute("ALTER SYSTEM RESET default_transaction_read_only")
-            admin.execute("SELECT pg_reload_conf()")
+        system_read_only(roles, "off")
         server.terminate()
+
+
+def system_read_only(roles: Roles, value: str) -> None:
+    """Sets default_transaction_read_only for every session, and returns once a new session
+    sees it: the postmaster signals the open sessions before it forks one that does, and
+    they apply it before their next statement (pg_reload_conf only asks for all that)."""
+    with roles.admin() as admin:
+        if value == "on":
+            admin.execute("ALTER SYSTEM SET default_transaction_read_only = on")
+        else:
+            admin.execute("ALTER SYSTEM RESET default_transaction_read_only")
+        admin.execute("SELECT pg_reload_conf()")
+    for _ in range(200):
+        with roles.admin() as admin:
+            if admin.execute("SHOW default_transaction_read_only").fetchone()[0] == value:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"default_transaction_read_only never became {value}")
