@@ -36,15 +36,8 @@ from .service import StudyService
 from .snapshots import DEFAULT_EVERY, Snapshotter
 from .standby import REUSE_PORT, StandbyServer
 from .storage import Journal
-from .journals import (
-    DEFAULT_DB_WAIT,
-    DatabaseUnreachable,
-    canonical,
-    hold_sqlite_file,
-    is_postgres,
-    open_journal,
-    redact,
-)
+from .database import DEFAULT_DB_WAIT, DatabaseUnreachable, canonical, is_postgres, redact
+from .journals import hold_sqlite_file, open_journal
 from .launch import READY
 
 if TYPE_CHECKING:

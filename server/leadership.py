@@ -10,7 +10,7 @@ database may still hold a journal connection and try to write after a new
 leader took over. So every new leader increments a fencing token in the
 one-row table `rung_leader`, and every journal write checks, in its own
 transaction and under a share lock of that row, that the token is still its
-own (storage_pg.PostgresJournal). Taking over updates the row, which waits for
+own (storage_pg.PostgresJournal; the table is made in pg_common.py). Taking over updates the row, which waits for
 writes in flight under the old token and makes every later one fail: the new
 leader replays a journal nobody else can still change.
 """
@@ -21,11 +21,11 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterable
 
 import psycopg
 
-from .journals import DEFAULT_DB_WAIT, DatabaseRefused, DatabaseUnreachable, redact
+from .database import DEFAULT_DB_WAIT, DatabaseRefused, DatabaseUnreachable, redact
+from .pg_common import create_leader_table, first_line, refusal_hint
 
 
 log = logging.getLogger("rung.server")
@@ -39,37 +39,11 @@ POLL_SECONDS = 0.1
 KEEPALIVES = {
     "keepalives": 1, "keepalives_idle": 2, "keepalives_interval": 1, "keepalives_count": 3
 }
-LEADER_TABLE = (
-    "rung_leader",
-    "CREATE TABLE rung_leader ("
-    " id INTEGER PRIMARY KEY CHECK (id = 1),"
-    " token BIGINT NOT NULL, holder TEXT NOT NULL, since TIMESTAMPTZ)",
-)
-
 
 # Seconds between attempts to reach PostgreSQL, the last one repeated: a refused connection
 # costs nothing, and a standby waiting for the database to come back takes over sooner.
 RECONNECT_DELAYS = (0.1, 0.25, 0.5)
 REPEAT_WARNING_SECONDS = 10.0  # while it cannot, the log says so this often, not each time
-
-
-# What an operator can do about PostgreSQL's refusals that rung meets (by SQLSTATE).
-REFUSAL_HINTS = {
-    "42501": "the role needs CREATE on the schema, or to own the database, the first time,"
-    " when rung makes its tables, and SELECT, INSERT, UPDATE and DELETE on them",
-    "25006": "the server is read-only, a replica perhaps: point --db at the primary",
-}
-
-
-def refusal_hint(exc: psycopg.Error) -> str:
-    """' (what to do)' for a refusal with a known remedy, else ''."""
-    hint = REFUSAL_HINTS.get(exc.sqlstate or "")
-    return f" ({hint})" if hint else ""
-
-
-def first_line(exc: Exception) -> str:
-    """A driver error's first line: enough for a log line or a status message."""
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def _lock_session(url: str) -> psycopg.Connection:
@@ -87,22 +61,6 @@ def _lock_session(url: str) -> psycopg.Connection:
         conn.close()
         raise
     return conn
-
-
-def create_missing(conn: psycopg.Connection, relations: Iterable[tuple[str, str]]) -> None:
-    """Runs each (name, CREATE statement) whose table or index does not exist yet. Asking
-    first lets a role that may only read and write tables made beforehand run rung:
-    PostgreSQL checks CREATE on the schema even for CREATE ... IF NOT EXISTS."""
-    for name, create in relations:
-        if conn.execute("SELECT to_regclass(%s)", (name,)).fetchone()[0] is None:
-            conn.execute(create)
-
-
-def create_leader_table(conn: psycopg.Connection) -> None:
-    create_missing(conn, [LEADER_TABLE])
-    conn.execute(
-        "INSERT INTO rung_leader (id, token, holder) VALUES (1, 0, '') ON CONFLICT DO NOTHING"
-    )
 
 
 class Leadership:

@@ -23,11 +23,11 @@ from psycopg import errors
 
 from rung.core.errors import NotActive, StorageUnavailable
 
-from .leadership import create_leader_table, create_missing, first_line, refusal_hint
+from .pg_common import create_leader_table, create_missing, first_line, refusal_hint
 from .sql_journal import CREATED_INDEX, SqlJournal
 
 REQUEST_ID = "(payload::jsonb ->> 'request_id')"  # the index's expression, exactly
-SCHEMA = (  # (name, statement), created where missing (leadership.create_missing)
+SCHEMA = (  # (name, statement), created where missing (pg_common.create_missing)
     ("rung_events", "CREATE TABLE rung_events ("
      " id BIGSERIAL PRIMARY KEY,"
      " study TEXT NOT NULL, seq BIGINT NOT NULL, kind TEXT NOT NULL,"

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-from abc import ABC, abstractmethod
 from functools import cached_property
 from typing import Any, Callable
 
@@ -28,6 +27,8 @@ import numpy as np
 
 from ..core.space import Categorical, Float, Int, SearchSpace
 from ..core.types import Config
+from .benchmark import Benchmark
+from .tabular import lenet
 
 
 def standard_normal(*key: Any) -> float:
@@ -36,53 +37,6 @@ def standard_normal(*key: Any) -> float:
     u1 = (int.from_bytes(digest[:8], "little") + 1) / 2.0**64
     u2 = int.from_bytes(digest[8:], "little") / 2.0**64
     return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
-
-
-class Benchmark(ABC):
-    """A minimization problem over `space` with an integer resource r in [r_min, r_max]."""
-
-    name: str
-    space: SearchSpace
-
-    def __init__(self, r_max: int = 81, seed: int = 0, r_min: int = 1):
-        self.r_min, self.r_max, self.seed = r_min, r_max, seed
-
-    @abstractmethod
-    def value(self, config: Config, r: int) -> float:
-        """The noiseless objective at resource r."""
-
-    @abstractmethod
-    def noise(self, config: Config, r: int) -> float:
-        """The noise added at resource r; zero at r_max."""
-
-    @abstractmethod
-    def cost(self, config: Config, r: int) -> float:
-        """Cumulative cost of training `config` from 0 to r."""
-
-    @property
-    @abstractmethod
-    def optimum(self) -> Config:
-        """A global minimizer at full fidelity."""
-
-    def evaluate(self, config: Config, r: int) -> float:
-        """What a worker would report at resource r."""
-        return self.value(config, r) + self.noise(config, r)
-
-    @cached_property
-    def optimum_value(self) -> float:
-        return self.value(self.optimum, self.r_max)
-
-    @cached_property
-    def full_cost(self) -> float:
-        """Cost of one full-fidelity evaluation of the optimum: the unit of benchmark budgets."""
-        return self.cost(self.optimum, self.r_max)
-
-    def regret(self, config: Config) -> float:
-        """Simple regret of `config`: its noiseless full-fidelity value above the optimum."""
-        return self.value(config, self.r_max) - self.optimum_value
-
-    def _log_fidelity(self, r: int) -> float:
-        return math.log(r) / math.log(self.r_max)
 
 
 class MFBranin(Benchmark):
@@ -259,18 +213,12 @@ class CNNSurrogate(Benchmark):
         return best[1]
 
 
-def _lenet(**kw: Any) -> Benchmark:
-    from .tabular import lenet  # imported on use: tabular builds on this module
-
-    return lenet(**kw)
-
-
 BENCHMARKS: dict[str, Callable[..., Benchmark]] = {
     "branin": MFBranin,
     "hartmann3": lambda **kw: MFHartmann(3, **kw),
     "hartmann6": lambda **kw: MFHartmann(6, **kw),
     "cnn": CNNSurrogate,
-    "lenet": _lenet,  # recorded curves, epochs 1..27 (rung.sim.tabular)
+    "lenet": lenet,  # recorded curves, epochs 1..27 (rung.sim.tabular)
 }
 
 

@@ -33,7 +33,7 @@ import numpy as np
 from ..core.errors import InvalidArgument
 from ..core.space import SearchSpace
 from ..core.types import Config
-from .benchmarks import Benchmark
+from .benchmark import Benchmark
 
 LENET_TABLE = "lenet_fmnist_curves.json.gz"
 
