@@ -8,7 +8,7 @@ import grpc
 import pytest
 
 from rung.client import Client
-from rung.client import sdk
+from rung.client import connection as sdk
 from rung.v1 import rung_pb2 as pb
 from rung.v1 import rung_pb2_grpc
 

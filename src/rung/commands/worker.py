@@ -59,7 +59,7 @@ def _worker(args: argparse.Namespace) -> int:
     from rung.workers.loop import run_worker
 
     if args.gpus:
-        from rung.client.sdk import default_worker_id
+        from rung.client.study import default_worker_id
         from rung.workers.launcher import launch, parse_gpus
 
         try:
