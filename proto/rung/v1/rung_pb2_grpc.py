@@ -5,7 +5,7 @@ import warnings
 
 from rung.v1 import rung_pb2 as rung_dot_v1_dot_rung__pb2
 
-GRPC_GENERATED_VERSION = '1.85.1'
+GRPC_GENERATED_VERSION = '1.85.4'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 
