@@ -8,7 +8,17 @@ FMNIST := /usr/share/datasets/fashion-mnist
 
 PG_BIN := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb))
 
-.PHONY: demo test setup data browser postgres bench proto clean peers-venv compare
+# The lock: exact versions and hashes of everything `make setup` installs, compiled by
+# pip-tools from pyproject.toml's ranges for these extras (docs/installing.md says why).
+LOCK := requirements/dev.txt
+EXTRAS := dev peers tensorboard mlflow lightning transformers docs
+PIP_COMPILE = CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile -q --generate-hashes \
+	--allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links $(LOCK_FLAGS)
+# `make lock` re-resolves everything to the newest versions the ranges allow;
+# `make lock LOCK_FLAGS=` keeps today's pins and only adds what pyproject.toml gained.
+LOCK_FLAGS ?= --upgrade
+
+.PHONY: demo test test-latest setup lock data browser postgres bench proto clean peers-venv compare
 
 demo: setup data
 	$(VENV)/bin/rung demo
@@ -18,11 +28,34 @@ test: setup data browser postgres
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+# Exactly the lock: pip checks every file against its hash, pip-sync removes whatever the
+# lock does not name (a venv left from an older lock), then rung itself goes in editable
+# without dependencies, built by the locked setuptools.
+$(STAMP): $(LOCK) pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --require-hashes -r $(LOCK)
+	$(VENV)/bin/pip-sync -q $(LOCK)
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+lock: setup
+	$(PIP_COMPILE) $(addprefix --extra ,$(EXTRAS)) -o $(LOCK) pyproject.toml requirements/pins.in
+	$(PIP_COMPILE) -c $(LOCK) --extra tensorboard --extra mlflow -o requirements/runtime.txt \
+		pyproject.toml requirements/pins.in
+	$(PIP_COMPILE) -o requirements/peer-synetune.txt requirements/peer-synetune.in
+	rm -rf build src/*.egg-info *.egg-info
+
+# The suite against the newest releases pyproject.toml's ranges allow, in a venv of its
+# own: what an upgrade of the lock would change. Not part of CI.
+LATEST_VENV := .venv-latest
+test-latest: data browser postgres
+	rm -rf $(LATEST_VENV)
+	$(PYTHON) -m venv $(LATEST_VENV)
+	$(LATEST_VENV)/bin/python -m pip install -q --upgrade pip
+	$(LATEST_VENV)/bin/python -m pip install -q --upgrade -e '.[$(subst $(eval) ,$(comma),$(EXTRAS))]'
+	$(LATEST_VENV)/bin/python -m pytest -q
+
+comma := ,
 
 # Fashion-MNIST offline from Debian's package when we can install it; otherwise
 # the workers fall back to torchvision's download.
@@ -55,15 +88,14 @@ bench: setup
 	$(PY) benchmarks/dashboard_load.py
 	$(PY) benchmarks/multiobjective.py
 
-# Peers for benchmarks/compare.py (not needed by `make test`): Optuna in rung's venv,
-# Syne Tune 0.13 in its own, since it pins numpy<1.27 (MOBSTER needs autograd, scipy<1.15).
+# Syne Tune 0.13 for benchmarks/compare.py (not needed by `make test`), in its own venv
+# from its own lock: it pins numpy<1.27 (MOBSTER needs autograd, scipy<1.15). Optuna is
+# in the main lock.
 PEERS_VENV := .venv-synetune
 peers-venv: setup
-	$(PY) -m pip install -q -e '.[peers]'
-	$(PYTHON) -m venv $(PEERS_VENV)
-	$(PEERS_VENV)/bin/python -m pip install -q --upgrade pip
-	$(PEERS_VENV)/bin/python -m pip install -q 'syne-tune[gpsearchers]==0.13.0' 'numpy<1.27' autograd 'scipy<1.15'
-	$(PEERS_VENV)/bin/python -m pip install -q -e . --no-deps
+	test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install -q --require-hashes -r requirements/peer-synetune.txt
+	$(PEERS_VENV)/bin/python -m pip install -q --no-deps --no-build-isolation -e .
 
 compare: peers-venv
 	nice -n 10 $(PY) benchmarks/compare.py
@@ -72,4 +104,4 @@ proto: setup
 	$(PY) proto/generate.py
 
 clean:
-	rm -rf $(VENV) $(PEERS_VENV) runs build *.egg-info
+	rm -rf $(VENV) $(PEERS_VENV) $(LATEST_VENV) runs build *.egg-info
