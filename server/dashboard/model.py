@@ -15,192 +15,33 @@ Definitions (docs/dashboard.md):
   segment resumed from L or above, or it reported beyond L);
 - the *incumbent* is the best result at the highest resource reached, the rule
   the schedulers use.
+
+The parts: studies.py (a study's row in the list), table.py (the trial table's
+ordering), charts.py (every chart); this module keeps the model and its cache.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 import time
-from collections import OrderedDict
-from functools import cached_property
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable
 
-import numpy as np
-
-from rung.core.errors import InvalidArgument
-from rung.core.rungs import bracket_levels, rung_levels
-from rung.core.space import Categorical
 from rung.core.study import StudySpec
 from rung.core.types import Mode, TrialStatus
 
 from ..service import StudyService, StudySnapshot, StudyView, TrialView
-from .importance import importance
+from .charts import MAX_CURVES, MAX_PARALLEL, MAX_RUNG_POINTS, ChartData
+from .studies import budget_progress, goals_json, levels_of, study_list, study_row
+from .table import SORT_KEYS, STATUSES, TrialTable
 
-# Chart payloads stay small however big the study: more points than a chart can
-# show only slow the page down (docs/dashboard.md says how each is chosen).
-MAX_CURVES = 1000
-MAX_PARALLEL = 2000
-MAX_RUNG_POINTS = 2000
+__all__ = [
+    "CHART_REUSE", "MAX_CURVES", "MAX_PAGE", "MAX_PARALLEL", "MAX_RUNG_POINTS", "SORT_KEYS",
+    "STATUSES", "ChartData", "ModelCache", "StudyModel", "TrialTable", "budget_progress",
+    "goals_json", "levels_of", "study_list", "study_row",
+]
+
 MAX_PAGE = 500
 CHART_REUSE = 10.0  # a chart is reused until it is this many times its compute time old
-SORT_KEYS = ("id", "status", "bracket", "resource", "value", "observations")
-
-
-def levels_of(spec: StudySpec) -> list[list[int]]:
-    """Rung levels of each bracket the study's scheduler can use."""
-    s = spec.scheduler
-    if s.kind in ("hyperband", "sync_hyperband"):
-        return bracket_levels(s.r_min, s.r_max, s.eta, s.brackets)
-    return [rung_levels(s.r_min, s.r_max, s.eta)]
-
-
-def budget_progress(view: StudyView, now: float) -> float:
-    """The fraction of the budget spent: the largest over the limits that are set."""
-    b = view.spec.budget
-    parts = []
-    if b.max_trials:
-        parts.append(view.trials_started / b.max_trials)
-    if b.max_resource:
-        parts.append(view.resource_spent / b.max_resource)
-    if b.max_wall_seconds:
-        parts.append((now - view.created_at) / b.max_wall_seconds)
-    done = 1.0 if view.state != "running" else 0.0
-    return round(min(1.0, max([done, *parts])), 4)
-
-
-def study_row(view: StudyView, now: float) -> dict[str, Any]:
-    """One study as the study list shows it."""
-    spec = view.spec
-    inc = view.incumbent
-    return {
-        "name": spec.name,
-        "scheduler": spec.scheduler.kind,
-        "searcher": spec.searcher,
-        "state": view.state,
-        "metric": spec.metric,
-        "mode": spec.mode.value,
-        "trials_started": view.trials_started,
-        "trials_running": view.trials_running,
-        "promotions": view.promotions,
-        "resource_spent": view.resource_spent,
-        "best": (
-            {"value": inc.value, "trial_id": inc.trial_id, "resource": inc.resource}
-            if inc else None
-        ),
-        "budget": vars(spec.budget).copy(),
-        "progress": budget_progress(view, now),
-        "created_at": view.created_at,
-    }
-
-
-def goals_json(spec: StudySpec) -> dict[str, Any]:
-    """What the study optimizes: its objectives, constraints and whether it is multi-objective."""
-    return {
-        "multi_objective": not spec.is_scalar,
-        "objectives": [{"name": o.name, "mode": o.mode.value} for o in spec.objectives],
-        "constraints": [
-            {"metric": c.metric, "op": c.op, "bound": c.bound} for c in spec.constraints
-        ],
-    }
-
-
-STATUSES = sorted(s.value for s in TrialStatus)  # table order: alphabetical
-
-
-class TrialTable:
-    """The trial table's sortable columns, updated trial by trial, ordered with numpy.
-
-    Rows are appended as trials appear and overwritten as they change, so a new
-    report costs one row; an ordering (sort, filter) is computed once per change
-    of the table with `np.lexsort`, which keeps paging fast at 100,000 trials.
-    """
-
-    def __init__(self, spec: StudySpec):
-        self.params = list(spec.space.params)
-        self._ranks = {  # categorical values sort by their text
-            name: {c: i for i, c in enumerate(sorted(dom.choices, key=str))}
-            for name, dom in spec.space.params.items() if isinstance(dom, Categorical)
-        }
-        self.index: dict[int, int] = {}  # trial id -> row
-        self.columns: dict[str, list[float]] = {
-            k: [] for k in ("id", "status", "bracket", "resource", "value", "observations")
-        }
-        self.param_columns: dict[str, list[float]] = {p: [] for p in self.params}
-        self.texts: list[str] = []  # 'name=value' pairs, lower case, for the filter
-        self._orders: OrderedDict[tuple, np.ndarray] = OrderedDict()
-        self._arrays: dict[str, np.ndarray] | None = None
-        self._param_arrays: dict[str, np.ndarray] = {}
-
-    def update(self, t: TrialView) -> None:
-        last = max(t.record.observations, key=lambda o: (o.resource, o.seq), default=None)
-        values = {
-            "id": t.trial_id, "status": STATUSES.index(t.status.value), "bracket": t.bracket,
-            "resource": last.resource if last else 0,
-            "value": last.value if last else math.nan,
-            "observations": len(t.record.observations),
-        }
-        row = self.index.get(t.trial_id)
-        if row is None:
-            row = self.index[t.trial_id] = len(self.texts)
-            for column in (*self.columns.values(), *self.param_columns.values()):
-                column.append(0.0)
-            self.texts.append(" ".join(f"{k}={v}" for k, v in t.config.items()).lower())
-            for name, column in self.param_columns.items():
-                v = t.config[name]
-                column[row] = self._ranks[name][v] if name in self._ranks else float(v)
-        for key, v in values.items():
-            self.columns[key][row] = v
-
-    def changed(self) -> None:
-        """Call after updates: orderings computed before are stale."""
-        self._orders.clear()
-        self._arrays = None
-
-    def status_counts(self) -> dict[str, int]:
-        counts = np.bincount(np.asarray(self.columns["status"], dtype=int), minlength=len(STATUSES))
-        return {s: int(n) for s, n in zip(STATUSES, counts)}
-
-    def order(self, sort: str, descending: bool, status: str, query: str) -> np.ndarray:
-        """Trial ids in display order, after the status and text filters."""
-        key = (sort, descending, status, query)
-        if key in self._orders:
-            self._orders.move_to_end(key)
-            return self._orders[key]
-        if sort.startswith("param:") and sort[len("param:"):] not in self.param_columns:
-            raise InvalidArgument(f"cannot sort by {sort!r}: no such parameter")
-        if self._arrays is None:
-            self._arrays = {k: np.asarray(v, dtype=float) for k, v in self.columns.items()}
-            self._param_arrays = {
-                k: np.asarray(v, dtype=float) for k, v in self.param_columns.items()
-            }
-        a = self._arrays
-        keep = np.ones(len(self.texts), dtype=bool)
-        if status:
-            keep &= a["status"] == STATUSES.index(status)
-        terms = query.lower().split()
-        if terms:
-            keep &= np.fromiter((all(t in s for t in terms) for s in self.texts), bool,
-                                len(self.texts))
-        rows = np.nonzero(keep)[0]
-        column = self._param_arrays[sort[6:]] if sort.startswith("param:") else a[sort]
-        values = column[rows]  # by number, whatever the mode: the arrow means what it shows
-        missing = np.isnan(values)  # trials without a result sort last in either order
-        values = np.where(missing, 0.0, -values if descending else values)
-        ordered = rows[np.lexsort((a["id"][rows], values, missing))]
-        ids = a["id"][ordered].astype(int)
-        self._orders[key] = ids
-        while len(self._orders) > 16:
-            self._orders.popitem(last=False)
-        return ids
-
-
-def _thin(items: Sequence[Any], limit: int) -> list[Any]:
-    """At most `limit` items spread evenly over the sequence, first and last kept."""
-    n = len(items)
-    if n <= limit:
-        return list(items)
-    return [items[round(i * (n - 1) / (limit - 1))] for i in range(limit)]
 
 
 def _trial_json(t: TrialView) -> dict[str, Any]:
@@ -264,10 +105,11 @@ class StudyModel:
     def chart_data(self) -> ChartData:
         if self._chart_data is None or self._chart_data.seq != self.seq:
             assert self.view is not None
-            self._chart_data = ChartData(self, list(self.trials.values()))
+            self._chart_data = ChartData(
+                self.seq, self.view, self.spec, self.sign, self.levels, list(self.trials.values())
+            )
         return self._chart_data
 
-    # ------------------------------------------------------------------ summary
 
     def summary(self, now: float) -> dict[str, Any]:
         assert self.view is not None
@@ -310,7 +152,6 @@ class StudyModel:
         payload["reference_point"] = list(summary.reference_point) or None
         return payload
 
-    # ------------------------------------------------------------------ table
 
     def page(
         self, offset: int, limit: int, sort: str, descending: bool, status: str, query: str
@@ -368,156 +209,6 @@ class StudyModel:
         }
 
 
-class ChartData:
-    """A study's trials at one journal position, and every chart computed from them."""
-
-    def __init__(self, model: StudyModel, trials: list[TrialView]):
-        assert model.view is not None
-        self.seq = model.seq
-        self.view = model.view
-        self.spec = model.spec
-        self.sign = model.sign
-        self.levels = model.levels
-        self.trials = trials
-        self.configs = {t.trial_id: t.config for t in trials}
-
-    @cached_property
-    def rung_results(self) -> list[tuple[int, float, int, int, int, float, bool]]:
-        """(seq, at, trial, bracket, level, value, promoted) of every rung result, in journal order."""
-        out = []
-        for t in self.trials:
-            levels = set(self.levels[min(t.bracket, len(self.levels) - 1)])
-            top = max((o.resource for o in t.record.observations), default=0)
-            resumed = [s.resume_from for s in t.record.segments if not s.lost]
-            for o in t.record.observations:
-                if o.resource in levels:
-                    promoted = top > o.resource or any(r >= o.resource for r in resumed)
-                    out.append((o.seq, o.at, t.trial_id, t.bracket, o.resource, o.value, promoted))
-        out.sort()
-        return out
-
-    def anytime(self) -> dict[str, Any]:
-        """The incumbent against seconds since creation and against resource trained."""
-        spent = self._resource_by_seq()
-        best: tuple[int, float] | None = None
-        wall, resource = [], []
-        for seq, at, trial, _, level, value, _ in self.rung_results:
-            candidate = (-level, self.sign * value)
-            if best is None or candidate < best:
-                best = candidate
-                wall.append([round(at - self.view.created_at, 3), value, trial])
-                resource.append([spent.get(seq, 0), value, trial])
-        return {"metric": self.spec.metric, "wall": wall, "resource": resource}
-
-    def _resource_by_seq(self) -> dict[int, int]:
-        """Resource trained (epochs) up to each report, counting retraining after a lost job."""
-        steps = []
-        for t in self.trials:
-            segments = t.record.segments
-            i, last = -1, 0
-            for o in t.record.observations:
-                while i + 1 < len(segments) and segments[i + 1].seq < o.seq:
-                    i += 1
-                    last = segments[i].resume_from
-                steps.append((o.seq, max(0, o.resource - last)))
-                last = o.resource
-        steps.sort()
-        total, out = 0, {}
-        for seq, trained in steps:
-            total += trained
-            out[seq] = total
-        return out
-
-    def curves(self, limit: int = MAX_CURVES) -> dict[str, Any]:
-        """Learning curves of the `limit` best trials (by their result at the highest resource)."""
-        ranked = self.ranked
-        shown = ranked[: max(1, min(limit, MAX_CURVES))]
-        promoted = {r[2] for r in self.rung_results if r[6]}
-        return {
-            "metric": self.spec.metric, "total": len(ranked),
-            "levels": sorted({lv for b in self.levels for lv in b}),
-            "trials": [
-                {
-                    "id": t.trial_id, "status": t.status.value, "promoted": t.trial_id in promoted,
-                    "resource": [o.resource for o in t.record.observations],
-                    "value": [o.value for o in t.record.observations],
-                }
-                for t in sorted(shown, key=lambda t: t.trial_id)
-            ],
-        }
-
-    @cached_property
-    def ranked(self) -> list[TrialView]:
-        """Trials with results, best first: higher resource first, then better value
-        (the incumbent rule, per trial)."""
-        keyed = []
-        for t in self.trials:
-            if t.record.observations:
-                last = max(t.record.observations, key=lambda o: (o.resource, o.seq))
-                keyed.append(((-last.resource, self.sign * last.value, t.trial_id), t))
-        keyed.sort(key=lambda kt: kt[0])
-        return [t for _, t in keyed]
-
-    def rungs(self) -> dict[str, Any]:
-        """Per bracket and level: how many results, how many promoted, and their values."""
-        grouped: dict[tuple[int, int], list[tuple]] = {}
-        for r in self.rung_results:
-            grouped.setdefault((r[3], r[4]), []).append(r)
-        brackets = []
-        for b, levels in enumerate(self.levels):
-            rungs = []
-            for level in levels:
-                results = sorted(grouped.get((b, level), []), key=lambda r: (self.sign * r[5], r[0]))
-                rungs.append({
-                    "level": level,
-                    "results": len(results),
-                    "promoted": sum(1 for r in results if r[6]),
-                    "best": results[0][5] if results else None,
-                    "points": [[r[2], r[5], r[6]] for r in _thin(results, MAX_RUNG_POINTS)],
-                })
-            brackets.append({"bracket": b, "rungs": rungs})
-        return {"metric": self.spec.metric, "brackets": brackets}
-
-    def parallel(self, limit: int = MAX_PARALLEL) -> dict[str, Any]:
-        """Each trial's parameters (on the unit scale the searchers use) and its last result."""
-        space = self.spec.space
-        ranked = self.ranked
-        lines = []
-        for t in _thin(ranked, max(2, min(limit, MAX_PARALLEL))):
-            last = max(t.record.observations, key=lambda o: (o.resource, o.seq))
-            lines.append({
-                "id": t.trial_id,
-                "unit": [round(float(u), 5) for u in space.to_unit(t.config)],
-                "value": last.value, "resource": last.resource,
-            })
-        return {
-            "metric": self.spec.metric, "mode": self.spec.mode.value,
-            "total": len(ranked), "params": space.to_json(), "trials": lines,
-        }
-
-    def importance(self) -> dict[str, Any]:
-        level, results = self._importance_level()
-        configs = [self.configs[r[2]] for r in results]
-        values = [r[5] for r in results]
-        return {
-            "level": level, "n": len(values),
-            "method": "correlation ratio (binned first-order variance share); docs/dashboard.md",
-            "params": importance(self.spec.space, configs, values),
-        }
-
-    def _importance_level(self) -> tuple[int | None, list[tuple]]:
-        """The highest level with at least 8 results (results at one resource compare fairly)."""
-        by_level: dict[int, list[tuple]] = {}
-        for r in self.rung_results:
-            by_level.setdefault(r[4], []).append(r)
-        for level in sorted(by_level, reverse=True):
-            if len(by_level[level]) >= 8:
-                return level, by_level[level]
-        if by_level:
-            lowest = min(by_level)
-            return lowest, by_level[lowest]
-        return None, []
-
 class ModelCache:
     """One model per study, brought up to date (changed trials only) when it is asked for."""
 
@@ -566,7 +257,3 @@ class ModelCache:
         with self._lock:
             for name in names:
                 self._models.pop(name, None)
-
-
-def study_list(service: StudyService, now: float) -> list[dict[str, Any]]:
-    return [study_row(v, now) for v in service.list_studies()]
