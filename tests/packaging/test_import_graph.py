@@ -9,39 +9,9 @@ folders are the ones `[tool.setuptools] package-dir` in pyproject.toml maps.
 from __future__ import annotations
 
 import ast
-import sys
 from pathlib import Path
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def package_dirs() -> dict[str, Path]:
-    """{package name: its source folder}, from pyproject.toml."""
-    config = tomllib.loads((REPO / "pyproject.toml").read_text())
-    mapping = config["tool"]["setuptools"]["package-dir"]
-    return {name: REPO / folder for name, folder in mapping.items()}
-
-
-def rung_modules() -> dict[str, Path]:
-    """{module name: file} for every module of rung.*; a folder mapped to a package of its
-    own (rung.server inside rung's tree, say) belongs to that package only."""
-    dirs = package_dirs()
-    modules: dict[str, Path] = {}
-    for package, folder in dirs.items():
-        for path in sorted(folder.rglob("*.py")):
-            parts = path.relative_to(folder).with_suffix("").parts
-            if parts[-1] == "__init__":
-                parts = parts[:-1]
-            name = ".".join((package, *parts))
-            owner = max((p for p in dirs if path.is_relative_to(dirs[p])), key=lambda p: len(dirs[p].parts))
-            if owner == package:
-                modules[name] = path
-    return modules
+from rung_sources import rung_modules
 
 
 def _known(name: str, modules: dict[str, Path]) -> str | None:
@@ -64,7 +34,7 @@ def imports_of(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
                 source = f"{base}.{node.module}" if node.module else base
             else:
                 source = node.module or ""
-            # `from package import module` imports that module; `from module import name`, the module
+            # `from package import module` imports the module; `from module import name`, the module
             targets = [f"{source}.{alias.name}" if f"{source}.{alias.name}" in modules else source
                        for alias in node.names]
         else:

@@ -15,10 +15,9 @@ Contract (checked by tests/core/test_scheduler_contract.py for every scheduler):
 from __future__ import annotations
 
 import copy
-import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Union
+from typing import Any, Mapping, Union
 
 from ..errors import FailedPrecondition, InvalidArgument, NotFound
 from ..lazy_rows import LazyRows
@@ -26,52 +25,12 @@ from ..objectives import Objective, Objectives, Outcome
 from ..rungs import AnyRung, make_rung
 from ..searchers.base import Searcher
 from ..types import Budget, Decision, Job, JobKind, Mode, TrialStatus, check_metric
+from .trials import TrialState, decode_trial, encode_trial, trial_table
 
-
-_STATUSES = {s.value: s for s in TrialStatus}  # looked up: TrialStatus(value) is slow
-
-
-@dataclass
-class TrialState:
-    """What a scheduler knows about one trial."""
-
-    trial_id: int
-    config: dict[str, Any]
-    bracket: int
-    status: TrialStatus
-    resume_from: int  # start of the current (or last) segment
-    milestone: int  # end of the current (or last) segment
-    reported: int = 0  # highest resource reported in the current segment
-    checkpoint_resource: int = 0  # last milestone reached; 0 = no checkpoint yet
-    rung_index: int = -1  # index of the highest rung level reached in its bracket
-    times_lost: int = 0
-
-    def to_json(self) -> list[Any]:
-        """The fields in order: a server's snapshot holds one row per trial, and rows encode
-        and decode several times faster than objects with repeated keys."""
-        return [
-            self.trial_id, self.config, self.bracket, self.status.value, self.resume_from,
-            self.milestone, self.reported, self.checkpoint_resource, self.rung_index,
-            self.times_lost,
-        ]
-
-    @classmethod
-    def from_json(cls, row: list[Any]) -> "TrialState":
-        trial_id, config, bracket, status, *counters = row
-        return cls(trial_id, config, bracket, _STATUSES[status], *counters)
-
-
-def encode_trial(trial: TrialState) -> str:
-    return json.dumps(trial.to_json(), separators=(",", ":"))
-
-
-def decode_trial(text: str) -> TrialState:
-    return TrialState.from_json(json.loads(text))
-
-
-def trial_table(texts: Iterable[str] = ()) -> LazyRows[TrialState]:
-    """A scheduler's trials by id, restored from `texts` (state_dict's "trials")."""
-    return LazyRows(encode_trial, decode_trial, texts)
+__all__ = [
+    "Incumbent", "Scheduler", "TrialState", "check_one_bracket", "decode_trial", "encode_trial",
+    "trial_table",
+]
 
 
 @dataclass(frozen=True)
