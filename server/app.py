@@ -35,6 +35,7 @@ from .security import ServerSecurity
 from .service import StudyService
 from .snapshots import DEFAULT_EVERY, Snapshotter
 from .standby import REUSE_PORT, StandbyServer
+from .tracking import start_mirrors
 from .storage import Journal
 from .database import DEFAULT_DB_WAIT, DatabaseUnreachable, canonical, is_postgres, redact
 from .journals import hold_sqlite_file, open_journal
@@ -179,6 +180,9 @@ def serve(
     max_workers: int = 16,
     stop_timeout: float = DEFAULT_STOP_TIMEOUT,
     db_wait: float = DEFAULT_DB_WAIT,
+    tensorboard_dir: str | None = None,
+    mlflow_uri: str | None = None,
+    mlflow_experiment: str | None = None,
 ) -> int:
     """Runs until SIGTERM or SIGINT; prints the bound address first, for scripts.
 
@@ -195,6 +199,7 @@ def serve(
     lost that way; the journal is written as if the process had been killed.
 
     `http_port` (0 picks one) turns on the web dashboard (server/http.py).
+    `tensorboard_dir`, `mlflow_uri` turn on the tracking mirrors (server/tracking/).
     """
     db = canonical(db)
     security.check_exposure(host, insecure)
@@ -244,6 +249,9 @@ def serve(
         start_dashboard(service, http_host, http_port, security) if http_port is not None else None
     )
     snapshotter = Snapshotter(service, snapshot_every).start()
+    mirrors = start_mirrors(service, tensorboard_dir, mlflow_uri, mlflow_experiment)
+    if running.metrics is not None:
+        running.metrics.registry.register(mirrors.collector())
     if leadership is None:
         print(f"{READY}{host}:{running.port}", flush=True)
     else:
@@ -275,7 +283,7 @@ def serve(
     if dashboard is not None:
         dashboard.stop()
     sweeper.stop()
-    running.stop(before_close=snapshotter.stop)
+    running.stop(before_close=lambda: (mirrors.stop(), snapshotter.stop()))  # mirrors: last writes
     if leadership is not None:
         leadership.close()
     faulthandler.cancel_dump_traceback_later()

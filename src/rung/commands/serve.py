@@ -50,6 +50,14 @@ def add_serve_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]")
     p.add_argument("--http-host", default=None,
                    help="address of the dashboard (default: --host); same token and TLS rules")
     _add_checkpoint_flags(p)
+    p.add_argument("--tensorboard-dir", default=None, metavar="DIR",
+                   help="mirror every study to TensorBoard runs DIR/STUDY/trial-ID (needs "
+                        "rung[tensorboard]; docs/tracking.md)")
+    p.add_argument("--mlflow-uri", default=None, metavar="URI",
+                   help="mirror every study to this MLflow tracking server: a parent run per "
+                        "study, a child run per trial (needs rung[mlflow]; docs/tracking.md)")
+    p.add_argument("--mlflow-experiment", default=None, metavar="NAME",
+                   help="the MLflow experiment of every study (default: one named after each)")
     p.set_defaults(func=_serve)
 
 
@@ -75,7 +83,8 @@ def _serve(args: argparse.Namespace) -> int:
             insecure=args.insecure, metrics_port=args.metrics_port, metrics_host=args.metrics_host,
             checkpoints=_checkpoint_settings(args), http_port=args.http_port,
             http_host=args.http_host or args.host, snapshot_every=args.snapshot_every,
-            max_workers=args.max_workers,
+            max_workers=args.max_workers, tensorboard_dir=args.tensorboard_dir,
+            mlflow_uri=args.mlflow_uri, mlflow_experiment=args.mlflow_experiment,
             # Given only when set: their defaults live beside the server (app.py, database.py).
             **{name: value for name in ("stop_timeout", "db_wait")
                if (value := getattr(args, name)) is not None},

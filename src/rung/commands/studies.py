@@ -63,12 +63,15 @@ def add_study_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]"
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.set_defaults(func=_delete)
 
-    p = sub.add_parser("export", help="write a study's trials as CSV or JSON")
+    p = sub.add_parser("export", help="write a study's trials as CSV, JSON or TensorBoard runs")
     add_connection_flags(p)
     p.add_argument("study")
-    p.add_argument("--format", choices=["csv", "json"], default=None,
-                   help="default: json for an -o ending in .json, else csv")
+    p.add_argument("--format", choices=["csv", "json", "tensorboard"], default=None,
+                   help="default: json for an -o ending in .json, else csv; tensorboard writes "
+                        "the runs `rung serve --tensorboard-dir` does, into --out")
     p.add_argument("-o", "--output", default=None, help="file to write (default: stdout)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="with --format tensorboard: the logdir (runs go to DIR/STUDY/trial-ID)")
     p.set_defaults(func=_export)
 
     p = sub.add_parser("export-checkpoint", help="save the best trial's checkpoint to a file")
@@ -145,6 +148,8 @@ def _delete(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from rung.export import write_export
 
+    if args.format == "tensorboard":
+        return _export_tensorboard(args)
     fmt = args.format or ("json" if args.output and args.output.endswith(".json") else "csv")
     with open_client(args) as client:
         study, trials = client.get_study(args.study), client.list_trials(args.study)
@@ -154,6 +159,18 @@ def _export(args: argparse.Namespace) -> int:
     with open(args.output, "w", encoding="utf-8", newline="") as out:
         write_export(study, trials, fmt, out)
     print(f"{len(trials)} trials of {args.study} written to {args.output}", file=sys.stderr)
+    return 0
+
+
+def _export_tensorboard(args: argparse.Namespace) -> int:
+    from rung.server.tracking.tensorboard_writer import export_study
+
+    if not args.out:
+        raise SystemExit("rung export: --format tensorboard needs --out DIR")
+    with open_client(args) as client:
+        count = export_study(client, args.study, args.out)
+    print(f"{count} trials of {args.study} written to {Path(args.out) / args.study}",
+          file=sys.stderr)
     return 0
 
 
