@@ -251,7 +251,7 @@ class Incumbent(_message.Message):
     def __init__(self, trial_id: _Optional[int] = ..., config: _Optional[_Union[Config, _Mapping]] = ..., resource: _Optional[int] = ..., value: _Optional[float] = ...) -> None: ...
 
 class Study(_message.Message):
-    __slots__ = ("spec", "state", "trials_started", "trials_running", "promotions", "resource_spent", "has_incumbent", "incumbent", "created_at", "pareto_front", "hypervolume", "reference_point")
+    __slots__ = ("spec", "state", "trials_started", "trials_running", "promotions", "resource_spent", "has_incumbent", "incumbent", "created_at", "pareto_front", "hypervolume", "reference_point", "budget", "trials_imported")
     SPEC_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     TRIALS_STARTED_FIELD_NUMBER: _ClassVar[int]
@@ -264,6 +264,8 @@ class Study(_message.Message):
     PARETO_FRONT_FIELD_NUMBER: _ClassVar[int]
     HYPERVOLUME_FIELD_NUMBER: _ClassVar[int]
     REFERENCE_POINT_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_FIELD_NUMBER: _ClassVar[int]
+    TRIALS_IMPORTED_FIELD_NUMBER: _ClassVar[int]
     spec: StudySpec
     state: StudyState
     trials_started: int
@@ -276,7 +278,9 @@ class Study(_message.Message):
     pareto_front: _containers.RepeatedCompositeFieldContainer[ParetoPoint]
     hypervolume: _containers.RepeatedCompositeFieldContainer[HypervolumePoint]
     reference_point: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, spec: _Optional[_Union[StudySpec, _Mapping]] = ..., state: _Optional[_Union[StudyState, str]] = ..., trials_started: _Optional[int] = ..., trials_running: _Optional[int] = ..., promotions: _Optional[int] = ..., resource_spent: _Optional[int] = ..., has_incumbent: _Optional[bool] = ..., incumbent: _Optional[_Union[Incumbent, _Mapping]] = ..., created_at: _Optional[float] = ..., pareto_front: _Optional[_Iterable[_Union[ParetoPoint, _Mapping]]] = ..., hypervolume: _Optional[_Iterable[_Union[HypervolumePoint, _Mapping]]] = ..., reference_point: _Optional[_Iterable[float]] = ...) -> None: ...
+    budget: Budget
+    trials_imported: int
+    def __init__(self, spec: _Optional[_Union[StudySpec, _Mapping]] = ..., state: _Optional[_Union[StudyState, str]] = ..., trials_started: _Optional[int] = ..., trials_running: _Optional[int] = ..., promotions: _Optional[int] = ..., resource_spent: _Optional[int] = ..., has_incumbent: _Optional[bool] = ..., incumbent: _Optional[_Union[Incumbent, _Mapping]] = ..., created_at: _Optional[float] = ..., pareto_front: _Optional[_Iterable[_Union[ParetoPoint, _Mapping]]] = ..., hypervolume: _Optional[_Iterable[_Union[HypervolumePoint, _Mapping]]] = ..., reference_point: _Optional[_Iterable[float]] = ..., budget: _Optional[_Union[Budget, _Mapping]] = ..., trials_imported: _Optional[int] = ...) -> None: ...
 
 class ParetoPoint(_message.Message):
     __slots__ = ("trial_id", "config", "resource", "metrics")
@@ -345,7 +349,7 @@ class Observation(_message.Message):
     def __init__(self, seq: _Optional[int] = ..., resource: _Optional[int] = ..., value: _Optional[float] = ..., at: _Optional[float] = ..., metrics: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class Trial(_message.Message):
-    __slots__ = ("id", "config", "status", "bracket", "segments", "observations", "checkpoint", "checkpoint_resource", "failures", "lease_deadline")
+    __slots__ = ("id", "config", "status", "bracket", "segments", "observations", "checkpoint", "checkpoint_resource", "failures", "lease_deadline", "imported")
     ID_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -356,6 +360,7 @@ class Trial(_message.Message):
     CHECKPOINT_RESOURCE_FIELD_NUMBER: _ClassVar[int]
     FAILURES_FIELD_NUMBER: _ClassVar[int]
     LEASE_DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    IMPORTED_FIELD_NUMBER: _ClassVar[int]
     id: int
     config: Config
     status: TrialStatus
@@ -366,7 +371,8 @@ class Trial(_message.Message):
     checkpoint_resource: int
     failures: _containers.RepeatedScalarFieldContainer[str]
     lease_deadline: float
-    def __init__(self, id: _Optional[int] = ..., config: _Optional[_Union[Config, _Mapping]] = ..., status: _Optional[_Union[TrialStatus, str]] = ..., bracket: _Optional[int] = ..., segments: _Optional[_Iterable[_Union[Segment, _Mapping]]] = ..., observations: _Optional[_Iterable[_Union[Observation, _Mapping]]] = ..., checkpoint: _Optional[str] = ..., checkpoint_resource: _Optional[int] = ..., failures: _Optional[_Iterable[str]] = ..., lease_deadline: _Optional[float] = ...) -> None: ...
+    imported: bool
+    def __init__(self, id: _Optional[int] = ..., config: _Optional[_Union[Config, _Mapping]] = ..., status: _Optional[_Union[TrialStatus, str]] = ..., bracket: _Optional[int] = ..., segments: _Optional[_Iterable[_Union[Segment, _Mapping]]] = ..., observations: _Optional[_Iterable[_Union[Observation, _Mapping]]] = ..., checkpoint: _Optional[str] = ..., checkpoint_resource: _Optional[int] = ..., failures: _Optional[_Iterable[str]] = ..., lease_deadline: _Optional[float] = ..., imported: _Optional[bool] = ...) -> None: ...
 
 class CreateStudyRequest(_message.Message):
     __slots__ = ("spec",)
@@ -606,3 +612,78 @@ class CheckpointRequest(_message.Message):
     REF_FIELD_NUMBER: _ClassVar[int]
     ref: str
     def __init__(self, ref: _Optional[str] = ...) -> None: ...
+
+class SetBudgetRequest(_message.Message):
+    __slots__ = ("study", "max_trials", "max_resource", "max_wall_seconds", "request_id")
+    STUDY_FIELD_NUMBER: _ClassVar[int]
+    MAX_TRIALS_FIELD_NUMBER: _ClassVar[int]
+    MAX_RESOURCE_FIELD_NUMBER: _ClassVar[int]
+    MAX_WALL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    study: str
+    max_trials: int
+    max_resource: int
+    max_wall_seconds: float
+    request_id: str
+    def __init__(self, study: _Optional[str] = ..., max_trials: _Optional[int] = ..., max_resource: _Optional[int] = ..., max_wall_seconds: _Optional[float] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class RetryTrialsRequest(_message.Message):
+    __slots__ = ("study", "trial_ids", "request_id")
+    STUDY_FIELD_NUMBER: _ClassVar[int]
+    TRIAL_IDS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    study: str
+    trial_ids: _containers.RepeatedScalarFieldContainer[int]
+    request_id: str
+    def __init__(self, study: _Optional[str] = ..., trial_ids: _Optional[_Iterable[int]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class RetryTrialsResponse(_message.Message):
+    __slots__ = ("trial_ids",)
+    TRIAL_IDS_FIELD_NUMBER: _ClassVar[int]
+    trial_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, trial_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class ImportedResult(_message.Message):
+    __slots__ = ("resource", "value", "metrics")
+    class MetricsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    RESOURCE_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    resource: int
+    value: float
+    metrics: _containers.ScalarMap[str, float]
+    def __init__(self, resource: _Optional[int] = ..., value: _Optional[float] = ..., metrics: _Optional[_Mapping[str, float]] = ...) -> None: ...
+
+class ImportedTrial(_message.Message):
+    __slots__ = ("config", "results", "label")
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    config: Config
+    results: _containers.RepeatedCompositeFieldContainer[ImportedResult]
+    label: str
+    def __init__(self, config: _Optional[_Union[Config, _Mapping]] = ..., results: _Optional[_Iterable[_Union[ImportedResult, _Mapping]]] = ..., label: _Optional[str] = ...) -> None: ...
+
+class ImportTrialsRequest(_message.Message):
+    __slots__ = ("study", "trials", "request_id")
+    STUDY_FIELD_NUMBER: _ClassVar[int]
+    TRIALS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    study: str
+    trials: _containers.RepeatedCompositeFieldContainer[ImportedTrial]
+    request_id: str
+    def __init__(self, study: _Optional[str] = ..., trials: _Optional[_Iterable[_Union[ImportedTrial, _Mapping]]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class ImportTrialsResponse(_message.Message):
+    __slots__ = ("trial_ids", "skipped")
+    TRIAL_IDS_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    trial_ids: _containers.RepeatedScalarFieldContainer[int]
+    skipped: int
+    def __init__(self, trial_ids: _Optional[_Iterable[int]] = ..., skipped: _Optional[int] = ...) -> None: ...

@@ -104,6 +104,21 @@ class RungStub:
                 request_serializer=rung_dot_v1_dot_rung__pb2.WatchStudyRequest.SerializeToString,
                 response_deserializer=rung_dot_v1_dot_rung__pb2.StudyEvent.FromString,
                 _registered_method=True)
+        self.SetBudget = channel.unary_unary(
+                '/rung.v1.Rung/SetBudget',
+                request_serializer=rung_dot_v1_dot_rung__pb2.SetBudgetRequest.SerializeToString,
+                response_deserializer=rung_dot_v1_dot_rung__pb2.Study.FromString,
+                _registered_method=True)
+        self.RetryTrials = channel.unary_unary(
+                '/rung.v1.Rung/RetryTrials',
+                request_serializer=rung_dot_v1_dot_rung__pb2.RetryTrialsRequest.SerializeToString,
+                response_deserializer=rung_dot_v1_dot_rung__pb2.RetryTrialsResponse.FromString,
+                _registered_method=True)
+        self.ImportTrials = channel.unary_unary(
+                '/rung.v1.Rung/ImportTrials',
+                request_serializer=rung_dot_v1_dot_rung__pb2.ImportTrialsRequest.SerializeToString,
+                response_deserializer=rung_dot_v1_dot_rung__pb2.ImportTrialsResponse.FromString,
+                _registered_method=True)
 
 
 class RungServicer:
@@ -213,6 +228,32 @@ class RungServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetBudget(self, request, context):
+        """Steering a study while it runs; each change is a journaled event, and a retry with
+        the same request_id (or the same change again) has one effect.
+        Changes the budget (unset fields stay as they are); a finished study given more
+        becomes active again. Lowering a limit below what is spent: FAILED_PRECONDITION.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RetryTrials(self, request, context):
+        """Puts failed trials back in the queue with a fresh attempt count: they resume from
+        their last checkpoint, or start over without one. A trial not failed: FAILED_PRECONDITION.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ImportTrials(self, request, context):
+        """Adds results measured elsewhere (a warm start) as trials the searcher and the
+        scheduler learn from. They have no checkpoint: a promotion retrains from scratch.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RungServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -285,6 +326,21 @@ def add_RungServicer_to_server(servicer, server):
                     servicer.WatchStudy,
                     request_deserializer=rung_dot_v1_dot_rung__pb2.WatchStudyRequest.FromString,
                     response_serializer=rung_dot_v1_dot_rung__pb2.StudyEvent.SerializeToString,
+            ),
+            'SetBudget': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetBudget,
+                    request_deserializer=rung_dot_v1_dot_rung__pb2.SetBudgetRequest.FromString,
+                    response_serializer=rung_dot_v1_dot_rung__pb2.Study.SerializeToString,
+            ),
+            'RetryTrials': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetryTrials,
+                    request_deserializer=rung_dot_v1_dot_rung__pb2.RetryTrialsRequest.FromString,
+                    response_serializer=rung_dot_v1_dot_rung__pb2.RetryTrialsResponse.SerializeToString,
+            ),
+            'ImportTrials': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImportTrials,
+                    request_deserializer=rung_dot_v1_dot_rung__pb2.ImportTrialsRequest.FromString,
+                    response_serializer=rung_dot_v1_dot_rung__pb2.ImportTrialsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -665,6 +721,87 @@ class Rung:
             '/rung.v1.Rung/WatchStudy',
             rung_dot_v1_dot_rung__pb2.WatchStudyRequest.SerializeToString,
             rung_dot_v1_dot_rung__pb2.StudyEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetBudget(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rung.v1.Rung/SetBudget',
+            rung_dot_v1_dot_rung__pb2.SetBudgetRequest.SerializeToString,
+            rung_dot_v1_dot_rung__pb2.Study.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RetryTrials(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rung.v1.Rung/RetryTrials',
+            rung_dot_v1_dot_rung__pb2.RetryTrialsRequest.SerializeToString,
+            rung_dot_v1_dot_rung__pb2.RetryTrialsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportTrials(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rung.v1.Rung/ImportTrials',
+            rung_dot_v1_dot_rung__pb2.ImportTrialsRequest.SerializeToString,
+            rung_dot_v1_dot_rung__pb2.ImportTrialsResponse.FromString,
             options,
             channel_credentials,
             insecure,
