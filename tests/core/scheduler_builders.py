@@ -10,6 +10,12 @@ from rung.core.study import SchedulerSettings, StudySpec
 from rung.core.types import Budget
 
 SPACE = SearchSpace({"x": Float(0.0, 1.0), "n": Int(1, 8), "c": Categorical(("a", "b"))})
+# The same space with user priors, so every scheduler runs the prior-aware searchers too.
+PRIOR_SPACE = SearchSpace({
+    "x": Float(0.0, 1.0, prior=0.8, confidence="high"),
+    "n": Int(1, 8, prior=2),
+    "c": Categorical(("a", "b"), prior="b", confidence="low"),
+})
 
 Build = Callable[..., Scheduler]
 
@@ -24,11 +30,12 @@ def make_spec(
     eta: int = 3,
     brackets: int = 0,
     seed: int = 0,
+    priors: bool = False,
     **budget: float,
 ) -> StudySpec:
     return StudySpec(
         name="t",
-        space=SPACE,
+        space=PRIOR_SPACE if priors else SPACE,
         scheduler=SchedulerSettings(kind, r_min, r_max, eta, brackets),
         searcher=SEARCHER_FOR.get(kind, "random"),
         budget=Budget(**budget) if budget else Budget(max_trials=30),

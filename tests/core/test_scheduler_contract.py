@@ -116,6 +116,16 @@ def is_work(answer: Any) -> bool:
     return isinstance(answer, Job) and answer.kind in (JobKind.START, JobKind.RESUME)
 
 
+@pytest.fixture(params=["plain", "priors"])
+def build(request: pytest.FixtureRequest) -> Build:
+    """Every contract test runs on a space without priors and on one with them."""
+
+    def _build(kind: str, **kwargs: Any) -> Scheduler:
+        return make_spec(kind, priors=request.param == "priors", **kwargs).build_scheduler()
+
+    return _build
+
+
 @pytest.fixture(params=KINDS)
 def kind(request: pytest.FixtureRequest) -> str:
     return request.param
@@ -180,8 +190,8 @@ def test_running_count_matches_the_trials_at_every_step(build: Build, kind: str)
 @given(seed=st.integers(0, 10_000))
 @settings(max_examples=8, deadline=None)
 def test_replaying_the_journal_rebuilds_the_state(seed: int) -> None:
-    for kind in KINDS:
-        spec = make_spec(kind)
+    for kind, priors in [(k, p) for k in KINDS for p in (False, True)]:
+        spec = make_spec(kind, priors=priors)
         live = spec.build_scheduler()
         workers = Workers(seed, lose_p=0.04, fail_p=0.02).run(live)
         # The server journals everything but WAIT and DONE answers and replays it on restart.

@@ -32,6 +32,17 @@ SPACE = SearchSpace(
         "wd": FiniteRange(0.0, 0.1, 5),
     }
 )
+# The same space with user priors (one far from the objective's optimum, one near it):
+# the contract holds for the prior-aware searchers too.
+PRIOR_SPACE = SearchSpace(
+    {
+        "lr": Float(1e-4, 1.0, log=True, prior=1e-3, confidence="high"),
+        "x": Float(-1.0, 1.0, prior=0.3),
+        "n": Int(1, 64, log=True),
+        "opt": Categorical(("sgd", "adam", "rms"), prior="sgd", confidence="low"),
+        "wd": FiniteRange(0.0, 0.1, 5, prior=0.025),
+    }
+)
 LEARNING = ["local", "gp", "bohb", "mfgp"]
 INITIAL = [
     {"lr": 0.1, "x": 0.0, "n": 8, "opt": "adam", "wd": 0.05},
@@ -90,23 +101,28 @@ def kind(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
+@pytest.fixture(params=[SPACE, PRIOR_SPACE], ids=["plain", "priors"])
+def space(request: pytest.FixtureRequest) -> SearchSpace:
+    return request.param
+
+
 @pytest.fixture(params=LEARNING)
 def learning(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-def test_same_seed_and_calls_give_same_configs(kind: str) -> None:
-    a = Workers(seed=1).run(make(kind, seed=3), 80).proposed
-    b = Workers(seed=1).run(make(kind, seed=3), 80).proposed
+def test_same_seed_and_calls_give_same_configs(kind: str, space: SearchSpace) -> None:
+    a = Workers(seed=1).run(make(kind, seed=3, space=space), 80).proposed
+    b = Workers(seed=1).run(make(kind, seed=3, space=space), 80).proposed
     assert json.dumps(a) == json.dumps(b)  # also tells 1 from 1.0 and True from 1
-    assert a != Workers(seed=1).run(make(kind, seed=4), 80).proposed
+    assert a != Workers(seed=1).run(make(kind, seed=4, space=space), 80).proposed
 
 
-def test_state_round_trip_mid_run_continues_identically(kind: str) -> None:
-    original = make(kind, seed=5, initial=INITIAL)
+def test_state_round_trip_mid_run_continues_identically(kind: str, space: SearchSpace) -> None:
+    original = make(kind, seed=5, space=space, initial=INITIAL)
     workers = Workers(seed=2).run(original, 50)  # past the random phase, with configs running
     state = json.loads(json.dumps(original.state_dict()))
-    restored = make(kind, seed=5, initial=INITIAL)
+    restored = make(kind, seed=5, space=space, initial=INITIAL)
     restored.load_state_dict(state)
     twin = copy.deepcopy(workers)
     assert json.dumps(workers.run(original, 40).proposed) == json.dumps(
@@ -115,11 +131,11 @@ def test_state_round_trip_mid_run_continues_identically(kind: str) -> None:
     assert original.state_dict() == restored.state_dict()
 
 
-def test_configs_are_valid(kind: str) -> None:
-    proposed = Workers(seed=3).run(make(kind, seed=1), 150).proposed
+def test_configs_are_valid(kind: str, space: SearchSpace) -> None:
+    proposed = Workers(seed=3).run(make(kind, seed=1, space=space), 150).proposed
     assert len(proposed) >= 40
     for config in proposed:
-        assert config is not None and SPACE.validate(config) == config
+        assert config is not None and space.validate(config) == config
 
 
 def test_initial_configs_come_first(kind: str) -> None:
@@ -133,9 +149,12 @@ def test_bad_initial_config_is_refused(kind: str) -> None:
         make(kind, initial=[{**INITIAL[0], "opt": "lbfgs"}])
 
 
-def test_pending_configs_are_not_proposed_again(learning: str) -> None:
+@pytest.mark.parametrize("prior", [None, "q"])
+def test_pending_configs_are_not_proposed_again(learning: str, prior: str | None) -> None:
     # Asserted inside Workers.step, here with many workers on a small finite space.
-    small = SearchSpace({"a": Categorical(("p", "q", "r")), "b": Int(1, 3), "c": [True, False]})
+    small = SearchSpace(
+        {"a": Categorical(("p", "q", "r"), prior=prior), "b": Int(1, 3), "c": [True, False]}
+    )
     workers = Workers(seed=4, n_workers=6, metric=lambda c, r: c["b"] + 0.5 * c["c"] + 1 / r)
     workers.run(make(learning, space=small), 150)
     assert sum(c is not None for c in workers.proposed) >= 10

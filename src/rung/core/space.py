@@ -9,21 +9,38 @@ A parameter may carry a `Condition` on another (see `conditions`): it is then
 active only for some values of its parent, and absent from configurations
 where it is inactive. In the unit-cube encoding an inactive parameter takes the
 fixed value `INACTIVE_UNIT` (the middle), so every config has d coordinates.
+
+A domain may carry a user prior (`prior=` a value, `confidence=` "low", "medium"
+or "high"): a distribution on its unit interval, see `priors`. Domains without
+one, and their JSON form, are as they were before priors existed.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Union
 
 import numpy as np
 
 from .conditions import Condition, canonical, check_conditions
 from .errors import InvalidArgument
+from .priors import CATEGORICAL_WEIGHT, ORDERED_STD, Shape, check_confidence, check_numeric_prior
 from .types import Config, ConfigValue
 
 INACTIVE_UNIT = 0.5  # unit-cube coordinate of an inactive parameter
+
+
+def _prior_field() -> Any:
+    return field(default=None, kw_only=True)
+
+
+def _set_prior(dom: Any, read: Any) -> None:
+    """Checks and stores a domain's prior (canonical value from `read`) and confidence."""
+    confidence = check_confidence(dom.prior, dom.confidence)
+    if dom.prior is not None:
+        object.__setattr__(dom, "prior", read(dom.prior))
+    object.__setattr__(dom, "confidence", confidence)
 
 
 def _check_bounds(low: float, high: float, log: bool, what: str) -> None:
@@ -40,9 +57,12 @@ class Float:
     low: float
     high: float
     log: bool = False
+    prior: float | None = _prior_field()
+    confidence: str | None = _prior_field()
 
     def __post_init__(self) -> None:
         _check_bounds(self.low, self.high, self.log, "float domain")
+        _set_prior(self, lambda p: check_numeric_prior(p, self.low, self.high, self.log))
 
     def from_unit(self, u: float) -> float:
         if self.log:
@@ -70,11 +90,20 @@ class Int:
     low: int  # inclusive
     high: int  # inclusive
     log: bool = False
+    prior: int | None = _prior_field()
+    confidence: str | None = _prior_field()
 
     def __post_init__(self) -> None:
         if not (isinstance(self.low, (int, np.integer)) and isinstance(self.high, (int, np.integer))):
             raise InvalidArgument("int domain: bounds must be integers")
         _check_bounds(self.low, self.high, self.log, "int domain")
+        _set_prior(self, self._read_prior)
+
+    def _read_prior(self, prior: Any) -> int:
+        value = check_numeric_prior(prior, self.low, self.high, self.log)
+        if not value.is_integer():
+            raise InvalidArgument(f"prior must be an integer, got {prior!r}")
+        return int(value)
 
     def from_unit(self, u: float) -> int:
         # Widen by half a step on each side so the end points are as likely as the rest.
@@ -105,6 +134,8 @@ class Int:
 @dataclass(frozen=True)
 class Categorical:
     choices: tuple[ConfigValue, ...]
+    prior: ConfigValue | None = _prior_field()
+    confidence: str | None = _prior_field()
 
     def __post_init__(self) -> None:
         if not self.choices:
@@ -116,6 +147,13 @@ class Categorical:
                 raise InvalidArgument(f"categorical domain: choices must be finite, got {c}")
         if len(set(self.choices)) != len(self.choices):
             raise InvalidArgument("categorical domain: choices must be distinct")
+        _set_prior(self, self._read_prior)
+
+    def _read_prior(self, prior: Any) -> ConfigValue:
+        try:
+            return self.validate(prior)
+        except InvalidArgument as exc:
+            raise InvalidArgument(f"prior {exc}") from None
 
     def from_unit(self, u: float) -> ConfigValue:
         return self.choices[min(len(self.choices) - 1, int(u * len(self.choices)))]
@@ -143,6 +181,8 @@ class FiniteRange:
     size: int
     log: bool = False
     cast_int: bool = False
+    prior: ConfigValue | None = _prior_field()
+    confidence: str | None = _prior_field()
 
     def __post_init__(self) -> None:
         _check_bounds(self.low, self.high, self.log, "finite range")
@@ -151,6 +191,14 @@ class FiniteRange:
                 f"finite range: size must be an integer from 1 to {MAX_FINITE_RANGE_SIZE}, "
                 f"got {self.size!r}"
             )
+        _set_prior(self, self._read_prior)
+
+    def _read_prior(self, prior: Any) -> ConfigValue:
+        check_numeric_prior(prior, self.low, self.high, self.log)
+        try:
+            return self.validate(prior)
+        except InvalidArgument as exc:
+            raise InvalidArgument(f"prior {exc}") from None
 
     def values(self) -> list[ConfigValue]:
         if self.log:
@@ -228,6 +276,8 @@ class SearchSpace:
         self.conditions: dict[str, Condition] = {
             child: canonical(child, c, self.params[c.parent]) for child, c in read.items()
         }
+        self.has_priors = any(dom.prior is not None for dom in self.params.values())
+        self._prior_shape: Shape | None = None
 
     def __eq__(self, other: object) -> bool:
         return (
@@ -300,10 +350,60 @@ class SearchSpace:
             )
         return {name: out[name] for name in self.params if name in out}
 
+    # ------------------------------------------------------------------ priors
+
+    @property
+    def prior_shape(self) -> Shape:
+        """The priors as distributions on the unit cube (see `priors`); uniform where unset."""
+        if self._prior_shape is None:
+            doms = list(self.params.values())
+            counts = np.array([len(d.choices) if isinstance(d, Categorical) else 0 for d in doms])
+            on = np.array([d.prior is not None for d in doms])
+            center = np.array([d.to_unit(d.prior) if d.prior is not None else 0.5 for d in doms])
+            spread = np.array([
+                0.0 if d.confidence is None
+                else (CATEGORICAL_WEIGHT if k else ORDERED_STD)[d.confidence]
+                for d, k in zip(doms, counts)
+            ])
+            self._prior_shape = Shape(on, counts, center, spread)
+        return self._prior_shape
+
+    def sample_prior(self, rng: np.random.Generator) -> dict[str, ConfigValue]:
+        """A config drawn from the priors (uniform where unset), with as many draws as `sample`."""
+        return self.from_unit(self.prior_shape.ppf(rng.random((1, len(self.params))))[0])
+
+    def prior_config(self) -> dict[str, ConfigValue]:
+        """Every prior's value; parameters without a prior take the middle of their range."""
+        full = {
+            name: dom.prior if dom.prior is not None else dom.from_unit(0.5)
+            for name, dom in self.params.items()
+        }
+        on = self.active(full) if self.conditions else set(full)
+        return {name: v for name, v in full.items() if name in on}
+
+    def prior_log_pdf(self, units: np.ndarray) -> np.ndarray:
+        """Log prior density (relative to uniform) of unit-cube rows; a conditional parameter
+        counts only in rows where its condition holds."""
+        units = np.asarray(units, dtype=float).reshape(-1, len(self.params))
+        shape = self.prior_shape
+        names = list(self.params)
+        if not any(names[j] in self.conditions for j in np.flatnonzero(shape.on)):
+            return shape.log_pdf(units)
+        active = np.array([
+            [name in on for name in names] for on in (self.active(self.from_unit(u)) for u in units)
+        ]).reshape(units.shape)
+        return shape.log_pdf(units, active)
+
+    # ------------------------------------------------------------------ JSON
+
     def to_json(self) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
         for name, dom in self.params.items():
-            body = {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(dom).items()}
+            body = {
+                k: (list(v) if isinstance(v, tuple) else v)
+                for k, v in vars(dom).items()
+                if k not in ("prior", "confidence") or v is not None  # old specs stay as they were
+            }
             out[name] = {"type": type(dom).__name__, **body}
             if name in self.conditions:
                 out[name]["condition"] = self.conditions[name].to_json()
@@ -327,6 +427,6 @@ class SearchSpace:
                 kwargs["choices"] = tuple(kwargs["choices"])
             try:
                 params[name] = kind(**kwargs)
-            except TypeError as exc:
+            except (TypeError, InvalidArgument) as exc:
                 raise InvalidArgument(f"parameter {name!r}: {exc}") from None
         return cls(params, conditions)

@@ -4,6 +4,8 @@ The GP (Matern 5/2 kernel with one length scale per parameter, on the unit-cube
 encoding) has its hyperparameters set by maximizing the log marginal likelihood
 with L-BFGS-B from a few starts. Configs still running are added as "constant
 liars" (valued at the current best), so parallel workers are sent elsewhere.
+With priors, a quarter as many draws from the prior join the candidates and the
+acquisition is weighted by prior ** (beta / n) (πBO, see `priors`).
 """
 
 from __future__ import annotations
@@ -223,6 +225,9 @@ class GPSearcher(ModelBasedSearcher):
                 score = expected_improvement(mean, std, y[: len(ranked)][feasible].min()) * pof
             else:
                 score = pof  # nothing feasible yet: look for feasibility first
+        weights = self._prior_weights(candidates, len(observed))
+        if weights is not None:
+            score = score * weights
         order = np.argsort(-score, kind="stable")
         config = self._first_fresh(candidates[order[:100]])
         if config is not None:
@@ -270,4 +275,7 @@ class GPSearcher(ModelBasedSearcher):
         return np.vstack([fixed, random])
 
     def _candidates(self, best: np.ndarray) -> np.ndarray:
-        return candidate_points(self._rng, best, self.n_random, self.n_local, self.local_step)
+        points = candidate_points(self._rng, best, self.n_random, self.n_local, self.local_step)
+        if not self.space.has_priors:
+            return points
+        return np.vstack([points, self._prior_candidates(max(1, self.n_random // 4))])

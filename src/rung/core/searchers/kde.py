@@ -3,6 +3,11 @@
 Like TPE, it splits the results of one resource level into good (the best
 `top_fraction`) and bad ones, models each with a kernel density estimate l(x)
 and g(x), and proposes the sampled candidate with the highest l(x) / g(x).
+With priors, a quarter as many draws from the prior join the candidates and the
+ratio is weighted by prior ** (beta / n) (πBO, see `priors`), with beta 3 rather
+than the GP's 10: a log density ratio spans far fewer orders of magnitude than
+expected improvement, and with beta 10 a misleading "high" prior still pulled
+proposals off a quadratic's optimum after 100 results (median best 0.50 vs 0.013).
 """
 
 from __future__ import annotations
@@ -86,6 +91,8 @@ class BOHBSearcher(ModelBasedSearcher):
     which keeps the densities honest.
     """
 
+    pibo_beta = 3.0  # see the module's docstring
+
     def __init__(
         self,
         space: SearchSpace,
@@ -122,5 +129,11 @@ class BOHBSearcher(ModelBasedSearcher):
         good = ProductKDE.fit(x[order[:n_good]], self._counts, self.min_bandwidth)
         bad = ProductKDE.fit(x[order[n_good:]], self._counts, self.min_bandwidth)
         candidates = good.sample(self._rng, self.n_candidates, self.widen)
+        if self.space.has_priors:
+            extra = self._prior_candidates(max(1, self.n_candidates // 4))
+            candidates = np.vstack([candidates, extra])
         ratio = good.log_pdf(candidates) - bad.log_pdf(candidates)
+        log_weights = self._prior_log_weights(candidates, n)
+        if log_weights is not None:
+            ratio = ratio + log_weights
         return self._first_fresh(candidates[np.argsort(-ratio, kind="stable")])

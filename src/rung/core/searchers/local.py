@@ -19,7 +19,9 @@ class LocalSearcher(ModelBasedSearcher):
     (folded back at the borders); each categorical switches to another choice
     with probability `flip_prob`. It proposes the first of `tries` such steps
     that was not proposed before. With probability `restart_prob` it samples at
-    random instead, so it does not stay stuck in one basin.
+    random instead, so it does not stay stuck in one basin. With priors it starts at the
+    prior's own config and draws its random phase mostly from the prior (see
+    `model_based`), so the first incumbent it perturbs is the user's guess or better.
     """
 
     def __init__(

@@ -17,6 +17,10 @@ regret from 0.0117 to 0.0107 over 5 seeds, and cost nothing measurable on
 Hartmann 3 and Branin). Configurations still waiting for their first result are
 constant liars at r_max
 (valued at the best result so far), so parallel workers are sent elsewhere.
+With priors, draws from the prior join the candidates and the choice among them
+goes by expected improvement x prior ** (beta / n) (πBO, see `priors`); the
+expected improvement returned with it, which `model_promotion` weighs against
+paused trials, stays unweighted.
 With several objectives or constraints the model learns one ParEGO
 scalarization per proposal, infeasible results ranked last (see
 `multiobjective.py`).
@@ -221,8 +225,13 @@ class MultiFidelityGPSearcher(ModelBasedSearcher):
         candidates = candidate_points(
             self._rng, model.leaders, self.n_random, self.n_local, self.local_step
         )
+        if self.space.has_priors:
+            extra = self._prior_candidates(max(1, self.n_random // 4))
+            candidates = np.vstack([candidates, extra])
         ei = model.improvement(candidates)
-        for i in np.argsort(-ei, kind="stable")[:100]:
+        weights = self._prior_weights(candidates, len(self._configs))
+        score = ei if weights is None else ei * weights
+        for i in np.argsort(-score, kind="stable")[:100]:
             config = self.space.from_unit(candidates[i])
             if self._is_fresh(config):
                 return config, float(ei[i])

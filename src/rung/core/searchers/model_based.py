@@ -11,6 +11,13 @@ first result arrives. The searcher never proposes a config equal to one it has
 proposed or seen before (pending or reported); if its model and a few random
 draws only find such configs (a small finite space), `suggest` returns None and
 the scheduler waits.
+
+Priors (see `priors`): the random phase starts with the prior's own config and
+draws a share `PRIOR_SHARE` of the rest from the prior (πBO's initial design,
+with uniform draws kept as a hedge); once the model runs, subclasses weight
+their acquisition by prior ** (beta / n) (`_prior_weights`) and add draws from
+the prior to their candidates. The random fallbacks afterwards stay uniform.
+Without priors none of this draws a number: proposals are as before.
 """
 
 from __future__ import annotations
@@ -23,12 +30,14 @@ import numpy as np
 
 from ..errors import InvalidArgument
 from ..objectives import Outcome
+from ..priors import PIBO_BETA, pibo_weights
 from ..space import Categorical, SearchSpace
 from ..types import Config
 from .multiobjective import feasibility_ranked, parego_weights, scalarize
 from .random import RandomSearcher
 
 RESAMPLE_TRIES = 32  # random draws before concluding that a finite space is used up
+PRIOR_SHARE = 2.0 / 3.0  # of the random phase's draws, with priors: from the prior
 _BELOW_ONE = float(np.nextafter(1.0, 0.0))
 
 
@@ -49,6 +58,8 @@ class ModelBasedSearcher(RandomSearcher):
     """Initial configs first, random until `min_points` results share a level, then `_propose`."""
 
     suggest_may_be_slow = True
+    _prior_mix = False  # priors enter through the initial design and the acquisition
+    pibo_beta = PIBO_BETA  # πBO's beta: the acquisition is weighted by prior ** (beta / n)
 
     def __init__(
         self,
@@ -82,7 +93,7 @@ class ModelBasedSearcher(RandomSearcher):
             level = self._model_level()
             config = self._propose(level) if level is not None else None
             if config is None:
-                config = self._random_fresh()
+                config = self._random_fresh(from_prior=level is None)
             if config is None:
                 # The scheduler answers WAIT and journals nothing: leave no trace either.
                 self._rng.bit_generator.state = rng_state
@@ -182,12 +193,41 @@ class ModelBasedSearcher(RandomSearcher):
                 return config
         return None
 
-    def _random_fresh(self) -> dict[str, Any] | None:
+    def _random_fresh(self, from_prior: bool = False) -> dict[str, Any] | None:
+        """A fresh random config; in the random phase (`from_prior`) of a space with priors,
+        the prior's own config first, then a share `PRIOR_SHARE` drawn from the prior."""
+        with_prior = from_prior and self.space.has_priors
+        if with_prior:
+            config = self.space.prior_config()
+            if self._is_fresh(config):
+                return config
         for _ in range(RESAMPLE_TRIES):
-            config = self.space.sample(self._rng)
+            if with_prior and self._rng.random() < PRIOR_SHARE:
+                config = self.space.sample_prior(self._rng)
+            else:
+                config = self.space.sample(self._rng)
             if self._is_fresh(config):
                 return config
         return None
+
+    def _prior_candidates(self, n: int) -> np.ndarray:
+        """`n` draws from the prior in the unit cube (none without priors: no RNG use)."""
+        d = len(self.space.params)
+        if not self.space.has_priors or n <= 0:
+            return np.empty((0, d))
+        return self.space.prior_shape.ppf(self._rng.random((n, d)))
+
+    def _prior_log_weights(self, candidates: np.ndarray, n_results: int) -> np.ndarray | None:
+        """πBO's log weight, (beta / n) log prior, of each candidate; None without priors."""
+        if not self.space.has_priors:
+            return None
+        return self.pibo_beta / max(1, n_results) * self.space.prior_log_pdf(candidates)
+
+    def _prior_weights(self, candidates: np.ndarray, n_results: int) -> np.ndarray | None:
+        """πBO's weight prior ** (beta / n) of each candidate (largest 1); None without priors."""
+        if not self.space.has_priors:
+            return None
+        return pibo_weights(self.space.prior_log_pdf(candidates), n_results, self.pibo_beta)
 
     # ------------------------------------------------------------------ helpers
 
