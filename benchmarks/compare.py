@@ -45,6 +45,9 @@ from rung.sim.peers import PEERS  # noqa: E402
 from rung.sim.plots import plot_anytime  # noqa: E402
 from rung.sim.runner import BenchSettings, Task, method_label, parse_method, run_task  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_report.py, also when imported
+from _report import Fragment, add_write_docs_flag  # noqa: E402
+
 RUNG_METHODS = ("fifo:random", "asha:random", "hyperband:random", "asha:gp", "hyperband:gp",
                 "asha:bohb", "hyperband:bohb", "asha_stopping:gp", "asha:mfgp", "hyperband:mfgp",
                 "model_promotion:mfgp")
@@ -134,6 +137,7 @@ def main() -> int:
     p.add_argument("--doc", type=Path, default=REPO / "docs" / "compare.md")
     p.add_argument("--cached-only", action="store_true",
                    help="run nothing: report on what the cache holds")
+    add_write_docs_flag(p)
     args = p.parse_args()
 
     benchmarks = [b for b in args.benchmarks.split(",") if b]
@@ -173,6 +177,14 @@ def main() -> int:
     # --cached-only changes what runs, not what the tables say: the command reproduces them
     command = "benchmarks/compare.py " + shlex.join(a for a in sys.argv[1:] if a != "--cached-only")
     write_report(runs, replace(settings, seeds=max(seeds.values())), args.out, args.doc, command)
+    if args.write_docs:  # the head-to-head table, for the pages that quote it
+        out = Fragment("compare")
+        out.print(f"The recommended method (`{RECOMMENDED_METHOD}`) against {label(BEST_PEER)}: "
+                  "median simple regret at each fraction of the budget, rung / peer (seeds: "
+                  f"rung / peer), {len(runs)} runs from the cache.")
+        out.print()
+        out.print(head_to_head(summarize(runs, REFERENCE), RECOMMENDED_METHOD, BEST_PEER))
+        out.write(command=".venv/bin/python " + command)
     return 0
 
 

@@ -34,6 +34,9 @@ from rung.server.launch import spawn_server
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from pg_support import PostgresServer, unavailable  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_report.py, also when imported
+from _report import Fragment, add_write_docs_flag  # noqa: E402
+
 
 def fill(client: Client, trials: int) -> None:
     """Runs a study of `trials` trials to the end, training instantly."""
@@ -81,6 +84,7 @@ def main() -> None:
     parser.add_argument("--fault", choices=["sigkill", "postgres-restart"], default="sigkill")
     parser.add_argument("--down", type=float, default=1.0,
                         help="seconds PostgreSQL stays down (postgres-restart)")
+    add_write_docs_flag(parser)
     args = parser.parse_args()
     reason = unavailable()
     if reason:
@@ -97,9 +101,11 @@ def main() -> None:
     fault = "SIGKILL" if args.fault == "sigkill" else (
         f"PostgreSQL restarted ({args.down:g} s down), back"
     )
-    print(f"{args.runs} failovers, studies of {args.trials} trials: {fault} -> next call answered")
-    print(f"  median {statistics.median(times):.2f} s, max {max(times):.2f} s "
-          f"({', '.join(f'{t:.2f}' for t in times)})")
+    out = Fragment("failover")
+    out.print(f"{args.runs} failovers, studies of {args.trials} trials: {fault} -> next call answered")
+    out.print(f"  median {statistics.median(times):.2f} s, max {max(times):.2f} s "
+              f"({', '.join(f'{t:.2f}' for t in times)})")
+    out.write_if(args.write_docs)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ import json
 import multiprocessing as mp
 import random
 import socket
+import sys
 import tempfile
 import time
 import urllib.request
@@ -45,6 +46,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from rung.client import Client
 from rung.core.space import Float
 from rung.server.launch import resident_mib, spawn_server
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_report.py, also when imported
+from _report import Fragment, add_write_docs_flag  # noqa: E402
 
 STUDY = "fleet"
 CALL_TIMEOUT = 30.0
@@ -177,6 +181,7 @@ def main() -> None:
                         help="passed to rung serve (default: the server's)")
     parser.add_argument("--snapshot-every", type=int, default=None,
                         help="passed to rung serve (default: the server's)")
+    add_write_docs_flag(parser)
     args = parser.parse_args()
     heartbeat = args.lease_seconds / 3  # the SDK's interval
     with tempfile.TemporaryDirectory() as tmp:
@@ -231,35 +236,37 @@ def main() -> None:
                 calls[method] = np.concatenate([calls.get(method, np.empty((0, 2))), rows])
             errors.update(part["errors"])
     total = sum(len(v) for v in calls.values()) + sum(errors.values())
-    print(f"{args.workers} workers, {args.processes} client processes, {elapsed:.0f} s, "
-          f"mean job {args.cycle:.0f} s, heartbeat every {heartbeat:.0f} s; "
-          f"server alive at the end: {server_alive}")
-    print(f"calls: {total:,} ({total / elapsed:,.0f}/s); errors: {sum(errors.values())} "
-          f"{dict(errors) if errors else ''}")
-    print(f"server RSS MiB: start {rss[0]:.0f}, max {max(rss):.0f}, end {rss[-1]:.0f}; "
-          f"established connections to the server after the first cycle: {connections:,}")
+    out = Fragment("fleet")
+    out.print(f"{args.workers} workers, {args.processes} client processes, {elapsed:.0f} s, "
+              f"mean job {args.cycle:.0f} s, heartbeat every {heartbeat:.0f} s; "
+              f"server alive at the end: {server_alive}")
+    out.print(f"calls: {total:,} ({total / elapsed:,.0f}/s); errors: {sum(errors.values())} "
+              f"{dict(errors) if errors else ''}")
+    out.print(f"server RSS MiB: start {rss[0]:.0f}, max {max(rss):.0f}, end {rss[-1]:.0f}; "
+              f"established connections to the server after the first cycle: {connections:,}")
     lag_ms = np.array(lags) * 1e3
-    print(f"client event loops' timer lag ms (a probe every {LAG_PERIOD * 1e3:.0f} ms in each "
-          f"client process): p50 {np.percentile(lag_ms, 50):.1f}, "
-          f"p99 {np.percentile(lag_ms, 99):.1f}, max {lag_ms.max():.0f}")
+    out.print(f"client event loops' timer lag ms (a probe every {LAG_PERIOD * 1e3:.0f} ms in each "
+              f"client process): p50 {np.percentile(lag_ms, 50):.1f}, "
+              f"p99 {np.percentile(lag_ms, 99):.1f}, max {lag_ms.max():.0f}")
     warm = began + 2 * args.cycle  # every worker is up and past its first job
     for title, keep in (("every call", lambda t: t >= 0), (
             f"calls sent after the first {2 * args.cycle:.0f} s (the fleet up)", lambda t: t >= warm)):
-        print(f"\n{title}:\n\n| RPC | calls | p50 ms | p99 ms | max ms |\n|---|---:|---:|---:|---:|")
+        out.print(f"\n{title}:\n\n| RPC | calls | p50 ms | p99 ms | max ms |\n|---|---:|---:|---:|---:|")
         for method, rows in [*calls.items(), ("all", np.concatenate(list(calls.values())))]:
             ms = rows[keep(rows[:, 0]), 1] * 1e3
             if len(ms):
                 p50, p99 = np.percentile(ms, [50, 99])
-                print(f"| {method} | {len(ms):,} | {p50:.1f} | {p99:.1f} | {ms.max():.0f} |")
-    print("\nserver-side, from the server's own histogram (grpc_server_handling_seconds: "
-          "from the handler's start to its answer, whole run):\n\n"
-          "| RPC | calls | within 50 ms | p99 at most (bucket bound) ms |\n|---|---:|---:|---:|")
+                out.print(f"| {method} | {len(ms):,} | {p50:.1f} | {p99:.1f} | {ms.max():.0f} |")
+    out.print("\nserver-side, from the server's own histogram (grpc_server_handling_seconds: "
+              "from the handler's start to its answer, whole run):\n\n"
+              "| RPC | calls | within 50 ms | p99 at most (bucket bound) ms |\n|---|---:|---:|---:|")
     for method, (count, within, p99_bound) in handled.items():
-        print(f"| {method} | {count:,} | {within:.4%} | {p99_bound * 1e3:g} |")
+        out.print(f"| {method} | {count:,} | {within:.4%} | {p99_bound * 1e3:g} |")
     everything = np.concatenate(list(calls.values()))
     minutes = ((everything[:, 0] - began) // 60).astype(int)
-    print("\np99 ms by minute of the run: " + ", ".join(
-        f"{np.percentile(everything[minutes == m, 1], 99) * 1e3:.0f}" for m in sorted(set(minutes))))
+    out.print("\np99 ms by minute of the run: " + ", ".join(
+            f"{np.percentile(everything[minutes == m, 1], 99) * 1e3:.0f}" for m in sorted(set(minutes))))
+    out.write_if(args.write_docs)
 
 
 if __name__ == "__main__":

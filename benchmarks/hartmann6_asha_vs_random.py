@@ -13,6 +13,7 @@ first time ASHA's median regret is at or below it, divided by the budget.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,12 +22,16 @@ from rung.sim.analysis import curves, quantiles, time_to_reach
 from rung.sim.plots import plot_anytime, plot_rungs
 from rung.sim.runner import LABELS, BenchSettings, run_bench
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_report.py, also when imported
+from _report import Fragment, add_write_docs_flag  # noqa: E402
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--processes", type=int, default=0)
     parser.add_argument("--plots", type=Path, help="folder for the any-time and rung plots")
+    add_write_docs_flag(parser)
     args = parser.parse_args()
 
     settings = BenchSettings(methods=("fifo", "asha"), benchmarks=("hartmann6",), seeds=args.seeds)
@@ -38,18 +43,24 @@ def main() -> None:
     target = float(medians["fifo"][-1])
     reached = time_to_reach(grid, medians["asha"], target)
 
-    print(f"budget: {settings.budget:g} full-fidelity evaluations of worker time, "
-          f"{settings.workers} workers = {end:g} units of simulated wall-clock time; "
-          f"{args.seeds} seeds")
-    print(f"random search final median regret: {target:.4f}")
-    print(f"ASHA final median regret:          {medians['asha'][-1]:.4f}")
+    out = Fragment("hartmann6_asha_vs_random")
+    out.print(f"Budget: {settings.budget:g} full-fidelity evaluations of worker time, "
+              f"{settings.workers} workers = {end:g} units of simulated wall-clock time; "
+              f"{args.seeds} seeds.")
+    out.print()
+    out.print("| | median simple regret |")
+    out.print("| --- | ---: |")
+    out.print(f"| random search, at the end of the budget | {target:.4f} |")
+    out.print(f"| ASHA, at the end of the budget | {medians['asha'][-1]:.4f} |")
+    out.print()
     if reached is None:
-        print("ASHA never reached it: fraction > 1 (target MISSED)")
+        out.print("ASHA never reached random search's final median: fraction > 1 (target MISSED).")
     else:
         fraction = reached / end
         verdict = "met" if fraction <= 0.25 else "MISSED"
-        print(f"ASHA reached it at t = {reached:.3f}: fraction of the budget = {fraction:.3f} "
-              f"(target <= 0.25: {verdict})")
+        out.print(f"ASHA's median reached random search's final median at t = {reached:.3f}: "
+                  f"a fraction of **{fraction:.3f}** of the budget (target <= 0.25: {verdict}).")
+    out.write_if(args.write_docs)
 
     if args.plots:
         labelled = {LABELS[m]: rs for m, rs in by_method.items()}

@@ -10,13 +10,14 @@ replaying the whole journal (every decision, model fits included, re-made and
 checked against the journaled one), once from a snapshot saved at the end, and
 once after a second run under the server's default snapshot policy (every
 1,000 events, or sooner once the decisions since the last snapshot took 1 s
-of the core's time), which bounds the tail a restart replays. Target
-(issue 8): a few seconds for 1,000 trials with `mfgp`.
+of the core's time), which bounds the tail a restart replays. Target: a few
+seconds for 1,000 trials with `mfgp`.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -29,6 +30,9 @@ from rung.server.service import StudyService
 from rung.server.snapshots import Snapshotter
 from rung.server.sql_journal import SqliteJournal
 from rung.sim.benchmarks import make_benchmark
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_report.py, also when imported
+from _report import Fragment, add_write_docs_flag  # noqa: E402
 
 
 def run_study(db: Path, trials: int, searcher: str, snapshots: bool) -> float:
@@ -69,6 +73,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--trials", type=int, default=1000)
     parser.add_argument("--searcher", default="mfgp")
+    add_write_docs_flag(parser)
     args = parser.parse_args()
     with threadpool_limits(1), tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "rung.db"
@@ -81,14 +86,18 @@ def main() -> None:
         db = Path(tmp) / "policy.db"
         run_study(db, args.trials, args.searcher, snapshots=True)
         with_policy = restart_seconds(db)
-    print(f"{args.trials} trials, asha + {args.searcher}, one core (BLAS 1 thread)\n")
-    print("| | seconds |")
-    print("| --- | ---: |")
-    print(f"| running the study (every decision, no training) | {ran:.1f} |")
-    print(f"| restart: full replay of the journal | {full:.2f} |")
-    print(f"| restart: latest snapshot, no events after it | {from_snapshot:.2f} |")
-    print(f"| restart: default snapshot policy (1,000 events or 1 s of decisions) | "
-          f"{with_policy:.2f} |")
+    out = Fragment("replay_cost")
+    out.print(f"A study of {args.trials} trials, asha + {args.searcher} on multi-fidelity Hartmann 6, "
+              "through the service on a SQLite journal, one core (BLAS 1 thread):")
+    out.print()
+    out.print("| | seconds |")
+    out.print("| --- | ---: |")
+    out.print(f"| running the study (every decision, no training) | {ran:.1f} |")
+    out.print(f"| restart: full replay of the journal | {full:.2f} |")
+    out.print(f"| restart: latest snapshot, no events after it | {from_snapshot:.2f} |")
+    out.print(f"| restart: default snapshot policy (1,000 events or 1 s of decisions) | "
+              f"{with_policy:.2f} |")
+    out.write_if(args.write_docs)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,9 @@ from rung.server.service import StudyService
 from rung.server.storage import MemoryJournal
 from rung.v1 import rung_pb2 as pb
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_report.py, also when imported
+from _report import Fragment, add_write_docs_flag  # noqa: E402
+
 STUDY = "scale"
 BATCH = 20_000
 
@@ -184,6 +187,7 @@ def main() -> None:
     parser.add_argument("--trials", default="10000,100000")
     parser.add_argument("--db", default="sqlite,postgresql")
     parser.add_argument("--calls", type=int, default=500)
+    add_write_docs_flag(parser)
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     pg = None
@@ -216,19 +220,21 @@ def main() -> None:
         finally:
             if pg is not None:
                 pg.stop()
-    print("\n| journal | trials | events | decision p50/p99 ms (server-side) | Suggest p50/p99 ms "
-          "| Report p50/p99 ms | start, empty "
-          "DB s | restart, full replay s | restart, snapshot + tail s | RSS MiB (after restart) "
-          "| DB MiB | list all s |")
-    print("|---|---:|---:|---|---|---|---:|---:|---:|---|---:|---:|")
+    out = Fragment("scale")
+    out.print("\n| journal | trials | events | decision p50/p99 ms (server-side) | Suggest p50/p99 ms "
+              "| Report p50/p99 ms | start, empty "
+              "DB s | restart, full replay s | restart, snapshot + tail s | RSS MiB (after restart) "
+              "| DB MiB | list all s |")
+    out.print("|---|---:|---:|---|---|---|---:|---:|---:|---|---:|---:|")
     for backend, n, r in rows:
-        print(f"| {backend} | {int(r['trials']):,} | {int(r['events']):,} | "
-              f"{r['decide_p50_ms']:.3f} / {r['decide_p99_ms']:.3f} | "
-              f"{r['suggest_p50_ms']:.2f} / {r['suggest_p99_ms']:.2f} | "
-              f"{r['report_p50_ms']:.2f} / {r['report_p99_ms']:.2f} | {r['start_empty_s']:.2f} | "
-              f"{r['restart_full_s']:.2f} | "
-              f"{r['restart_snapshot_s']:.2f} | {r['rss_mib']:.0f} ({r['rss_after_restart_mib']:.0f}) | "
-              f"{r['db_mib']:.0f} | {r['list_all_s']:.2f} |")
+        out.print(f"| {backend} | {int(r['trials']):,} | {int(r['events']):,} | "
+                  f"{r['decide_p50_ms']:.3f} / {r['decide_p99_ms']:.3f} | "
+                  f"{r['suggest_p50_ms']:.2f} / {r['suggest_p99_ms']:.2f} | "
+                  f"{r['report_p50_ms']:.2f} / {r['report_p99_ms']:.2f} | {r['start_empty_s']:.2f} | "
+                  f"{r['restart_full_s']:.2f} | "
+                  f"{r['restart_snapshot_s']:.2f} | {r['rss_mib']:.0f} ({r['rss_after_restart_mib']:.0f}) | "
+                  f"{r['db_mib']:.0f} | {r['list_all_s']:.2f} |")
+    out.write_if(args.write_docs)
 
 
 if __name__ == "__main__":

@@ -43,6 +43,9 @@ from rung.client import Client
 from rung.server.launch import spawn_server
 from rung.v1 import rung_pb2 as pb
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_report.py, also when imported
+from _report import Fragment, add_write_docs_flag  # noqa: E402
+
 
 def run_threads(n: int, seconds: float, work: Callable[[threading.Event], int]) -> float:
     """Runs `work` in n threads until `seconds` pass; returns calls per second."""
@@ -161,6 +164,7 @@ def main() -> None:
     parser.add_argument("--postgres-url", default=None, help="an empty database to use")
     parser.add_argument("--variants", default="rung",
                         help="servers to measure: rung, cached_answers, no_durability, no_fsync")
+    add_write_docs_flag(parser)
     args = parser.parse_args()
     clients = [int(k) for k in args.clients.split(",")]
     variants = args.variants.split(",")
@@ -185,15 +189,17 @@ def main() -> None:
             finally:
                 if postgres is not None:
                     postgres.stop()  # type: ignore[attr-defined]
-    print(f"\n{args.seconds:.0f} s per cell, {args.rounds} rounds, medians; server and clients "
-          "on one machine (loopback)")
-    print("| journal | server | K | baseline (health checks) calls/s "
-          "| rung Suggest + Report calls/s | ratio (median) | ratios (range) |")
-    print("|---|---|---:|---:|---:|---:|---:|")
+    out = Fragment("server_throughput")
+    out.print(f"\n{args.seconds:.0f} s per cell, {args.rounds} rounds, medians; server and clients "
+              "on one machine (loopback)")
+    out.print("| journal | server | K | baseline (health checks) calls/s "
+              "| rung Suggest + Report calls/s | ratio (median) | ratios (range) |")
+    out.print("|---|---|---:|---:|---:|---:|---:|")
     for (backend, variant), rows in tables.items():
         for k, base, rate, ratios in rows:
-            print(f"| {backend} | {variant} | {k} | {base:,.0f} | {rate:,.0f} | "
-                  f"{statistics.median(ratios):.2f} | {min(ratios):.2f}-{max(ratios):.2f} |")
+            out.print(f"| {backend} | {variant} | {k} | {base:,.0f} | {rate:,.0f} | "
+                      f"{statistics.median(ratios):.2f} | {min(ratios):.2f}-{max(ratios):.2f} |")
+    out.write_if(args.write_docs)
 
 if __name__ == "__main__":
     main()

@@ -12,18 +12,24 @@ cost on top of the objective itself. Target: at least 10,000 jobs/s.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 from rung.core.study import SchedulerSettings, StudySpec
 from rung.core.types import Budget
 from rung.sim.benchmarks import make_benchmark
 from rung.sim.simulator import Simulator
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_report.py, also when imported
+from _report import Fragment, add_write_docs_flag  # noqa: E402
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--horizon", type=float, default=200.0, help="simulated time per run")
+    add_write_docs_flag(parser)
     args = parser.parse_args()
 
     jobs = reports = 0
@@ -52,10 +58,19 @@ def main() -> None:
     bare = time.perf_counter() - started
 
     rate = jobs / simulated
-    print(f"simulated {jobs} jobs ({reports} reports) in {simulated:.2f}s: {rate:,.0f} jobs/s")
-    print(f"baseline: {reports} bare benchmark calls in {bare:.2f}s: {reports / bare:,.0f} calls/s")
-    print(f"simulation costs {simulated / bare:.1f}x the bare benchmark calls")
-    print(f"target 10,000 jobs/s: {'met' if rate >= 10_000 else 'MISSED'}")
+    out = Fragment("simulator_speed")
+    out.print(f"ASHA (r = 1..81, eta 3) with the random searcher on multi-fidelity Hartmann 6, "
+              f"4 simulated workers, {args.seeds} seeds of {args.horizon:g} units of simulated time, "
+              "one process:")
+    out.print()
+    out.print("| | count | seconds | per second |")
+    out.print("| --- | ---: | ---: | ---: |")
+    out.print(f"| simulated jobs ({reports:,} reports) | {jobs:,} | {simulated:.2f} | {rate:,.0f} |")
+    out.print(f"| bare benchmark calls, the baseline | {reports:,} | {bare:.2f} | {reports / bare:,.0f} |")
+    out.print()
+    out.print(f"The simulation costs {simulated / bare:.1f}x the bare benchmark calls; "
+              f"target 10,000 jobs/s: {'met' if rate >= 10_000 else 'MISSED'}.")
+    out.write_if(args.write_docs)
 
 
 if __name__ == "__main__":
