@@ -3,6 +3,8 @@ promotions, a resumed trial equal to one trained straight, and DDP with one repo
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import urllib.request
@@ -103,7 +105,7 @@ def loaders() -> tuple[DataLoader, DataLoader]:
             DataLoader(TensorDataset(x[256:], y[256:]), batch_size=64))
 
 
-def train_study(study: Study, checkpoint_dir: Path) -> None:
+def train_study(study: Study, checkpoint_dir: Path, *extra: L.Callback) -> None:
     """The user's loop, in this process."""
     train, val = loaders()
     for trial in trials(study, checkpoint_dir=checkpoint_dir):
@@ -112,7 +114,7 @@ def train_study(study: Study, checkpoint_dir: Path) -> None:
             trainer = L.Trainer(
                 max_epochs=trial.milestone, accelerator="cpu", logger=False,
                 enable_progress_bar=False, enable_model_summary=False,
-                callbacks=[RungCallback(trial)],
+                callbacks=[RungCallback(trial), *extra],
             )
             trainer.fit(Net(**trial.config), train, val, ckpt_path=resume_path(trial))
 
@@ -139,6 +141,37 @@ def test_a_resumed_trial_reports_what_a_trial_trained_straight_reports(server, t
     differences = [abs(u - v) for (_, u), (_, v) in zip(a, b, strict=True)]
     print("resumed - straight, per epoch:", differences)
     assert max(differences) <= 1e-6, (a, b)
+
+
+# ------------------------------------------------------------------------ SIGTERM
+
+
+class SigtermAt(L.Callback):
+    """Sends this process SIGTERM after optimizer step `step`, as a scheduler would."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+        if trainer.global_step == self.step:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_sigterm_hands_the_job_back_and_the_trial_resumes_from_its_checkpoint(server, tmp_path):
+    with Client(server.address) as client:
+        # Two trials to epoch 1 (8 steps each), the better promoted to 2: SIGTERM comes at
+        # step 10, in the promoted job. Lightning raises SIGTERMException after that batch.
+        study = client.create_study("handed-back", SPACE, scheduler="asha", r_min=1, r_max=2,
+                                    eta=2, initial_configs=[GOOD, BAD], max_trials=2)
+        with pytest.raises(SystemExit):
+            train_study(study, tmp_path, SigtermAt(10))
+        (t,) = [t for t in client.list_trials("handed-back") if len(t.segments) > 1]
+        assert t.lease_deadline == 0 and t.failures[-1].startswith("released by its worker")
+        assert [o.resource for o in t.observations] == [1] and t.checkpoint_resource == 1
+        train_study(study, tmp_path)  # the next worker resumes it at epoch 1
+        (t,) = [t for t in client.list_trials("handed-back") if len(t.segments) > 1]
+    assert [(s.resume_from, s.milestone) for s in t.segments] == [(0, 1), (1, 2), (1, 2)]
+    assert [o.resource for o in t.observations] == [1, 2] and t.status == pb.COMPLETED
 
 
 # --------------------------------------------------------------------------- DDP
