@@ -6,6 +6,9 @@ or a study file: {"space": {...}, "objectives": {"error": "min", "latency_ms": "
 "constraints": ["memory_mb <= 4000"], "reference_point": [1.0, 100]}. Flags
 (`--objective error:min`, `--constraint "memory_mb <= 4000"`, `--reference-point 1,100`)
 add constraints and replace the file's objectives and reference point.
+
+A parameter may carry a user prior: {"type": "Float", "low": 1e-4, "high": 1, "log": true,
+"prior": 3e-3, "confidence": "high"} (see docs/priors.md).
 """
 
 from __future__ import annotations

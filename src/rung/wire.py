@@ -34,6 +34,7 @@ TRIAL_STATUSES = {
     TrialStatus.FAILED: pb.FAILED,
 }
 STUDY_STATES = {"running": pb.STUDY_RUNNING, "done": pb.STUDY_DONE, "stopped": pb.STUDY_STOPPED}
+CONFIDENCES = {"low": pb.PRIOR_LOW, "medium": pb.PRIOR_MEDIUM, "high": pb.PRIOR_HIGH}
 
 
 def value_to_pb(value: ConfigValue) -> pb.Value:
@@ -67,6 +68,14 @@ def config_from_pb(msg: pb.Config) -> dict[str, ConfigValue]:
 
 
 def domain_to_pb(name: str, dom: Domain) -> pb.Parameter:
+    msg = _domain_to_pb(name, dom)
+    if dom.prior is not None:
+        msg.prior.CopyFrom(value_to_pb(dom.prior))
+        msg.confidence = CONFIDENCES[dom.confidence or "medium"]
+    return msg
+
+
+def _domain_to_pb(name: str, dom: Domain) -> pb.Parameter:
     if isinstance(dom, Float):
         return pb.Parameter(name=name, float_domain=pb.FloatDomain(low=dom.low, high=dom.high, log=dom.log))
     if isinstance(dom, Int):
@@ -84,18 +93,29 @@ def domain_to_pb(name: str, dom: Domain) -> pb.Parameter:
 
 
 def domain_from_pb(msg: pb.Parameter) -> Domain:
+    """The domain, with its prior when `prior` is set (its confidence: MEDIUM when unset)."""
+    prior: dict[str, Any] = {}
+    if msg.HasField("prior"):
+        confidence = {v: k for k, v in CONFIDENCES.items()}.get(msg.confidence)
+        if confidence is None and msg.confidence != pb.PRIOR_CONFIDENCE_UNSPECIFIED:
+            raise InvalidArgument(f"unknown prior confidence {msg.confidence}")
+        if msg.prior.WhichOneof("kind") is None:
+            raise InvalidArgument("prior is set but holds no value")
+        prior = {"prior": value_from_pb(msg.prior), "confidence": confidence}
+    elif msg.confidence != pb.PRIOR_CONFIDENCE_UNSPECIFIED:
+        raise InvalidArgument("confidence is set without a prior")
     kind = msg.WhichOneof("domain")
     if kind == "float_domain":
         d = msg.float_domain
-        return Float(d.low, d.high, d.log)
+        return Float(d.low, d.high, d.log, **prior)
     if kind == "int_domain":
         d = msg.int_domain
-        return Int(d.low, d.high, d.log)
+        return Int(d.low, d.high, d.log, **prior)
     if kind == "categorical":
-        return Categorical(tuple(value_from_pb(c) for c in msg.categorical.choices))
+        return Categorical(tuple(value_from_pb(c) for c in msg.categorical.choices), **prior)
     if kind == "finite_range":
         d = msg.finite_range
-        return FiniteRange(d.low, d.high, d.size, d.log, d.cast_int)
+        return FiniteRange(d.low, d.high, d.size, d.log, d.cast_int, **prior)
     raise InvalidArgument(f"parameter {msg.name!r} has no domain")
 
 

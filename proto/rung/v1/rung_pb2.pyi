@@ -7,6 +7,13 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class PriorConfidence(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PRIOR_CONFIDENCE_UNSPECIFIED: _ClassVar[PriorConfidence]
+    PRIOR_LOW: _ClassVar[PriorConfidence]
+    PRIOR_MEDIUM: _ClassVar[PriorConfidence]
+    PRIOR_HIGH: _ClassVar[PriorConfidence]
+
 class Mode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     MODE_UNSPECIFIED: _ClassVar[Mode]
@@ -49,6 +56,10 @@ class Decision(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CONTINUE: _ClassVar[Decision]
     PAUSE: _ClassVar[Decision]
     STOP: _ClassVar[Decision]
+PRIOR_CONFIDENCE_UNSPECIFIED: PriorConfidence
+PRIOR_LOW: PriorConfidence
+PRIOR_MEDIUM: PriorConfidence
+PRIOR_HIGH: PriorConfidence
 MODE_UNSPECIFIED: Mode
 MIN: Mode
 MAX: Mode
@@ -141,20 +152,24 @@ class FiniteRangeDomain(_message.Message):
     def __init__(self, low: _Optional[float] = ..., high: _Optional[float] = ..., size: _Optional[int] = ..., log: _Optional[bool] = ..., cast_int: _Optional[bool] = ...) -> None: ...
 
 class Parameter(_message.Message):
-    __slots__ = ("name", "float_domain", "int_domain", "categorical", "finite_range", "condition")
+    __slots__ = ("name", "float_domain", "int_domain", "categorical", "finite_range", "condition", "prior", "confidence")
     NAME_FIELD_NUMBER: _ClassVar[int]
     FLOAT_DOMAIN_FIELD_NUMBER: _ClassVar[int]
     INT_DOMAIN_FIELD_NUMBER: _ClassVar[int]
     CATEGORICAL_FIELD_NUMBER: _ClassVar[int]
     FINITE_RANGE_FIELD_NUMBER: _ClassVar[int]
     CONDITION_FIELD_NUMBER: _ClassVar[int]
+    PRIOR_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     name: str
     float_domain: FloatDomain
     int_domain: IntDomain
     categorical: CategoricalDomain
     finite_range: FiniteRangeDomain
     condition: ParameterCondition
-    def __init__(self, name: _Optional[str] = ..., float_domain: _Optional[_Union[FloatDomain, _Mapping]] = ..., int_domain: _Optional[_Union[IntDomain, _Mapping]] = ..., categorical: _Optional[_Union[CategoricalDomain, _Mapping]] = ..., finite_range: _Optional[_Union[FiniteRangeDomain, _Mapping]] = ..., condition: _Optional[_Union[ParameterCondition, _Mapping]] = ...) -> None: ...
+    prior: Value
+    confidence: PriorConfidence
+    def __init__(self, name: _Optional[str] = ..., float_domain: _Optional[_Union[FloatDomain, _Mapping]] = ..., int_domain: _Optional[_Union[IntDomain, _Mapping]] = ..., categorical: _Optional[_Union[CategoricalDomain, _Mapping]] = ..., finite_range: _Optional[_Union[FiniteRangeDomain, _Mapping]] = ..., condition: _Optional[_Union[ParameterCondition, _Mapping]] = ..., prior: _Optional[_Union[Value, _Mapping]] = ..., confidence: _Optional[_Union[PriorConfidence, str]] = ...) -> None: ...
 
 class ParameterCondition(_message.Message):
     __slots__ = ("parent", "values")

@@ -22,7 +22,8 @@ CDF, so a prior draw costs the searcher's RNG exactly what a uniform draw does.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,19 @@ DEFAULT_CONFIDENCE = "medium"
 ORDERED_STD = {"low": 0.5, "medium": 0.25, "high": 0.125}  # in the unit (log-)range
 CATEGORICAL_WEIGHT = {"low": 2.0, "medium": 4.0, "high": 6.0}  # vs 1 for each other choice
 _BELOW_ONE = float(np.nextafter(1.0, 0.0))
+
+
+def prior_field() -> Any:
+    """The `prior` and `confidence` fields of a domain: keyword-only, unset by default."""
+    return field(default=None, kw_only=True)
+
+
+def set_prior(dom: Any, read: Callable[[Any], Any]) -> None:
+    """Checks and stores a (frozen) domain's prior, canonical by `read`, and its confidence."""
+    confidence = check_confidence(dom.prior, dom.confidence)
+    if dom.prior is not None:
+        object.__setattr__(dom, "prior", read(dom.prior))
+    object.__setattr__(dom, "confidence", confidence)
 
 
 def check_confidence(prior: Any, confidence: Any) -> str | None:
@@ -65,6 +79,21 @@ def check_numeric_prior(prior: Any, low: float, high: float, log: bool) -> float
     return value
 
 
+def check_integer_prior(prior: Any, low: int, high: int, log: bool) -> int:
+    value = check_numeric_prior(prior, low, high, log)
+    if not value.is_integer():
+        raise InvalidArgument(f"prior must be an integer, got {prior!r}")
+    return int(value)
+
+
+def prior_among(validate: Callable[[Any], Any], prior: Any) -> Any:
+    """The prior as `validate` (a domain's check of a config value) reads it, or its error."""
+    try:
+        return validate(prior)
+    except InvalidArgument as exc:
+        raise InvalidArgument(f"prior {exc}") from None
+
+
 @dataclass(frozen=True)
 class Shape:
     """Per parameter (columns of the unit cube): which carry a prior, and its form.
@@ -93,7 +122,7 @@ class Shape:
         return Shape(np.ones_like(self.on), self.counts, np.asarray(center, float), spread)
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
-        """Maps uniform draws (n x d) to draws from this shape; columns without a prior unchanged."""
+        """Maps uniform draws (n x d) to draws from this shape; columns without a prior stay."""
         from scipy.special import ndtr, ndtri  # here: scipy.special slows every start-up
 
         out = np.array(u, dtype=float, copy=True)
@@ -101,8 +130,8 @@ class Shape:
             k, c, s = int(self.counts[j]), float(self.center[j]), float(self.spread[j])
             if k:
                 probs = _choice_probs(k, c, s)
-                index = np.minimum(np.searchsorted(np.cumsum(probs), out[:, j], side="right"), k - 1)
-                out[:, j] = (index + 0.5) / k
+                index = np.searchsorted(np.cumsum(probs), out[:, j], side="right")
+                out[:, j] = (np.minimum(index, k - 1) + 0.5) / k
             else:
                 lo, hi = ndtr(-c / s), ndtr((1.0 - c) / s)
                 x = c + s * ndtri(lo + out[:, j] * (hi - lo))
@@ -127,6 +156,21 @@ class Shape:
                 term = -0.5 * z * z - math.log(s * math.sqrt(2.0 * math.pi) * mass)
             total += term if active is None else np.where(active[:, j], term, 0.0)
         return total
+
+
+def shape_of(domains: Sequence[Any]) -> Shape:
+    """The priors of a space's domains (in order) as one `Shape`."""
+    counts = np.array([len(d.choices) if hasattr(d, "choices") else 0 for d in domains])
+    spread = np.array([
+        0.0 if d.confidence is None else (CATEGORICAL_WEIGHT if k else ORDERED_STD)[d.confidence]
+        for d, k in zip(domains, counts)
+    ])
+    return Shape(
+        np.array([d.prior is not None for d in domains]),
+        counts,
+        np.array([d.to_unit(d.prior) if d.prior is not None else 0.5 for d in domains]),
+        spread,
+    )
 
 
 def _choice_probs(k: int, center: float, weight: float) -> np.ndarray:

@@ -18,29 +18,19 @@ one, and their JSON form, are as they were before priors existed.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping, Union
 
 import numpy as np
 
 from .conditions import Condition, canonical, check_conditions
 from .errors import InvalidArgument
-from .priors import CATEGORICAL_WEIGHT, ORDERED_STD, Shape, check_confidence, check_numeric_prior
+from .priors import (
+    Shape, check_integer_prior, check_numeric_prior, prior_among, prior_field, set_prior, shape_of,
+)
 from .types import Config, ConfigValue
 
 INACTIVE_UNIT = 0.5  # unit-cube coordinate of an inactive parameter
-
-
-def _prior_field() -> Any:
-    return field(default=None, kw_only=True)
-
-
-def _set_prior(dom: Any, read: Any) -> None:
-    """Checks and stores a domain's prior (canonical value from `read`) and confidence."""
-    confidence = check_confidence(dom.prior, dom.confidence)
-    if dom.prior is not None:
-        object.__setattr__(dom, "prior", read(dom.prior))
-    object.__setattr__(dom, "confidence", confidence)
 
 
 def _check_bounds(low: float, high: float, log: bool, what: str) -> None:
@@ -57,12 +47,12 @@ class Float:
     low: float
     high: float
     log: bool = False
-    prior: float | None = _prior_field()
-    confidence: str | None = _prior_field()
+    prior: float | None = prior_field()
+    confidence: str | None = prior_field()
 
     def __post_init__(self) -> None:
         _check_bounds(self.low, self.high, self.log, "float domain")
-        _set_prior(self, lambda p: check_numeric_prior(p, self.low, self.high, self.log))
+        set_prior(self, lambda p: check_numeric_prior(p, self.low, self.high, self.log))
 
     def from_unit(self, u: float) -> float:
         if self.log:
@@ -90,20 +80,14 @@ class Int:
     low: int  # inclusive
     high: int  # inclusive
     log: bool = False
-    prior: int | None = _prior_field()
-    confidence: str | None = _prior_field()
+    prior: int | None = prior_field()
+    confidence: str | None = prior_field()
 
     def __post_init__(self) -> None:
         if not (isinstance(self.low, (int, np.integer)) and isinstance(self.high, (int, np.integer))):
             raise InvalidArgument("int domain: bounds must be integers")
         _check_bounds(self.low, self.high, self.log, "int domain")
-        _set_prior(self, self._read_prior)
-
-    def _read_prior(self, prior: Any) -> int:
-        value = check_numeric_prior(prior, self.low, self.high, self.log)
-        if not value.is_integer():
-            raise InvalidArgument(f"prior must be an integer, got {prior!r}")
-        return int(value)
+        set_prior(self, lambda p: check_integer_prior(p, self.low, self.high, self.log))
 
     def from_unit(self, u: float) -> int:
         # Widen by half a step on each side so the end points are as likely as the rest.
@@ -134,8 +118,8 @@ class Int:
 @dataclass(frozen=True)
 class Categorical:
     choices: tuple[ConfigValue, ...]
-    prior: ConfigValue | None = _prior_field()
-    confidence: str | None = _prior_field()
+    prior: ConfigValue | None = prior_field()
+    confidence: str | None = prior_field()
 
     def __post_init__(self) -> None:
         if not self.choices:
@@ -147,13 +131,7 @@ class Categorical:
                 raise InvalidArgument(f"categorical domain: choices must be finite, got {c}")
         if len(set(self.choices)) != len(self.choices):
             raise InvalidArgument("categorical domain: choices must be distinct")
-        _set_prior(self, self._read_prior)
-
-    def _read_prior(self, prior: Any) -> ConfigValue:
-        try:
-            return self.validate(prior)
-        except InvalidArgument as exc:
-            raise InvalidArgument(f"prior {exc}") from None
+        set_prior(self, lambda p: prior_among(self.validate, p))
 
     def from_unit(self, u: float) -> ConfigValue:
         return self.choices[min(len(self.choices) - 1, int(u * len(self.choices)))]
@@ -181,8 +159,8 @@ class FiniteRange:
     size: int
     log: bool = False
     cast_int: bool = False
-    prior: ConfigValue | None = _prior_field()
-    confidence: str | None = _prior_field()
+    prior: ConfigValue | None = prior_field()
+    confidence: str | None = prior_field()
 
     def __post_init__(self) -> None:
         _check_bounds(self.low, self.high, self.log, "finite range")
@@ -191,14 +169,9 @@ class FiniteRange:
                 f"finite range: size must be an integer from 1 to {MAX_FINITE_RANGE_SIZE}, "
                 f"got {self.size!r}"
             )
-        _set_prior(self, self._read_prior)
-
-    def _read_prior(self, prior: Any) -> ConfigValue:
-        check_numeric_prior(prior, self.low, self.high, self.log)
-        try:
-            return self.validate(prior)
-        except InvalidArgument as exc:
-            raise InvalidArgument(f"prior {exc}") from None
+        set_prior(self, lambda p: prior_among(
+            self.validate, check_numeric_prior(p, self.low, self.high, self.log)
+        ))
 
     def values(self) -> list[ConfigValue]:
         if self.log:
@@ -356,16 +329,7 @@ class SearchSpace:
     def prior_shape(self) -> Shape:
         """The priors as distributions on the unit cube (see `priors`); uniform where unset."""
         if self._prior_shape is None:
-            doms = list(self.params.values())
-            counts = np.array([len(d.choices) if isinstance(d, Categorical) else 0 for d in doms])
-            on = np.array([d.prior is not None for d in doms])
-            center = np.array([d.to_unit(d.prior) if d.prior is not None else 0.5 for d in doms])
-            spread = np.array([
-                0.0 if d.confidence is None
-                else (CATEGORICAL_WEIGHT if k else ORDERED_STD)[d.confidence]
-                for d, k in zip(doms, counts)
-            ])
-            self._prior_shape = Shape(on, counts, center, spread)
+            self._prior_shape = shape_of(list(self.params.values()))
         return self._prior_shape
 
     def sample_prior(self, rng: np.random.Generator) -> dict[str, ConfigValue]:
