@@ -9,6 +9,7 @@ milestone) and every decision must match, and so must the trials at the end.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -47,16 +48,27 @@ class Recorder:
         return decision
 
 
+def with_priors(space: SearchSpace) -> SearchSpace:
+    """Every parameter with a prior, one confident, so the prior-aware searchers run too."""
+    return SearchSpace({
+        name: replace(dom, prior=dom.from_unit(0.3), confidence="high" if i == 0 else "low")
+        for i, (name, dom) in enumerate(space.params.items())
+    })
+
+
 @pytest.mark.parametrize(
-    "kind, searcher",
-    [("asha", "random"), ("hyperband", "random"), ("sync_hyperband", "random"),
-     ("asha_stopping", "random"), ("asha", "mfgp"), ("model_promotion", "mfgp")],
+    "kind, searcher, priors",
+    [("asha", "random", False), ("hyperband", "random", False),
+     ("sync_hyperband", "random", False), ("asha_stopping", "random", False),
+     ("asha", "mfgp", False), ("model_promotion", "mfgp", False),
+     ("hyperband", "random", True), ("asha", "mfgp", True)],
 )
-def test_simulator_and_server_agree(server: Any, kind: str, searcher: str) -> None:
+def test_simulator_and_server_agree(server: Any, kind: str, searcher: str, priors: bool) -> None:
     bench = make_benchmark("hartmann3", r_max=SETTINGS["r_max"], seed=SETTINGS["seed"])
+    space = with_priors(bench.space) if priors else SearchSpace(bench.space.params)
     spec = StudySpec(
-        name=f"sim-{kind}-{searcher}",
-        space=SearchSpace(bench.space.params),
+        name=f"sim-{kind}-{searcher}{'-priors' if priors else ''}",
+        space=space,
         scheduler=SchedulerSettings(kind, SETTINGS["r_min"], SETTINGS["r_max"], SETTINGS["eta"]),
         searcher=searcher,
         budget=Budget(max_trials=SETTINGS["max_trials"]),
@@ -70,7 +82,7 @@ def test_simulator_and_server_agree(server: Any, kind: str, searcher: str) -> No
 
     with Client(server.address) as client:
         study = client.create_study(
-            spec.name, bench.space.params, scheduler=kind, searcher=searcher, r_min=SETTINGS["r_min"],
+            spec.name, space.params, scheduler=kind, searcher=searcher, r_min=SETTINGS["r_min"],
             r_max=SETTINGS["r_max"], eta=SETTINGS["eta"], max_trials=SETTINGS["max_trials"],
             seed=SETTINGS["seed"],
         )
