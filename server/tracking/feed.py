@@ -53,7 +53,11 @@ class Writer(Protocol):
 
     kind: str
     interval: float  # least seconds between two writes of one study (coalesces reports)
+    batch_events: int  # most events a batch holds (at most BATCH_EVENTS)
     wants_view: bool  # whether batches should carry the incumbent and the study's state
+
+    def warm_up(self) -> None:
+        """Slow set-up (imports, connections), on the mirror's thread before the first study."""
 
     def open(self, info: StudyInfo) -> int:
         """Loads what is written for the study; returns the journal position it covers."""
@@ -129,6 +133,10 @@ class Mirror:
     # ------------------------------------------------------------------ the thread
 
     def _run(self) -> None:
+        try:
+            self.writer.warm_up()
+        except Exception as exc:  # noqa: BLE001 - tried again by the first write
+            log.debug("%s mirror warm-up failed: %s", self.writer.kind, exc)
         while True:
             stopping = self._stop.is_set()
             self._wake.clear()
@@ -174,11 +182,12 @@ class Mirror:
             return st.due - now
         head = self.service.journal_position(st.name)
         if head > st.pos:
-            events = self.service.events_after(st.name, st.pos, wait=0.0, limit=BATCH_EVENTS)
+            limit = min(BATCH_EVENTS, self.writer.batch_events)
+            events = self.service.events_after(st.name, st.pos, wait=0.0, limit=limit)
             if events:
                 self._write_events(st, events)
                 self._watch_lag(st, head)
-                full = len(events) == BATCH_EVENTS
+                full = len(events) == limit
                 st.due = now if full else now + self.writer.interval
                 return 0.0 if full or final else self.writer.interval
             return 0.05  # not durable yet

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +35,7 @@ log = logging.getLogger("rung.server.tracking")
 
 MAX_PARAM, MAX_TAG = 6000, 5000  # MLflow's longest param and tag values (characters)
 SEARCH_PAGE = 1000
+CONCURRENT_CALLS = 8  # a batch's runs are written this many at a time (one HTTP call each)
 # The mirror retries on its own, with backoff, off the workers' path: one try per call,
 # and a call that hangs gives up soon (MLflow's defaults: 7 retries, 120 s).
 HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
@@ -59,6 +62,7 @@ class _Parent:
 class MlflowWriter:
     kind = "mlflow"
     interval = 1.0
+    batch_events = 1000  # a batch of new trials is ~1,000 calls: the position moves every few s
     wants_view = True
 
     def __init__(self, uri: str, experiment: str | None = None):
@@ -67,6 +71,9 @@ class MlflowWriter:
         self.uri, self.experiment = uri, experiment
         self._client: Any = None
         self._studies: dict[str, _Parent] = {}
+
+    def warm_up(self) -> None:
+        self.client  # noqa: B018 - the import, before the first study needs it
 
     @property
     def client(self) -> Any:
@@ -129,8 +136,10 @@ class MlflowWriter:
 
     def write(self, batch: Batch) -> None:
         parent = self._studies[batch.study]
-        for change in batch.trials.values():
-            self._write_trial(batch.study, parent, change)
+        # Runs first (in parallel: a call each), the parent's position last, once all landed.
+        # The first failure fails the batch; what landed is skipped the next time.
+        _in_parallel([lambda c=change: self._write_trial(batch.study, parent, c)
+                      for change in batch.trials.values()])
         tags: dict[str, str] = {}
         if batch.incumbent is not None:
             self._mark_incumbent(parent, batch.incumbent, tags)
@@ -140,10 +149,11 @@ class MlflowWriter:
             tags["rung.mirror_seq"] = str(batch.seq)
         self._set_tags(parent.run_id, parent.tags, tags)
         if batch.state in ("done", "stopped"):
-            for child in parent.children.values():
-                if not child.ended:
-                    self.client.set_terminated(child.run_id, "FINISHED")
-                    child.ended = True
+            open_runs = [child for child in parent.children.values() if not child.ended]
+            _in_parallel([lambda c=child: self.client.set_terminated(c.run_id, "FINISHED")
+                          for child in open_runs])
+            for child in open_runs:
+                child.ended = True
             if not parent.ended:
                 self.client.set_terminated(parent.run_id, "FINISHED")
                 parent.ended = True
@@ -221,6 +231,32 @@ class MlflowWriter:
             run_id, metrics=metrics, params=_params(params),
             tags=[RunTag(k, v[:MAX_TAG]) for k, v in tags.items()],
         )
+
+
+def _in_parallel(calls: list[Callable[[], None]]) -> None:
+    """Runs the calls CONCURRENT_CALLS at a time; raises the first failure. Daemon threads
+    (not a pool's): a call hanging on a dead server must not hold the process at exit."""
+    pending, errors, lock = iter(calls), [], threading.Lock()
+
+    def work() -> None:
+        while not errors:
+            with lock:
+                call = next(pending, None)
+            if call is None:
+                return
+            try:
+                call()
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                errors.append(exc)
+
+    threads = [threading.Thread(target=work, daemon=True, name="rung-mlflow")
+               for _ in range(min(CONCURRENT_CALLS, len(calls)))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
 
 
 def _trial_tags(change: TrialChange) -> dict[str, str]:

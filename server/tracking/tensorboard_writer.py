@@ -44,6 +44,7 @@ class TensorBoardWriter:
 
     kind = "tensorboard"
     interval = 0.5
+    batch_events = 5000
     wants_view = False
 
     def __init__(self, logdir: str | Path):
@@ -61,6 +62,9 @@ class TensorBoardWriter:
         self._counter = 0
 
     # ------------------------------------------------------------------ Writer
+
+    def warm_up(self) -> None:
+        pass
 
     def open(self, info: StudyInfo) -> int:
         self.reset(info.name)

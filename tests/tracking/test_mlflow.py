@@ -5,22 +5,21 @@ catches up on once it can; a write repeated after a lost answer, which adds noth
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 pytest.importorskip("mlflow")
 
-from mlflow import MlflowClient  # noqa: E402
-
-from rung import wire  # noqa: E402
-from rung.client import Client  # noqa: E402
-from rung.server.tracking.mlflow_writer import MlflowWriter  # noqa: E402
-from rung.server.tracking.model import Batch, Incumbent, Point, StudyInfo, TrialChange  # noqa: E402
-from rung.v1 import rung_pb2 as pb  # noqa: E402
-from support import ServerProcess  # noqa: E402
-from tracking_support import (  # noqa: E402
+from mlflow import MlflowClient
+from rung.client import Client
+from rung.server.tracking.mlflow_writer import MlflowWriter
+from rung.server.tracking.model import Batch, Incumbent, Point, StudyInfo, TrialChange
+from rung.v1 import rung_pb2 as pb
+from support import ServerProcess
+from tracking_support import (
     STATUS,
     MlflowServer,
     Relay,
@@ -33,6 +32,8 @@ from tracking_support import (  # noqa: E402
     sample,
     wait_for,
 )
+
+from rung import wire
 
 
 @pytest.fixture(scope="module")

@@ -14,13 +14,15 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
-from rung import wire
 from rung.client import Client, Decision
 from rung.v1 import rung_pb2 as pb
 from support import ServerProcess
+
+from rung import wire
 
 STATUS = {v: k.value for k, v in wire.TRIAL_STATUSES.items()}
 
@@ -59,13 +61,15 @@ class MlflowServer:
     def uri(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 120.0) -> "MlflowServer":
+    def start(self, timeout: float = 120.0, nice: int = 0) -> MlflowServer:
+        """`nice`: a lower priority (a benchmark's stand-in for a server on another machine)."""
         cli = mlflow_cli()
         assert cli is not None
         self.folder.mkdir(parents=True, exist_ok=True)
         with open(self.folder / "mlflow.log", "ab") as log:
             self.proc = subprocess.Popen(
-                [cli, "server", "--backend-store-uri", f"sqlite:///{self.folder}/mlflow.db",
+                [*(["nice", "-n", str(nice)] if nice else []), cli, "server",
+                 "--backend-store-uri", f"sqlite:///{self.folder}/mlflow.db",
                  "--default-artifact-root", str(self.folder / "art"), "--host", "127.0.0.1",
                  "--port", str(self.port), "--workers", "1"],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -107,7 +111,7 @@ class Relay(threading.Thread):
             while not self._halt.is_set():
                 try:
                     conn, _ = listener.accept()
-                except socket.timeout:
+                except TimeoutError:
                     continue
                 threading.Thread(target=self._pipe, args=(conn,), daemon=True).start()
 
@@ -155,7 +159,7 @@ class Workers:
         self.threads = [threading.Thread(target=self._run, args=(i,), daemon=True)
                         for i in range(n)]
 
-    def start(self) -> "Workers":
+    def start(self) -> Workers:
         for t in self.threads:
             t.start()
         return self
@@ -172,7 +176,7 @@ class Workers:
                                 self.acks += 1
                             if decision is not Decision.CONTINUE:
                                 break
-        except BaseException as exc:  # reported by the test
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
             self.errors.append(exc)
 
     def wait_for_acks(self, n: int, timeout: float = 60.0) -> None:
