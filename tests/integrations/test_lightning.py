@@ -4,6 +4,7 @@ promotions, a resumed trial equal to one trained straight, and DDP with one repo
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -64,8 +65,10 @@ def test_example_promotes_and_resumes_from_server_checkpoints(server: ServerProc
     resumed = resumed_segments(trials)
     assert any(r == 3 for _, r in resumed)  # promoted twice: 1 -> 3 -> 9
     for trial_id, r in resumed:  # each resumed job restored Lightning's checkpoint it downloaded
-        local = f"scratch/lightning-digits/trial-{trial_id}/resume-r{r}.ckpt"
-        assert f"Restored all states from the checkpoint at {local}" in out.stderr
+        local = rf"scratch/lightning-digits/trial-{trial_id}/resume-r{r}-[0-9a-f]{{16}}\.ckpt"
+        assert re.search(f"Restored all states from the checkpoint at {local}\n", out.stderr)
+    # Uploaded checkpoints leave the scratch folder; the downloaded copies stay.
+    assert not list((tmp_path / "scratch").rglob("r[0-9]*.pt"))
 
 
 # ------------------------------------------------------------ resumed == straight
@@ -214,8 +217,8 @@ def test_ddp_trial_is_promoted_and_resumed_with_rank_zero_alone_talking_to_rung(
     for t in trials:
         check_history(t)
     ((trial_id, r),) = resumed_segments(trials)
-    local = f"scratch/ddp/trial-{trial_id}/resume-r{r}.ckpt"
-    assert f"Restored all states from the checkpoint at {local}" in out.stderr
+    local = rf"scratch/ddp/trial-{trial_id}/resume-r{r}-[0-9a-f]{{16}}\.ckpt"
+    assert re.search(f"Restored all states from the checkpoint at {local}\n", out.stderr)
     calls = scrape(metrics_url)
     # Report is idempotent by (trial, resource): a second rank's duplicate would leave the
     # observations alone, but not the count of Report calls.

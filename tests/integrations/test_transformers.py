@@ -58,9 +58,13 @@ def test_example_promotes_and_resumes_from_server_checkpoints(server: ServerProc
     resumed = [(t.id, s.resume_from) for t in trials for s in t.segments if s.resume_from > 0]
     assert any(r == 3 for _, r in resumed)  # promoted twice: 1 -> 3 -> 9
     for trial_id, r in resumed:  # each resumed job unpacked the Trainer checkpoint it downloaded
-        folder = tmp_path / "scratch" / "tiny-bert" / f"trial-{trial_id}" / f"resume-r{r}-unpacked"
+        trial_dir = tmp_path / "scratch" / "tiny-bert" / f"trial-{trial_id}"
+        (folder,) = trial_dir.glob(f"resume-r{r}-*-unpacked")
         state = json.loads((folder / "trainer_state.json").read_text())
         assert state["epoch"] == r and (folder / "optimizer.pt").exists()
+    # Uploaded archives and the Trainer's folders packed into them leave the scratch folder.
+    assert not list((tmp_path / "scratch").rglob("r[0-9]*.tar"))
+    assert not list((tmp_path / "scratch").rglob("checkpoint-*"))
     assert study.incumbent.value < 0.4  # the synthetic task is learnable
 
 

@@ -21,8 +21,9 @@ from rung.client.transfer import is_server_ref
 def resume_file(trial: Trial, suffix: str) -> Path | None:
     """The checkpoint `trial` resumes from as a local file; None for a trial starting at 0.
 
-    A server-side checkpoint is downloaded once, beside `checkpoint_out`, so calling
-    this again (or from another process on the same machine) finds it there.
+    A server-side checkpoint is downloaded once, beside `checkpoint_out`, under a name
+    with its digest, so calling this again (or from another process on the same machine)
+    finds exactly that checkpoint there.
     """
     if not trial.resume_from:
         return None
@@ -30,7 +31,8 @@ def resume_file(trial: Trial, suffix: str) -> Path | None:
         raise ValueError(f"trial {trial.trial_id} resumes at {trial.resume_from}, no checkpoint")
     if not is_server_ref(trial.checkpoint_in):
         return Path(trial.checkpoint_in)
-    name = f"resume-r{trial.resume_from}{suffix}"
+    digest = trial.checkpoint_in.rsplit("@", 1)[-1][:16]
+    name = f"resume-r{trial.resume_from}-{digest}{suffix}"
     local = trial.checkpoint_path(trial.resume_from).with_name(name)
     if not local.exists():
         trial.study.download_checkpoint(trial.checkpoint_in, local)  # verified, written atomically
@@ -38,9 +40,14 @@ def resume_file(trial: Trial, suffix: str) -> Path | None:
 
 
 def store(trial: Trial, path: Path, upload: bool, resource: int | None = None) -> str:
-    """The reference to report for the checkpoint saved at `path`: uploaded to the server
-    with `upload` (workers without a shared folder), else the path itself."""
-    return trial.upload_checkpoint(path, resource) if upload else str(path)
+    """The reference to report for the checkpoint saved at `path`: with `upload` (workers
+    without a shared folder) the server's, and the local file is deleted (the server keeps
+    the checkpoint); else the path itself."""
+    if not upload:
+        return str(path)
+    ref = trial.upload_checkpoint(path, resource)
+    path.unlink(missing_ok=True)
+    return ref
 
 
 def pack(folder: Path, archive: Path) -> Path:
