@@ -335,3 +335,13 @@ def test_a_single_objective_study_has_no_front(dash: Dash) -> None:
     assert got["objectives"] == [{"name": "error", "mode": "min"}]
     assert got["front"] is None and got["hypervolume"] is None and got["reference_point"] is None
     assert request(dash.url + "/api/studies/s1").json()["multi_objective"] is False
+
+
+def test_a_study_shows_its_priors(dash: Dash) -> None:
+    params = {"lr": Float(1e-4, 1.0, log=True, prior=3e-3, confidence="high"),
+              "opt": Categorical(("sgd", "adam"))}
+    dash.service.create_study(spec("p1", params))
+    run_jobs(dash.service, "p1", 5)
+    space = request(dash.url + "/api/studies/p1").json()["space"]
+    assert space["lr"]["prior"] == 3e-3 and space["lr"]["confidence"] == "high"
+    assert "prior" not in space["opt"]  # the dashboard shows priors only where set

@@ -187,6 +187,7 @@ function studyPage(main, route) {
       [`best ${s.metric} (${s.mode})`, s.best ? num(s.best.value) : "–"],
       ...(s.multi_objective ? [["objectives", s.objectives.map(objectiveLabel).join(", ")]] : []),
       ...(s.constraints.length ? [["constraints", s.constraints.map(constraintLabel).join(", ")]] : []),
+      ...(priorsLabel(s.space) ? [["priors", el("span", { id: "priors" }, priorsLabel(s.space))]] : []),
       ["budget used", Math.round(s.progress * 100) + "%"],
     ].map(([label, value]) => el("div", {}, el("b", {}, value), el("span", {}, label))));
     performance.mark("rung:summary");  // user timing marks, read by benchmarks/dashboard_load.py
@@ -254,6 +255,11 @@ function drawAnytime(a, s) {
 
 function objectiveLabel(o) { return `${o.name} (${o.mode})`; }
 function constraintLabel(c) { return `${c.metric} ${c.op} ${num(c.bound)}`; }
+// The user's priors ("lr = 0.003 (high)"), from the spec's space; "" when there are none.
+function priorsLabel(space) {
+  return Object.entries(space || {}).filter(([, p]) => p.prior !== undefined)
+    .map(([name, p]) => `${name} = ${num(p.prior)} (${p.confidence})`).join(", ");
+}
 
 // The Pareto front, the hypervolume curve and the front's trials: hidden unless the study
 // has several objectives or constraints.
