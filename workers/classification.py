@@ -48,6 +48,7 @@ class Classification(Objective):
     """Validation error of a classifier on a held-out part of the training split."""
 
     name = "classification"
+    supports_ddp = True  # trainers wrap the model in DDP and train their shard of each batch
 
     def __init__(self, settings: TrainingSettings) -> None:
         super().__init__(settings)
@@ -111,20 +112,28 @@ class ClassifierTrainer(Trainer):
         self.setup = setup
         self.context = context
         self.scaler = torch.amp.GradScaler("cuda", enabled=objective.amp_dtype == torch.float16)
-        model = setup.model
+        if setup.batch_size < context.world_size:
+            raise ValueError(
+                f"batch_size {setup.batch_size} is smaller than the {context.world_size} ranks"
+            )
+        model = context.wrap_model(setup.model)  # setup.model stays plain: it is checkpointed
         self.forward = torch.compile(model) if objective.settings.data_path.compile else model
         self._model_metrics: dict[str, float] | None = None
 
     @property
     def examples_per_epoch(self) -> int:
-        return self.objective.batches.examples_per_epoch(self.setup.batch_size)
+        examples = self.objective.batches.examples_per_epoch(self.setup.batch_size)
+        return examples // self.context.world_size
 
     def train_epoch(self, epoch: int, advance: Advance) -> EpochStats:
         objective, optimizer = self.objective, self.setup.optimizer
         self.setup.model.train()
         total = torch.zeros((), device=objective.device)
         seen = 0
-        for x, y in objective.batches.epoch(self.setup.batch_size, self.context.epoch_generator(epoch)):
+        shard = self.context.shard if self.context.world_size > 1 else None
+        generator = self.context.epoch_generator(epoch)
+        batches = objective.batches.epoch(self.setup.batch_size, generator, shard)
+        for x, y in batches:
             with objective.autocast():
                 loss = F.cross_entropy(self.forward(x), y)
             optimizer.zero_grad(set_to_none=True)

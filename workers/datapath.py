@@ -12,7 +12,7 @@ not results.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -117,11 +117,19 @@ class TensorBatches:
         batch_size = min(batch_size, self.size)
         return self.size - self.size % batch_size
 
-    def epoch(self, batch_size: int, generator: torch.Generator) -> Iterator[Batch]:
-        """One epoch: a permutation from `generator` cut into full batches (a short last one is dropped)."""
+    def epoch(
+        self,
+        batch_size: int,
+        generator: torch.Generator,
+        shard: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> Iterator[Batch]:
+        """One epoch: a permutation from `generator` cut into full batches (a short last one is
+        dropped); `shard` keeps this rank's part of each batch (`TrialContext.shard`)."""
         batch_size = min(batch_size, self.size)
         perm = torch.randperm(self.size, generator=generator)
         index_batches = list(perm[: self.examples_per_epoch(batch_size)].split(batch_size))
+        if shard is not None:
+            index_batches = [shard(idx) for idx in index_batches]
         batches: Iterator[Batch]
         if self.options.on_device:
             x_all, y_all = self._tensors

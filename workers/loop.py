@@ -15,6 +15,11 @@ Checkpoints live either in a folder all workers share (`--checkpoints DIR`) or
 on the server (`--checkpoints server`): then each milestone's checkpoint is
 saved to a private temporary folder, uploaded before the report that names it,
 and downloaded by whichever worker resumes the trial.
+
+With `--gpus-per-trial N` this loop runs on rank 0 of the trial's processes,
+given a `ddp.RankGroup`: it hands each job and each epoch's decision to the
+other ranks, and a failed trial ends the whole group (`RankGroup.abandon`)
+instead of failing it here, so the supervisor can tell a crash from a bug.
 """
 
 from __future__ import annotations
@@ -29,22 +34,25 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
-
 from rung.client import Client, Decision, Trial
+from rung.client.study import TrialLost
 from rung.client.transfer import is_server_ref
 
 from .objective import Objective
 from .progress import WorkerProgress
-from .segment import TrialDiverged, train_segment
+from .segment import CONFIGURATION_FAILURES, train_segment
+
+if TYPE_CHECKING:
+    from .ddp import RankGroup
 
 log = logging.getLogger("rung.worker")
 
+__all__ = ["CONFIGURATION_FAILURES", "WorkerSummary", "run_trial", "run_worker"]
 
 MAX_FAILURES_IN_A_ROW = 3
-CONFIGURATION_FAILURES = (TrialDiverged, torch.OutOfMemoryError)
-"""Failures that say the configuration is bad (too high a learning rate, too big a batch), not the worker."""
 SERVER_CHECKPOINTS = "server"  # --checkpoints value that keeps checkpoints on the server
 
 
@@ -75,13 +83,15 @@ def run_trial(
     upload: bool = False,
     stopping: threading.Event | None = None,
     progress: WorkerProgress | None = None,
+    group: RankGroup | None = None,
 ) -> int:
     """Trains one job; returns the number of epochs trained.
 
     With `upload`, the milestone's checkpoint is stored on the server before
     the report that names it, so no report ever names a checkpoint that is not there.
     When `stopping` is set, training ends after the current epoch and the job
-    is handed back with a checkpoint of that epoch.
+    is handed back with a checkpoint of that epoch. With `group`, the other
+    ranks get the job and, after each epoch, the decision (also when reporting raised).
     """
     stopping = stopping or threading.Event()
     shown = (progress or WorkerProgress()).job(
@@ -90,9 +100,7 @@ def run_trial(
     trained = 0
     trial.checkpoint_out.parent.mkdir(parents=True, exist_ok=True)
 
-    def on_epoch(epoch: int, error: float | Mapping[str, float]) -> bool:
-        nonlocal trained
-        trained += 1
+    def decide(epoch: int, error: float | Mapping[str, float]) -> bool:
         if trial.lost:
             return False
         checkpoint: bool | str = epoch == trial.milestone
@@ -102,12 +110,35 @@ def run_trial(
         shown.reported(epoch, decision.name.lower())
         return decision is Decision.CONTINUE and not stopping.is_set()
 
+    def on_epoch(epoch: int, error: float | Mapping[str, float]) -> bool:
+        nonlocal trained
+        trained += 1
+        try:
+            go_on = decide(epoch, error)
+        except BaseException:
+            if group is not None:
+                group.decide(False)
+            raise
+        if group is not None:
+            group.decide(go_on)
+        return go_on
+
+    checkpoint_in = _checkpoint_in(trial)
+    if group is not None:
+        job = {
+            "trial_id": trial.trial_id,
+            "config": trial.config,
+            "resume_from": trial.resume_from,
+            "milestone": trial.milestone,
+            "checkpoint_in": str(checkpoint_in) if checkpoint_in else "",
+        }
+        group.start(trial.trial_id, trial.lease_id, trial.study.name, job)
     train_segment(
         objective,
         trial.config,
         trial.resume_from,
         trial.milestone,
-        _checkpoint_in(trial),
+        checkpoint_in,
         trial.checkpoint_out,
         on_epoch,
         trial_seed=trial.trial_id,  # equal configurations in two trials still differ
@@ -149,11 +180,13 @@ def run_worker(
     worker_id: str | None = None,
     progress: WorkerProgress | None = None,
     max_failures: int = MAX_FAILURES_IN_A_ROW,
+    group: RankGroup | None = None,
 ) -> WorkerSummary:
     """Runs jobs until the study is done; `checkpoints` is a shared folder or "server".
 
     `max_failures` consecutive failures (not counting divergence and
     out-of-memory) stop the worker with the last one's exception; 0 never stops.
+    With `group` (rank 0 of a multi-process trial) a failure ends the group instead.
     """
     shutdown = Shutdown()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -164,12 +197,21 @@ def run_worker(
     summary = WorkerSummary()
     failures = 0
     try:
-        jobs = client.study(study).trials(worker_id, checkpoint_dir, stop=shutdown.requested.is_set)
+        def stop() -> bool:  # called before each Suggest
+            return shutdown.requested.is_set() or (group is not None and group.idle())
+
+        jobs = client.study(study).trials(worker_id, checkpoint_dir, stop=stop)
         for trial in jobs:
             log.info("job %r", trial)
             try:
-                with trial:  # an exception marks the trial failed on the server
-                    summary.epochs_trained += run_trial(trial, objective, upload, shutdown.requested, progress)
+                try:
+                    with trial:  # an exception marks the trial failed on the server
+                        summary.epochs_trained += _train(
+                            trial, objective, upload, shutdown.requested, progress, group
+                        )
+                finally:  # (not after `abandon`: then the supervisor settles the lease)
+                    if group is not None:
+                        group.ended()
             except CONFIGURATION_FAILURES as exc:
                 summary.failed += 1
                 log.warning("trial %d failed: %s: %s", trial.trial_id, type(exc).__name__, exc)
@@ -192,10 +234,39 @@ def run_worker(
     except KeyboardInterrupt:
         log.info("worker interrupted; its job was handed back")
     finally:
+        if group is not None:
+            _close_group(group)
         client.close()
         if scratch:
             scratch.cleanup()
     return summary
+
+
+def _train(
+    trial: Trial,
+    objective: Objective,
+    upload: bool,
+    stopping: threading.Event,
+    progress: WorkerProgress | None,
+    group: RankGroup | None,
+) -> int:
+    """`run_trial`; on rank 0 of a group, a failure (not a lost lease) ends the group at once."""
+    try:
+        return run_trial(trial, objective, upload, stopping, progress, group)
+    except TrialLost:
+        raise
+    except Exception as exc:
+        if group is not None:
+            group.abandon(exc)  # the supervisor fails the trial: its peers may be mid-collective
+        raise
+
+
+def _close_group(group: RankGroup) -> None:
+    """Tells the other ranks to exit; if they are gone already the supervisor ends the group."""
+    try:
+        group.close()
+    except Exception as exc:  # noqa: BLE001 - e.g. a peer left in another collective
+        log.warning("could not close the trial's process group: %s", exc)
 
 
 def _free_device_memory(objective: Objective) -> None:

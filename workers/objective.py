@@ -30,6 +30,12 @@ through (the loop cannot check them):
 * Data order comes from ``context.epoch_generator(epoch)``; the global RNGs
   (torch, numpy, random) are seeded per trial and saved with each checkpoint
   by the loop, so dropout and initialization need nothing more.
+
+Under ``--gpus-per-trial N`` every rank runs the objective; one that can train
+that way says so (``supports_ddp = True``), trains ``context.wrap_model(model)``
+(DistributedDataParallel) on its share of each batch (``context.shard``), and
+keeps the plain model in ``state_dict``. The loop does the rest: the process
+group, the job and decisions on every rank, checkpoints from rank 0 alone.
 """
 
 from __future__ import annotations
@@ -40,10 +46,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from torch import nn
 
 from .datapath import DataPathOptions
 
@@ -73,8 +80,14 @@ class TrainingSettings:
     workers/model_metrics.py)."""
     options: Mapping[str, str] = field(default_factory=dict)
     """Free-form ``--objective-option KEY=VALUE`` pairs for user objectives."""
+    rank: int = 0
+    """This process's rank in a trial trained on several processes (``--gpus-per-trial``)."""
+    world_size: int = 1
+    """How many processes train each trial (1: no process group)."""
 
     def __post_init__(self) -> None:
+        if not 0 <= self.rank < self.world_size:
+            raise ValueError(f"need 0 <= rank < world_size, got {self.rank}, {self.world_size}")
         if self.max_epochs < 1:
             raise ValueError(f"max_epochs must be >= 1, got {self.max_epochs}")
         if self.seed < 0:
@@ -104,6 +117,31 @@ class TrialContext:
     @property
     def max_epochs(self) -> int:
         return self.settings.max_epochs
+
+    @property
+    def rank(self) -> int:
+        return self.settings.rank
+
+    @property
+    def world_size(self) -> int:
+        return self.settings.world_size
+
+    def wrap_model(self, model: nn.Module) -> nn.Module:
+        """The module to train: DistributedDataParallel around `model` when a trial spans
+        several processes (gradients averaged over the ranks), `model` itself otherwise.
+        Keep `model` for `state_dict`, so checkpoints fit workers of any width."""
+        if self.world_size == 1:
+            return model
+        from torch.nn.parallel import DistributedDataParallel
+
+        if self.device.type != "cuda":
+            return DistributedDataParallel(model)
+        return DistributedDataParallel(model, device_ids=[self.device.index or 0])
+
+    def shard(self, indices: torch.Tensor) -> torch.Tensor:
+        """This rank's part of a batch (every world_size-th index): the ranks together train
+        the whole batch, so a configuration's batch size means the same on any number of GPUs."""
+        return indices[self.rank :: self.world_size]
 
     def epoch_generator(self, epoch: int, device: torch.device | str = "cpu") -> torch.Generator:
         """The generator for epoch `epoch`'s data order: the same whether trained straight or resumed."""
@@ -143,6 +181,10 @@ class Trainer(ABC):
 
 class Objective(ABC):
     """Builds a trainer per trial; data sets shared by all trials are loaded once, in `__init__`."""
+
+    supports_ddp: ClassVar[bool] = False
+    """True when trainers use `TrialContext.wrap_model` and `shard`: then `--gpus-per-trial N`
+    runs them on N processes; otherwise the worker refuses (N copies would train alone)."""
 
     def __init__(self, settings: TrainingSettings) -> None:
         self.settings = settings

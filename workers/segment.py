@@ -12,7 +12,9 @@ train an epoch, evaluate and hand over state (see `objective`). It
   server could not rank it, and training further only wastes the GPU;
 * writes the checkpoint at ``end`` *before* the last ``on_epoch`` call, so a
   trial is resumable by the time the server hears it reached its milestone;
-  if ``on_epoch`` says stop earlier, it checkpoints that epoch and stops.
+  if ``on_epoch`` says stop earlier, it checkpoints that epoch and stops;
+* on a trial spanning several processes, checkpoints on rank 0 only (the
+  ranks hold the same state) and loads the checkpoint on every rank.
 """
 
 from __future__ import annotations
@@ -38,6 +40,11 @@ returning False stops the trial."""
 
 class TrialDiverged(ValueError):
     """The training loss or the metric is NaN or infinite: the configuration failed."""
+
+
+CONFIGURATION_FAILURES = (TrialDiverged, torch.OutOfMemoryError)
+"""Failures that say the configuration is bad (too high a learning rate, too big a batch),
+not the worker."""
 
 
 def train_segment(
@@ -73,6 +80,8 @@ def train_segment(
             raise CheckpointError(f"checkpoint {checkpoint_in} is at epoch {loaded}, expected {start_epoch}")
 
     def save(epoch: int, value: float) -> None:
+        if settings.rank != 0:
+            return
         extra = {
             "trial_seed": trial_seed,
             "config": dict(config),

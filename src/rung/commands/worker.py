@@ -43,6 +43,15 @@ def add_worker_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]"
     p.add_argument("--gpus", default=None, metavar="all|0,1,...",
                    help="start one worker process per GPU (CUDA_VISIBLE_DEVICES set for each); "
                         "without a GPU, `all` runs one worker on the CPU")
+    p.add_argument("--gpus-per-trial", type=int, default=1, metavar="N",
+                   help="train each trial on N GPUs with DistributedDataParallel, one process "
+                        "per rank (with --device cpu: N gloo processes); with --gpus, one such "
+                        "worker per N GPUs")
+    p.add_argument("--ddp-timeout", type=float, default=300.0, metavar="SECONDS",
+                   help="how long a rank waits in a collective before it gives up (a rank that "
+                        "dies is noticed at once; this bounds one that hangs)")
+    p.add_argument("--ddp-rank", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--ddp-dir", default=None, help=argparse.SUPPRESS)
     p.add_argument("--progress", default="auto", choices=["auto", "bar", "json", "off"],
                    help="a bar per epoch on a terminal, JSON lines otherwise (auto)")
     p.add_argument("--max-failures", type=int, default=3, metavar="N",
@@ -58,6 +67,8 @@ def _worker(args: argparse.Namespace) -> int:
 
     from rung.workers.loop import run_worker
 
+    if args.gpus_per_trial < 1:
+        raise InvalidArgument(f"--gpus-per-trial must be >= 1, got {args.gpus_per_trial}")
     if args.gpus:
         from rung.client.study import default_worker_id
         from rung.workers.launcher import launch, parse_gpus
@@ -65,18 +76,35 @@ def _worker(args: argparse.Namespace) -> int:
         try:
             gpus = parse_gpus(args.gpus, torch.cuda.device_count)
             if gpus:
-                return launch(args.argv, gpus, args.worker_id or default_worker_id())
+                worker_id = args.worker_id or default_worker_id()
+                return launch(args.argv, gpus, worker_id, args.gpus_per_trial)
         except ValueError as exc:
             raise InvalidArgument(str(exc)) from None
         print(f"rung worker --gpus {args.gpus}: this machine has no CUDA device; "
               "running one worker on the CPU instead", file=sys.stderr)
         args.device = "cpu"
+        args.argv = [*args.argv, "--device", "cpu"]  # for the ranks of --gpus-per-trial
+    if args.gpus_per_trial > 1 and args.ddp_rank is None:
+        from .worker_ddp import supervise
+
+        return supervise(args)
     if args.threads:
         torch.set_num_threads(args.threads)
+    group = None
+    if args.ddp_rank is not None:
+        from .worker_ddp import join_group
+
+        group = join_group(args)
     objective, progress = _worker_objective(args)
+    if group is not None and group.rank > 0:
+        from rung.workers.ddp import run_follower
+
+        run_follower(objective, group)
+        return 0
     client = open_client(args, worker=True)
     summary = run_worker(
-        client, args.study, objective, args.checkpoints, args.worker_id, progress, args.max_failures
+        client, args.study, objective, args.checkpoints, args.worker_id, progress,
+        args.max_failures, group,
     )
     print(
         f"worker done: {summary.jobs} jobs, {summary.epochs_trained} epochs trained, "
@@ -119,8 +147,18 @@ def _worker_objective(args: argparse.Namespace) -> tuple[Any, Any]:
                 compile=args.compile,
             ),
             options=options,
+            rank=args.ddp_rank or 0,
+            world_size=args.gpus_per_trial if args.ddp_rank is not None else 1,
         )
-        return factory(settings), make_progress(args.progress)
+        objective = factory(settings)
+        if settings.world_size > 1 and not getattr(objective, "supports_ddp", False):
+            raise ValueError(
+                f"--objective {args.objective} cannot train a trial on {settings.world_size} "
+                "processes: its Objective must set supports_ddp = True and train "
+                "context.wrap_model(model) on context.shard(...) of each batch (docs/workers.md)"
+            )
+        progress = make_progress(args.progress if settings.rank == 0 else "off")
+        return objective, progress
     except ValueError as exc:  # bad flags, an unknown objective, a CUDA device that is not there
         raise InvalidArgument(str(exc)) from None
 
