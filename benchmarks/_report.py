@@ -2,7 +2,8 @@
 
 A benchmark prints its table as before and, given `--write-docs`, also writes it to
 `docs/generated/<name>.md` under a provenance line: when it ran, on which machine
-(host name, CPU count and model), at which commit (and whether the working tree had
+(host name, CPU count and model, and its load average, since other jobs may share
+it), at which commit (and whether the working tree had
 uncommitted changes) and the exact command. The pages include a fragment with
 `--8<-- "docs/generated/<name>.md"` (pymdownx.snippets, `check_paths: true`), so a
 table in the docs is always the one a run printed, and a missing fragment fails
@@ -69,8 +70,13 @@ def provenance(command: str | None = None, now: _dt.datetime | None = None) -> s
     commit = _git("rev-parse", "--short", "HEAD") or "unknown commit"
     dirty = _git("status", "--porcelain", "--untracked-files=no")
     tree = "with uncommitted changes in the working tree" if dirty else "clean working tree"
+    try:
+        load = "load average {:.1f} / {:.1f} / {:.1f} over 1 / 5 / 15 min at the end".format(
+            *os.getloadavg())
+    except OSError:
+        load = "load average unknown"
     return (f"Generated {now:%Y-%m-%d %H:%M} UTC on `{platform.node()}` "
-            f"({os.cpu_count()} CPUs, {cpu_model()}, Python {platform.python_version()}), "
+            f"({os.cpu_count()} CPUs, {cpu_model()}, Python {platform.python_version()}; {load}), "
             f"commit `{commit}` ({tree}), by `{command or command_line()}`.")
 
 
