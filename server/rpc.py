@@ -33,7 +33,7 @@ from rung.v1 import rung_pb2_grpc
 from . import paging
 from .blobs import BlobKey, BlobStore, NoBlobStore, ResourceExhausted
 from .rpc_errors import MAX_MESSAGE_CHARS, STATUS_BY_ERROR, abort_with, status_for
-from .rpc_messages import job_to_pb, study_to_pb, trial_to_pb
+from .rpc_messages import imported_from_pb, job_to_pb, study_to_pb, trial_to_pb
 from .rpc_registration import SERVICE, add_to_server
 from .rpc_streams import blob_chunks, blocking_iterator, upload_parts
 from .service import StudyService, deferred_durability
@@ -167,6 +167,38 @@ class RungServicer(rung_pb2_grpc.RungServicer):
                 yield event
         finally:  # the stream ended, failed or was cancelled
             self._watch_slots.release()
+
+    # ------------------------------------------------------------------ steering
+
+    async def SetBudget(self, request: pb.SetBudgetRequest, context: Any) -> pb.Study:
+        limits = {
+            name: getattr(request, name)
+            for name in ("max_trials", "max_resource", "max_wall_seconds")
+            if request.HasField(name)
+        }
+        return await self._in_pool(context, lambda: study_to_pb(
+            self.service.set_budget(request.study, request.request_id, **limits)
+        ))
+
+    async def RetryTrials(
+        self, request: pb.RetryTrialsRequest, context: Any
+    ) -> pb.RetryTrialsResponse:
+        return await self._in_pool(context, lambda: pb.RetryTrialsResponse(
+            trial_ids=self.service.retry_trials(
+                request.study, list(request.trial_ids), request.request_id
+            )
+        ))
+
+    async def ImportTrials(
+        self, request: pb.ImportTrialsRequest, context: Any
+    ) -> pb.ImportTrialsResponse:
+        def add() -> pb.ImportTrialsResponse:
+            ids, skipped = self.service.import_trials(
+                request.study, imported_from_pb(request.trials), request.request_id
+            )
+            return pb.ImportTrialsResponse(trial_ids=ids, skipped=skipped)
+
+        return await self._in_pool(context, add)
 
     # ------------------------------------------------------------------ workers
 

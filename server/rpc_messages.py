@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Iterable
+
 from rung import wire
 from rung.v1 import rung_pb2 as pb
 
-from .service import IssuedJob, StudyView, TrialView
+from .service import ImportedResult, ImportedTrial, IssuedJob, StudyView, TrialView
+from .study_steering import is_imported
 
 
 def study_to_pb(view: StudyView) -> pb.Study:
@@ -30,6 +33,12 @@ def study_to_pb(view: StudyView) -> pb.Study:
         )
     if view.pareto is not None:
         wire.pareto_to_pb(view.pareto, view.trial_configs, msg)
+    budget = view.budget or view.spec.budget
+    msg.budget.CopyFrom(pb.Budget(
+        max_trials=budget.max_trials, max_resource=budget.max_resource,
+        max_wall_seconds=budget.max_wall_seconds,
+    ))
+    msg.trials_imported = view.trials_imported
     return msg
 
 
@@ -59,6 +68,7 @@ def trial_to_pb(view: TrialView) -> pb.Trial:
         checkpoint_resource=r.checkpoint_resource,
         failures=r.failures,
         lease_deadline=view.lease_deadline,
+        imported=is_imported(r.observations),
     )
 
 
@@ -76,3 +86,21 @@ def job_to_pb(issued: IssuedJob, lease_seconds: float) -> pb.Job:
         retry_after_ms=int(job.retry_after * 1000),
         lease_seconds=lease_seconds if issued.lease_id else 0.0,
     )
+
+
+def imported_from_pb(trials: Iterable[pb.ImportedTrial]) -> list[ImportedTrial]:
+    """ImportTrials' trials as the service takes them (it checks every value)."""
+    return [
+        ImportedTrial(
+            wire.config_from_pb(t.config),
+            [
+                ImportedResult(
+                    r.resource, r.value if r.HasField("value") else None,
+                    wire.metrics_from_pb(r.metrics) or {},
+                )
+                for r in t.results
+            ],
+            t.label,
+        )
+        for t in trials
+    ]

@@ -7,7 +7,8 @@ the same decisions, and the service checks that it does (a mismatch means a
 corrupt journal or a nondeterminism bug, and is refused loudly).
 
 Events: created, suggest (a START or RESUME job was issued), report, lost (a
-lease expired), fail, stop. WAIT and DONE answers change nothing and are not
+lease expired), fail, stop; and the steering of a running study (study_steering.py):
+budget, retry, import. WAIT and DONE answers change nothing and are not
 journaled; heartbeats are not journaled either: after a restart every open
 lease gets a fresh deadline.
 
@@ -50,10 +51,12 @@ from .study_recovery import JournalMismatch, StudyRecovery, collector_paused
 from .study_registry import StudyRegistry, deferred_durability
 from .study_state import SNAPSHOT_FORMAT, EventListener, IssuedJob, Lease, StudyState
 from .study_state import RowCache as _RowCache
+from .study_steering import ImportedResult, ImportedTrial, StudySteering
 
 __all__ = [
     "COMPACT_BATCH", "MAX_ID_LENGTH", "MAX_PAGE_SIZE", "MAX_TEXT_LENGTH", "SNAPSHOT_FORMAT",
-    "EventListener", "IssuedJob", "JournalMismatch", "Lease", "StudyService", "StudySnapshot",
+    "EventListener", "ImportedResult", "ImportedTrial", "IssuedJob", "JournalMismatch", "Lease",
+    "StudyService", "StudySnapshot",
     "StudyView", "TrialPage", "TrialView", "_RowCache", "deferred_durability",
 ]
 
@@ -62,7 +65,9 @@ __all__ = [
 COMPACT_BATCH = 5_000
 
 
-class StudyService(StudyRegistry, JournaledCalls, LeaseKeeping, StudyReads, StudyRecovery):
+class StudyService(
+    StudyRegistry, JournaledCalls, LeaseKeeping, StudyReads, StudyRecovery, StudySteering
+):
     """Studies, their leases and reads, every decision journaled before it is answered."""
 
     def __init__(

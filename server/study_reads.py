@@ -14,7 +14,7 @@ from rung.core.errors import InvalidArgument
 from rung.core.results import MetricsReport, ParetoSummary, summarize
 from rung.core.schedulers import Incumbent
 from rung.core.study import StudySpec
-from rung.core.types import TrialStatus
+from rung.core.types import Budget, TrialStatus
 
 from .records import TrialRecord
 from .retention import TrialCheckpoints
@@ -37,6 +37,8 @@ class StudyView:
     incumbent_config: dict[str, Any] | None
     pareto: ParetoSummary | None = None  # studies with several objectives or constraints
     trial_configs: dict[int, dict[str, Any]] = field(default_factory=dict)  # of the front's trials
+    budget: Budget | None = None  # the budget now (steered); None: spec.budget
+    trials_imported: int = 0
 
 
 @dataclass(frozen=True)
@@ -217,7 +219,7 @@ class StudyReads(ServiceState):
         (Workers open a study with GetStudy: asked anew each time, 64 of them at once
         serialized seconds of copying on the study's lock.)"""
         if study.finished_checked_seq != study.seq or (
-            not study.finished and study.spec.budget.max_wall_seconds
+            not study.finished and study.scheduler.budget.max_wall_seconds
         ):
             study.finished = study.scheduler.finished(self.clock())
             study.finished_checked_seq = study.seq
@@ -238,7 +240,7 @@ class StudyReads(ServiceState):
             spec=study.spec,
             state=state,
             created_at=study.created_at,
-            trials_started=len(scheduler.trials),
+            trials_started=len(scheduler.trials) - scheduler.imported,
             trials_running=running,
             promotions=scheduler.promotions,
             resource_spent=scheduler.resource_spent,
@@ -250,6 +252,8 @@ class StudyReads(ServiceState):
             trial_configs={
                 p.trial_id: dict(scheduler.trials.peek(p.trial_id).config) for p in pareto.front
             } if pareto else {},
+            budget=scheduler.budget,
+            trials_imported=scheduler.imported,
         )
 
 

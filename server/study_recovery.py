@@ -20,6 +20,7 @@ from rung.core.study import StudySpec
 from .storage import Event
 from .study_calls import scheduler_input
 from .study_state import SNAPSHOT_FORMAT, ServiceState, StudyState, touch
+from .study_steering import STEERING_EVENTS
 
 log = logging.getLogger("rung.server")
 
@@ -85,6 +86,8 @@ class StudyRecovery(ServiceState):
                 self._record_fail(study, p)
             elif event.kind == "stop":
                 study.scheduler.stop()
+            elif event.kind in STEERING_EVENTS:
+                self._apply_steering(study, event.seq, event.kind, p)  # type: ignore[attr-defined]
             else:
                 raise JournalMismatch(f"{name} seq {event.seq}: unknown event {event.kind!r}")
             study.seq = study.durable_seq = event.seq
@@ -114,7 +117,8 @@ class StudyRecovery(ServiceState):
         fresh = self._replay(study.spec.name)
         for attr in (
             "scheduler", "seq", "leases", "lease_expiry", "leases_opened", "records",
-            "jobs_by_request", "snapshot_seq", "last_ticket", "durable_seq",
+            "jobs_by_request", "snapshot_seq", "last_ticket", "durable_seq", "steer_requests",
+            "imported_keys",
         ):
             setattr(study, attr, getattr(fresh, attr))
         study.stale = False

@@ -112,6 +112,10 @@ class StudyState:
         # event, oldest first, and the last event that changed trials without naming one.
         self.touched: dict[int, int] = {}
         self.study_wide_seq = 0
+        # Steering (study_steering.py): the answers of steering calls by request id, and
+        # the imported trials by their configuration and results (imported once each).
+        self.steer_requests: dict[str, Any] = {}
+        self.imported_keys: set[str] = set()
 
     def open_lease(self, lease: Lease) -> None:
         self.leases[lease.lease_id] = lease
@@ -149,6 +153,10 @@ class StudyState:
         ]
         jobs = list(self.jobs_by_request.items())
         name, seq, spec, created_at = self.spec.name, self.seq, self.spec.to_json(), self.created_at
+        steering = (
+            {"requests": dict(self.steer_requests), "imported": sorted(self.imported_keys)}
+            if self.steer_requests or self.imported_keys else None
+        )
 
         def build() -> Snapshot:
             return Snapshot(name, seq, {
@@ -156,6 +164,7 @@ class StudyState:
                 "spec": spec,
                 "created_at": created_at,
                 "scheduler": scheduler,
+                **({"steering": steering} if steering else {}),
             }, {
                 **rows,
                 # Rows, not state: encoded one by one, the open jobs of a fleet (a megabyte
@@ -181,6 +190,9 @@ class StudyState:
         for lease_id, trial_id, worker_id, request_id in _state_rows(snapshot, "leases"):
             study.open_lease(Lease(lease_id, trial_id, worker_id, deadline, request_id))
         study.records = trial_records(snapshot.rows["records"])
+        steering = state.get("steering", {})
+        study.steer_requests = dict(steering.get("requests", {}))
+        study.imported_keys = set(steering.get("imported", ()))
         study.jobs_by_request = {
             request_id: IssuedJob(_job_from_json(job), lease_id, deadline, checkpoint)
             for request_id, lease_id, checkpoint, job in _state_rows(snapshot, "jobs")

@@ -23,7 +23,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..rungs import Rung, bracket_levels
-from ..types import Decision, Job
+from ..types import Decision, Job, TrialStatus
 from .base import Scheduler, TrialState, check_one_bracket
 
 
@@ -78,6 +78,21 @@ class AsyncHyperband(Scheduler):
         self.rungs[trial.bracket][k].record(trial.trial_id, key, seq)
         trial.rung_index = k
         return self._end_segment(trial)
+
+    def _import_levels(self, trial: TrialState, at_levels: list[tuple[int, Any]]) -> TrialStatus:
+        """Recorded in bracket 0's rungs (it holds every level), promoted out of each but
+        the highest, where it pauses (no checkpoint: a promotion retrains it from scratch)."""
+        levels = self.levels[0]
+        recorded = [(levels.index(r), key) for r, key in at_levels if r in levels]
+        if not recorded:
+            return super()._import_levels(trial, at_levels)
+        for k, key in recorded:
+            self.rungs[0][k].record(trial.trial_id, key, self._next_import_seq())
+        for k, _ in recorded[:-1]:
+            self.rungs[0][k].promote(trial.trial_id)
+        top = recorded[-1][0]
+        trial.rung_index, trial.milestone, trial.reported = top, levels[top], levels[top]
+        return TrialStatus.COMPLETED if levels[top] == self.r_max else TrialStatus.PAUSED
 
     def _extra_state(self) -> dict[str, Any]:
         return {

@@ -25,6 +25,7 @@ from ..objectives import Objective, Objectives, Outcome
 from ..rungs import AnyRung, make_rung
 from ..searchers.base import Searcher
 from ..types import Budget, Decision, Job, JobKind, Mode, TrialStatus, check_metric
+from .steering import Steering
 from .trials import TrialState, decode_trial, encode_trial, trial_table
 
 __all__ = [
@@ -48,7 +49,7 @@ def check_one_bracket(brackets: int, kind: str) -> None:
         raise InvalidArgument(f"{kind} has one bracket; use a Hyperband scheduler for more")
 
 
-class Scheduler(ABC):
+class Scheduler(Steering, ABC):
     """Shared trial bookkeeping, budget accounting and recovery of lost trials."""
 
     def __init__(
@@ -80,6 +81,7 @@ class Scheduler(ABC):
         self.promotions = 0
         self.started_at: float | None = None
         self.stopped = False
+        self.imported = 0  # trials added by import_trial (steering.py): none of max_trials
         self._lost: list[int] = []  # trials whose lease expired, resumed first
         self._seq = 0  # order of milestone results, for ties
         # (-resource, key, trial_id); for outcomes key is (violation, first objective's key)
@@ -259,7 +261,8 @@ class Scheduler(ABC):
 
     def _may_start_trial(self, first_milestone: int) -> bool:
         limit = self.budget.max_trials
-        return (not limit or len(self.trials) < limit) and self._may_spend(first_milestone)
+        started = len(self.trials) - self.imported
+        return (not limit or started < limit) and self._may_spend(first_milestone)
 
     def _idle_job(self) -> Job:
         """WAIT while something runs (it may unlock work), DONE otherwise."""
@@ -307,7 +310,9 @@ class Scheduler(ABC):
         trial.reported = trial.resume_from
         self.resource_spent += milestone - trial.resume_from
         self.promotions += 1
-        return Job(JobKind.RESUME, trial.trial_id, dict(trial.config), trial.resume_from, milestone)
+        # An imported trial has no checkpoint: it retrains from scratch.
+        kind = JobKind.RESUME if trial.resume_from else JobKind.START
+        return Job(kind, trial.trial_id, dict(trial.config), trial.resume_from, milestone)
 
     def _resume_lost(self, trial_id: int) -> Job:
         trial = self.trials[trial_id]
@@ -332,6 +337,9 @@ class Scheduler(ABC):
             "seq": self._seq,
             "incumbent": list(self._incumbent) if self._incumbent else None,
             "searcher": self.searcher.state_dict(),
+            # Steered (steering.py): the budget now, and the imported trials.
+            "budget": vars(self.budget).copy(),
+            "imported": self.imported,
             **self._extra_state(),
         }
 
@@ -350,6 +358,9 @@ class Scheduler(ABC):
             inc = [inc[0], tuple(inc[1]), inc[2]]
         self._incumbent = (inc[0], inc[1], inc[2]) if inc else None
         self.searcher.load_state_dict(state["searcher"])
+        if "budget" in state:  # saved before steering: the budget the study was created with
+            self.budget = Budget(**state["budget"])
+        self.imported = state.get("imported", 0)
         self._load_extra_state(state)
         self.trials = trial_table(state["trials"])
 

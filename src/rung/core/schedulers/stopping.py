@@ -48,6 +48,14 @@ class StoppingASHA(FIFO):
         self.rungs[-1].record(trial.trial_id, key, seq)
         return self._end_segment(trial)
 
+    def _import_levels(self, trial: TrialState, at_levels: list[tuple[int, Any]]) -> TrialStatus:
+        """Recorded at each level it reached: later trials are judged against it there."""
+        for resource, key in at_levels:
+            k = self._rung_of[resource]
+            self.rungs[k].record(trial.trial_id, key, self._next_import_seq())
+            trial.rung_index = k
+        return super()._import_levels(trial, at_levels)
+
     def _extra_state(self) -> dict[str, Any]:
         return {"rungs": [r.to_json() for r in self.rungs]}
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from ..errors import FailedPrecondition
 from ..rungs import AnyRung, Rung, bracket_levels, max_bracket
 from ..types import Decision, Job, JobKind
 from .asha import hyperband_bracket_sizes
@@ -141,6 +142,22 @@ class SyncHyperband(Scheduler):
     def fail(self, trial_id: int) -> None:
         super().fail(trial_id)
         self._run.pending.discard(trial_id)  # its rung completes with one result fewer
+
+    # ------------------------------------------------------------------ steering
+
+    def _check_retry(self, trial: TrialState) -> None:
+        """A failed trial rejoins only the rung being filled now: its result counts there."""
+        run = self._run
+        level = self.levels[run.number % len(self.levels)][run.rung_index]
+        if trial.bracket != self.bracket or trial.milestone != level:
+            raise FailedPrecondition(
+                f"trial {trial.trial_id} failed on its way to resource {trial.milestone} in "
+                f"bracket {trial.bracket}; synchronous brackets have moved on to resource "
+                f"{level} in bracket {self.bracket}, so it cannot be run again"
+            )
+
+    def _on_retry(self, trial: TrialState) -> None:
+        self._run.pending.add(trial.trial_id)
 
     # ------------------------------------------------------------------ state
 
