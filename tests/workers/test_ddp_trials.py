@@ -24,7 +24,7 @@ from rung.v1 import rung_pb2 as pb
 from rung.workers.checkpoint import read_checkpoint
 from rung.workers.ddp_supervisor import GroupEnd, Supervisor, watch
 from rung.workers.launcher import group_gpus
-from support import REPO, rung_command, subprocess_env, verify_asha_history
+from support import rung_command, subprocess_env, verify_asha_history
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -208,22 +208,8 @@ def test_cnn_trials_on_two_ranks_are_promoted_and_resume_from_their_checkpoints(
             eta=2,
             max_trials=4,
         )
-        out = finish(
-            start_worker(
-                server.address,
-                "ddp",
-                tmp_path,
-                4,
-                "--data-dir",
-                str(fake_fmnist_dir),
-                "--n-train",
-                "256",
-                "--n-val",
-                "64",
-                "--log-level",
-                "info",
-            )
-        )
+        data = ["--data-dir", str(fake_fmnist_dir), "--n-train", "256", "--n-val", "64"]
+        out = finish(start_worker(server.address, "ddp", tmp_path, 4, *data, "--log-level", "info"))
         assert client.get_study("ddp").state == pb.STUDY_DONE
         trials = client.list_trials("ddp")
     assert "trial group 0 started: rank 0 pid" in out and "trial group 1" not in out
@@ -232,14 +218,10 @@ def test_cnn_trials_on_two_ranks_are_promoted_and_resume_from_their_checkpoints(
     assert resumed
     for t in trials:
         resources = [o.resource for o in t.observations]
-        assert resources == list(range(1, max(resources) + 1)), (
-            f"trial {t.id}: {resources}"
-        )  # once each
+        assert resources == list(range(1, max(resources) + 1)), t.id  # one report per resource
         last = max(s.milestone for s in t.segments)
-        assert (
-            read_checkpoint(tmp_path / "ckpt" / "ddp" / f"trial-{t.id}" / f"r{last}.pt")["epoch"]
-            == last
-        )
+        saved = tmp_path / "ckpt" / "ddp" / f"trial-{t.id}" / f"r{last}.pt"
+        assert read_checkpoint(saved)["epoch"] == last
     for t, segment in resumed:  # rank 1 loaded the same checkpoint rank 0 resumed from
         assert f"rank 1: trial {t.id} resumes from " in out
         assert f"r{segment.resume_from}.pt at epoch {segment.resume_from}" in out
