@@ -139,6 +139,29 @@ def test_a_resumed_trial_reports_what_a_trial_trained_straight_reports(
     assert max(differences) <= 1e-6, (a, b)
 
 
+@pytest.mark.parametrize("settings, reason", [
+    ({"eval_strategy": "no"}, "needs eval_strategy='epoch'"),
+    ({"num_train_epochs": 1}, "before the trial's milestone 2"),
+    ({"save_strategy": "best", "metric_for_best_model": "eval_loss"}, "not 'best'"),
+])
+def test_a_trainer_that_would_miss_the_milestone_fails_the_trial_saying_why(
+    server: ServerProcess, tmp_path: Path, settings: dict[str, Any], reason: str
+):
+    train, val = datasets()
+    with Client(server.address) as client:
+        study = client.create_study("misconfigured", SPACE, scheduler="fifo", r_min=1, r_max=2,
+                                    eta=2, initial_configs=[GOOD], max_trials=1)
+        trial = next(study.trials(checkpoint_dir=tmp_path))
+        args = TrainingArguments(str(tmp_path / "out"), **{
+            "num_train_epochs": 2, "eval_strategy": "epoch", "save_strategy": "no",
+            "use_cpu": True, "report_to": "none", "disable_tqdm": True, **settings})
+        with pytest.raises(ValueError, match=reason), trial:
+            Trainer(tiny_bert(), args, train_dataset=train, eval_dataset=val,
+                    callbacks=[RungCallback(trial)]).train()
+        (t,) = client.list_trials("misconfigured")
+    assert t.status == pb.FAILED and reason in t.failures[-1] and not t.observations
+
+
 # ------------------------------------------------------------------------ SIGTERM
 
 

@@ -86,6 +86,8 @@ class RungCallback(TrainerCallback):
             )
         if args.world_size > 1:
             raise NotImplementedError("RungCallback runs in one process (world_size 1)")
+        if args.save_strategy == "best":  # it would decide on its own whether the milestone saves
+            raise ValueError("RungCallback needs save_strategy 'no', 'epoch', 'steps', not 'best'")
         horizon = state.num_train_epochs if unit == "epochs" else state.max_steps
         if horizon < self.trial.milestone:
             raise ValueError(
@@ -120,9 +122,10 @@ class RungCallback(TrainerCallback):
             return
         value = self._value(metrics or {})
         if resource >= self.trial.milestone:
-            # Report once the Trainer has saved its checkpoint (`on_save` comes next).
+            # Report once the Trainer has saved its checkpoint (`on_save` comes next, before
+            # the Trainer looks at should_training_stop).
             self._milestone_value = value
-            control.should_save = True
+            control.should_save = control.should_training_stop = True
             return
         self.decision = self.trial.report(resource, value)
         if self.decision is not Decision.CONTINUE:
@@ -148,6 +151,10 @@ class RungCallback(TrainerCallback):
     ) -> None:
         self._training = False
         self._restore_handler()
+        if self._sigterm.is_set():  # came after the last step: still hand the job back
+            raise SystemExit(128 + signal.SIGTERM)
+        if self._milestone_value is not None:
+            raise RuntimeError(f"the Trainer did not save at the milestone {self.trial.milestone}")
 
     # ------------------------------------------------------------------ helpers
 
