@@ -1,8 +1,11 @@
-"""The study calls that answer with the server's own messages: get, list, page, watch, stop, delete."""
+"""The study calls that answer with the server's own messages: get, list, page, watch, stop,
+delete, and the steering of a running study (budget, retries of failed trials, imports)."""
 
 from __future__ import annotations
 
 import time
+import uuid
+from pathlib import Path
 from typing import Iterator, Sequence
 
 import grpc
@@ -82,3 +85,54 @@ class StudyAdmin(Connection):
     def delete_study(self, name: str) -> None:
         """Deletes the study and all its results on the server (no undo)."""
         self.call("DeleteStudy", pb.DeleteStudyRequest(study=name))
+
+    # ------------------------------------------------------------------ steering
+    # Each call carries a request id (a fresh one unless given): the connection's retries
+    # resend it, and the server applies the change once.
+
+    def set_budget(
+        self,
+        name: str,
+        *,
+        max_trials: int | None = None,
+        max_resource: int | None = None,
+        max_wall_seconds: float | None = None,
+        request_id: str | None = None,
+    ) -> pb.Study:
+        """Changes the limits given (0: unlimited), keeps the others; a finished study given
+        more becomes active again. Below what is spent: FAILED_PRECONDITION."""
+        limits = {"max_trials": max_trials, "max_resource": max_resource,
+                  "max_wall_seconds": max_wall_seconds}
+        return self.call("SetBudget", pb.SetBudgetRequest(
+            study=name, request_id=request_id or uuid.uuid4().hex,
+            **{k: v for k, v in limits.items() if v is not None},
+        ))
+
+    def retry_trials(
+        self, name: str, trial_ids: Sequence[int] = (), request_id: str | None = None
+    ) -> list[int]:
+        """Runs failed trials again (none given: every failed one) from their last
+        checkpoint; returns the trials put back in the queue."""
+        return list(self.call("RetryTrials", pb.RetryTrialsRequest(
+            study=name, trial_ids=list(trial_ids), request_id=request_id or uuid.uuid4().hex,
+        )).trial_ids)
+
+    def import_trials(
+        self, name: str, trials: Sequence[pb.ImportedTrial], request_id: str | None = None
+    ) -> pb.ImportTrialsResponse:
+        """Adds results measured elsewhere as trials the searcher and scheduler learn from."""
+        return self.call("ImportTrials", pb.ImportTrialsRequest(
+            study=name, trials=list(trials), request_id=request_id or uuid.uuid4().hex,
+        ))
+
+    def import_file(
+        self, name: str, path: str | Path, request_id: str | None = None
+    ) -> tuple[pb.ImportTrialsResponse, int]:
+        """Imports a CSV or JSON file (rung.warm_start describes them; `rung export` writes
+        both); returns the answer and how many of the file's trials held no result."""
+        from rung import wire
+        from rung.warm_start import read_results, to_pb
+
+        spec = wire.spec_from_pb(self.get_study(name).spec)
+        rows, empty = read_results(path, spec.space, spec.metric)
+        return self.import_trials(name, to_pb(rows), request_id), empty

@@ -44,6 +44,10 @@ class StudyInfo:
     pareto_front: list[ParetoPoint] = field(default_factory=list)
     hypervolume: list[tuple[float, float]] = field(default_factory=list)  # (unix seconds, value)
     reference_point: tuple[float, ...] = ()
+    # The budget now (the spec's, as steered by set_budget): max_trials, max_resource,
+    # max_wall_seconds, 0 meaning unlimited; and the trials imported from elsewhere.
+    budget: dict[str, float] = field(default_factory=dict)
+    trials_imported: int = 0
 
     @property
     def has_incumbent(self) -> bool:
@@ -71,4 +75,9 @@ class StudyInfo:
             ],
             hypervolume=[(h.at, h.value) for h in msg.hypervolume],
             reference_point=tuple(msg.reference_point),
+            budget={
+                "max_trials": msg.budget.max_trials, "max_resource": msg.budget.max_resource,
+                "max_wall_seconds": msg.budget.max_wall_seconds,
+            } if msg.HasField("budget") else dict(vars(spec.budget)),
+            trials_imported=msg.trials_imported,
         )

@@ -16,7 +16,7 @@ import time
 import uuid
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import grpc
 
@@ -56,6 +56,20 @@ class Study:
 
     def list_trials(self) -> list[pb.Trial]:
         return self.client.list_trials(self.name)
+
+    def set_budget(self, **limits: float) -> StudyInfo:
+        """max_trials=, max_resource=, max_wall_seconds= (0: unlimited); the rest stay."""
+        return StudyInfo.from_pb(self.client.set_budget(self.name, **limits))  # type: ignore[arg-type]
+
+    def retry_failed(self, trial_ids: Sequence[int] = ()) -> list[int]:
+        """Runs failed trials again (none given: all of them) from their last checkpoint."""
+        return self.client.retry_trials(self.name, trial_ids)
+
+    def import_results(self, path: str | Path) -> list[int]:
+        """Adds the results of a CSV or JSON file (e.g. `rung export`'s) as trials; returns
+        the new trials' ids (trials imported before are skipped)."""
+        answer, _ = self.client.import_file(self.name, path)
+        return list(answer.trial_ids)
 
     def download_checkpoint(self, ref: str, path: str | Path) -> Path:
         """Fetches a checkpoint to `path`: a "server:" reference from the server

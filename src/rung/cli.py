@@ -15,6 +15,7 @@ from rung.commands.common import (
 )
 from rung.commands.demo import add_demo_parser
 from rung.commands.serve import add_serve_parser
+from rung.commands.steer import add_steer_parsers
 from rung.commands.studies import add_study_parsers
 from rung.commands.worker import add_worker_parser
 from rung.core.errors import InvalidArgument
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_parser(sub)
     add_worker_parser(sub)
     add_study_parsers(sub)
+    add_steer_parsers(sub)
     add_demo_parser(sub)
 
     from rung.sim.cli import add_bench_parser, add_plot_parser
