@@ -51,7 +51,8 @@ PLUGIN = textwrap.dedent("""
             o, ctx = self.objective, self.context
             folder = Path(o.settings.options["folder"])
             pid = folder / "pid"
-            if ctx.rank == 1 and epoch == 2 and not pid.exists():
+            time.sleep(float(o.settings.options.get("epoch_seconds", 0)))
+            if o.settings.options.get("hang") and ctx.rank == 1 and epoch == 2 and not pid.exists():
                 (folder / "pid.tmp").write_text(str(os.getpid()))
                 os.replace(folder / "pid.tmp", pid)
                 time.sleep(600)  # the test kills this rank here
@@ -119,8 +120,17 @@ def start_worker(
     fixed = f"--gpus-per-trial 2 --device {device} --threads 1 --progress off --worker-id box"
     return subprocess.Popen(
         rung_command(
-            "worker", "--server", address, "--study", study, "--max-epochs", str(max_epochs),
-            "--checkpoints", str(cwd / "ckpt"), *fixed.split(), *flags,
+            "worker",
+            "--server",
+            address,
+            "--study",
+            study,
+            "--max-epochs",
+            str(max_epochs),
+            "--checkpoints",
+            str(cwd / "ckpt"),
+            *fixed.split(),
+            *flags,
         ),  # fmt: skip
         cwd=cwd,
         env=subprocess_env(),
@@ -236,7 +246,9 @@ def test_a_plugin_under_ddp_and_ranks_that_die_or_raise_mid_trial(server, tmp_pa
         client.create_study(
             "plugin", space={"lr": [0.05, 0.1]}, scheduler="fifo", r_max=3, max_trials=3
         )
-        proc = start_worker(server.address, "plugin", tmp_path, 3, *plugin_flags(tmp_path))
+        proc = start_worker(
+            server.address, "plugin", tmp_path, 3, *plugin_flags(tmp_path, hang="1")
+        )
         pid_file = tmp_path / "pid"
         while not pid_file.exists():  # rank 1 is in epoch 2 of trial 0; rank 0 waits on it
             assert proc.poll() is None, proc.communicate()[0]
@@ -261,6 +273,28 @@ def test_a_plugin_under_ddp_and_ranks_that_die_or_raise_mid_trial(server, tmp_pa
             range(64)
         )
         assert a["weights"] == b["weights"]  # DDP averaged the gradients: the replicas agree
+
+
+def test_sigterm_hands_the_job_back_at_the_epoch_it_finishes(server, tmp_path):
+    with Client(server.address) as client:
+        client.create_study("term", space={"lr": [0.05]}, scheduler="fifo", r_max=9, max_trials=3)
+        flags = plugin_flags(tmp_path, epoch_seconds="0.2")
+        proc = start_worker(server.address, "term", tmp_path, 9, *flags)
+        log = tmp_path / "rank1.jsonl"
+        while not log.exists() or not log.read_text().count("\n") >= 2:  # both ranks training
+            assert proc.poll() is None, proc.communicate()[0]
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        out = finish(proc)
+        assert client.get_study("term").state == pb.STUDY_RUNNING  # stopped early
+        trials = client.list_trials("term")
+    assert "worker done: 1 jobs" in out and "trial group 1" not in out
+    (trial,) = trials
+    (reason,) = trial.failures
+    assert reason.startswith("released by its worker; resumes from the checkpoint at ")
+    at = int(reason.rsplit(" ", 1)[1])
+    assert at >= 2 and [o.resource for o in trial.observations] == list(range(1, at + 1))
+    assert trial.segments[0].lost
 
 
 def test_a_plugin_that_is_not_ddp_aware_is_refused(tmp_path, monkeypatch):

@@ -93,11 +93,26 @@ def join_group(args: argparse.Namespace) -> Any:
         raise InvalidArgument("--ddp-rank is set by `rung worker --gpus-per-trial N` for its ranks")
     rank = args.ddp_rank
     args.device = _rank_device(args, rank)
-    if rank > 0:  # rank 0 decides when to stop; a signal here would only break the group
-        import signal
+    import signal
 
+    if rank > 0:  # rank 0 decides when to stop; a signal here would only break the group
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, signal.SIG_IGN)
+    else:  # a supervisor that dies (SIGKILL) makes rank 0 hand its job back, not hold it
+        _signal_when_parent_dies(signal.SIGTERM)
     return RankGroup.join(
         rank, args.gpus_per_trial, Path(args.ddp_dir), torch.device(args.device), args.ddp_timeout
     )
+
+
+def _signal_when_parent_dies(sig: int) -> None:
+    """Linux's PR_SET_PDEATHSIG; elsewhere nothing (the lease then expires instead)."""
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(sig), 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
