@@ -95,9 +95,17 @@ class RungCallback(Checkpoint):
             trainer.save_checkpoint(path, weights_only=False)  # every rank (barrier); rank 0 writes
         decision = None
         if trainer.is_global_zero:
-            checkpoint = store(self.trial, path, self.upload, epoch) if at_milestone else False
-            decision = self.trial.report(epoch, self._value(trainer), checkpoint=checkpoint).name
-        self.decision = Decision[trainer.strategy.broadcast(decision, src=0)]
+            try:
+                checkpoint = store(self.trial, path, self.upload, epoch) if at_milestone else False
+                value = self._value(trainer)
+                decision = self.trial.report(epoch, value, checkpoint=checkpoint).name
+            except BaseException:
+                trainer.strategy.broadcast("", src=0)  # the other ranks stop too, not wait
+                raise
+        decision = trainer.strategy.broadcast(decision, src=0)
+        if not decision:
+            raise RuntimeError(f"rank 0 could not report epoch {epoch} to rung")
+        self.decision = Decision[decision]
         if at_milestone or self.decision is not Decision.CONTINUE:
             trainer.should_stop = True
 
