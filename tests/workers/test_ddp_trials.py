@@ -275,10 +275,12 @@ def test_a_plugin_under_ddp_and_ranks_that_die_or_raise_mid_trial(server, tmp_pa
         assert a["weights"] == b["weights"]  # DDP averaged the gradients: the replicas agree
 
 
-def test_sigterm_hands_the_job_back_at_the_epoch_it_finishes(server, tmp_path):
+def test_sigterm_hands_the_job_back_and_the_next_worker_resumes_from_the_server(server, tmp_path):
+    """With --checkpoints server: rank 0 uploads the hand-back checkpoint, the next worker's
+    rank 0 downloads it and both of its ranks resume from it."""
     with Client(server.address) as client:
-        client.create_study("term", space={"lr": [0.05]}, scheduler="fifo", r_max=9, max_trials=3)
-        flags = plugin_flags(tmp_path, epoch_seconds="0.2")
+        client.create_study("term", space={"lr": [0.05]}, scheduler="fifo", r_max=9, max_trials=1)
+        flags = [*plugin_flags(tmp_path, epoch_seconds="0.2"), "--checkpoints", "server"]
         proc = start_worker(server.address, "term", tmp_path, 9, *flags)
         log = tmp_path / "rank1.jsonl"
         while not log.exists() or not log.read_text().count("\n") >= 2:  # both ranks training
@@ -287,14 +289,25 @@ def test_sigterm_hands_the_job_back_at_the_epoch_it_finishes(server, tmp_path):
         proc.send_signal(signal.SIGTERM)
         out = finish(proc)
         assert client.get_study("term").state == pb.STUDY_RUNNING  # stopped early
-        trials = client.list_trials("term")
+        (stopped,) = client.list_trials("term")
+        again = finish(
+            start_worker(server.address, "term", tmp_path, 9, *flags, "--log-level", "info")
+        )
+        assert client.get_study("term").state == pb.STUDY_DONE
+        (trial,) = client.list_trials("term")
     assert "worker done: 1 jobs" in out and "trial group 1" not in out
-    (trial,) = trials
-    (reason,) = trial.failures
+    (reason,) = stopped.failures
     assert reason.startswith("released by its worker; resumes from the checkpoint at ")
     at = int(reason.rsplit(" ", 1)[1])
-    assert at >= 2 and [o.resource for o in trial.observations] == list(range(1, at + 1))
-    assert trial.segments[0].lost
+    assert at >= 2 and [o.resource for o in stopped.observations] == list(range(1, at + 1))
+    assert "rank 1: trial 0 resumes from " in again and f"r{at}.pt at epoch {at}" in again
+    assert [(s.resume_from, s.milestone, s.lost) for s in trial.segments] == [
+        (0, 9, True),
+        (at, 9, False),
+    ]
+    assert [o.resource for o in trial.observations] == list(range(1, 10))  # one report per epoch
+    epochs = [line["epoch"] for line in rank_lines(tmp_path, 1)]
+    assert epochs == list(range(1, at + 1)) + list(range(at + 1, 10))  # nothing trained twice
 
 
 def test_a_plugin_that_is_not_ddp_aware_is_refused(tmp_path, monkeypatch):
