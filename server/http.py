@@ -14,12 +14,15 @@ database); what each page shows is computed in `dashboard/model.py`. Routes:
     GET  /api/studies/S/pareto             Pareto front and hypervolume (nulls: one objective)
     GET  /api/events                       server-sent events: {study, seq, kind} per change
     POST /api/login, /api/logout           token -> HttpOnly session cookie, and back
-    POST /api/studies/S/stop               the only action; needs the token
+    POST /api/studies/S/stop               the actions; each needs the token:
+    POST /api/studies/S/budget             {max_trials, max_resource, max_wall_seconds, request_id}
+    POST /api/studies/S/retry              {trial_ids (none: every failed trial), request_id}
+    POST /api/studies/S/import             {text (a CSV or JSON file), filename, request_id}
 
 Security follows the gRPC server (security.py): with a token, every API call
 needs the session cookie (an HMAC of the token, so the cookie is not the token)
 or `Authorization: Bearer TOKEN`; without one, reads are open on loopback and
-the action is refused, so a web page in the user's browser cannot stop a study
+the actions are refused, so a web page in the user's browser cannot stop a study
 by posting to 127.0.0.1. POST bodies must be JSON, which a cross-site form
 cannot send. TLS uses the gRPC certificate. JSON escapes <, > and &, pages set a
 strict Content-Security-Policy and the scripts only ever insert text, so

@@ -15,9 +15,10 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from rung.core.errors import InvalidArgument, NotFound
+from rung.core.errors import FailedPrecondition, InvalidArgument, NotFound
 
 from .dashboard.model import MAX_PAGE
+from .dashboard.steering import ACTIONS, steer
 from .dashboard.studies import study_list
 from .dashboard.table import SORT_KEYS, STATUSES
 from .http_dashboard import COOKIE, Dashboard
@@ -62,7 +63,9 @@ def _int_arg(query: dict[str, list[str]], name: str, default: int, low: int, hig
 
 
 STUDY_VIEWS = ("anytime", "curves", "rungs", "running", "parallel", "importance", "pareto")
-ROUTE = re.compile(r"^/api/studies/([^/]+)(?:/(trials|stop|%s)(?:/(\d+))?)?$" % "|".join(STUDY_VIEWS))
+ROUTE = re.compile(
+    r"^/api/studies/([^/]+)(?:/(trials|%s)(?:/(\d+))?)?$" % "|".join((*ACTIONS, *STUDY_VIEWS))
+)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -93,6 +96,8 @@ class Handler(BaseHTTPRequestHandler):
             self._json({"error": str(exc)}, HTTPStatus.NOT_FOUND)
         except InvalidArgument as exc:
             self._json({"error": str(exc)}, HTTPStatus.BAD_REQUEST)
+        except FailedPrecondition as exc:  # e.g. a budget below what is spent
+            self._json({"error": str(exc)}, HTTPStatus.CONFLICT)
         except (BrokenPipeError, ConnectionResetError):
             pass
         except Exception:
@@ -117,7 +122,7 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/api/events":
             return self._events()
         match = ROUTE.match(path)
-        if not match or match.group(2) == "stop":
+        if not match or match.group(2) in ACTIONS:
             raise HttpError(HTTPStatus.NOT_FOUND, f"no such page: {path}")
         name, view, trial = match.groups()
         if view == "running":  # lease deadlines move with heartbeats, without events
@@ -172,18 +177,20 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/api/logout":
             return self._json({"logged_in": False}, cookie="")
         match = ROUTE.match(path)
-        if not match or match.group(2) != "stop" or match.group(3) is not None:
+        if not match or match.group(2) not in ACTIONS or match.group(3) is not None:
             raise HttpError(HTTPStatus.NOT_FOUND, f"no such action: {path}")
+        name, action = match.group(1), match.group(2)
         if d.session is None:
             raise HttpError(
                 HTTPStatus.FORBIDDEN,
                 "this server has no token, so the dashboard is read-only: start rung serve "
-                "with --token-file to allow actions, or use `rung stop`",
+                f"with --token-file to allow actions, or use `rung {action}`",
             )
         self._require_auth()
-        view = d.service.stop_study(match.group(1))
-        log.info("study stopped from the dashboard", extra={"study": view.spec.name})
-        return self._json({"name": view.spec.name, "state": view.state})
+        answer = steer(d.service, name, action, body)
+        log.info("study %s from the dashboard", "stopped" if action == "stop" else "steered",
+                 extra={"study": name, "action": action})
+        return self._json(answer)
 
     # ------------------------------------------------------------------ helpers
 

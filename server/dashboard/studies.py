@@ -20,7 +20,7 @@ def levels_of(spec: StudySpec) -> list[list[int]]:
 
 def budget_progress(view: StudyView, now: float) -> float:
     """The fraction of the budget spent: the largest over the limits that are set."""
-    b = view.spec.budget
+    b = view.budget or view.spec.budget  # as steered
     parts = []
     if b.max_trials:
         parts.append(view.trials_started / b.max_trials)
@@ -51,7 +51,8 @@ def study_row(view: StudyView, now: float) -> dict[str, Any]:
             {"value": inc.value, "trial_id": inc.trial_id, "resource": inc.resource}
             if inc else None
         ),
-        "budget": vars(spec.budget).copy(),
+        "budget": vars(view.budget or spec.budget).copy(),
+        "trials_imported": view.trials_imported,
         "progress": budget_progress(view, now),
         "created_at": view.created_at,
     }

@@ -38,8 +38,11 @@ Row = dict[str, Any]  # {"config": {...}, "results": [(resource, value | None, m
 
 def read_results(path: str | Path, space: SearchSpace, metric: str) -> tuple[list[Row], int]:
     """The file's trials and how many it skipped as holding no result."""
-    text = Path(path).read_text()
-    name = str(path)
+    return parse_results(Path(path).read_text(), str(path), space, metric)
+
+
+def parse_results(text: str, name: str, space: SearchSpace, metric: str) -> tuple[list[Row], int]:
+    """`read_results` of a file's text; `name` names it in errors."""
     if text.lstrip()[:1] in ("{", "["):
         return _from_json(json.loads(text), name)
     return _from_csv(text, name, space, metric)

@@ -134,6 +134,58 @@ function listPage(main) {
   };
 }
 
+// ---------------------------------------------------------------- steering a study
+
+// Budget, retries of failed trials and imports: actions like Stop, allowed with the server's
+// token only. Each click sends one request id, so a resent request changes the study once.
+function steeringButtons(name, base) {
+  const requestId = () => (crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2));
+  const budget = el("button", { id: "budget", disabled: "" }, "Budget…");
+  const retry = el("button", { id: "retry", disabled: "" }, "Retry failed");
+  const file = el("input", { type: "file", id: "import-file", accept: ".csv,.json", hidden: "" });
+  const upload = el("button", { id: "import", disabled: "" }, "Import results…");
+  let current = null;
+  budget.addEventListener("click", async () => {
+    const b = current.budget, fields = {};
+    for (const [key, label] of [["max_trials", "Max trials"], ["max_resource", "Max resource"], ["max_wall_seconds", "Max wall seconds"]]) {
+      const answer = prompt(`${label} (0: unlimited; now ${b[key] || "unlimited"})`, String(b[key]));
+      if (answer === null) { return; }
+      if (answer.trim() !== String(b[key])) { fields[key] = Number(answer); }
+    }
+    if (!Object.keys(fields).length) { return; }
+    try { await post(base + "/budget", Object.assign(fields, { request_id: requestId() })); message("Budget changed.", true); refresh(); }
+    catch (err) { message("Budget not changed: " + err.message); }
+  });
+  retry.addEventListener("click", async () => {
+    if (!confirm(`Run the failed trials of ${name} again from their last checkpoints?`)) { return; }
+    try {
+      const r = await post(base + "/retry", { request_id: requestId() });
+      message(r.trial_ids.length ? `Trials ${r.trial_ids.join(", ")} run again.` : "No failed trials.", true); refresh();
+    } catch (err) { message("Not retried: " + err.message); }
+  });
+  upload.addEventListener("click", () => file.click());
+  file.addEventListener("change", async () => {
+    const chosen = file.files[0];
+    file.value = "";
+    if (!chosen) { return; }
+    try {
+      const r = await post(base + "/import", { text: await chosen.text(), filename: chosen.name, request_id: requestId() });
+      message(`Imported ${r.trial_ids.length} trials` + (r.skipped ? `; ${r.skipped} imported before` : "") + (r.empty ? `; ${r.empty} without results` : "") + ".", true);
+      refresh();
+    } catch (err) { message("Not imported: " + err.message); }
+  });
+  return {
+    buttons: [budget, retry, upload, file],
+    update(s) {
+      current = s;
+      const allowed = !!(state.session && state.session.actions) && s.state !== "stopped";
+      budget.disabled = upload.disabled = !allowed;
+      retry.disabled = !allowed || !(s.statuses && s.statuses.failed);
+      for (const b of [budget, retry, upload]) { b.title = state.session && state.session.actions ? "" : "This server has no token: the dashboard is read-only."; }
+    },
+  };
+}
+
 // ---------------------------------------------------------------- one study
 
 function card(title, ...content) { return el("div", { class: "card" }, el("h2", {}, title), ...content); }
@@ -148,6 +200,7 @@ function studyPage(main, route) {
     try { await post(base + "/stop"); message("Study stopped.", true); refresh(); }
     catch (err) { message("Not stopped: " + err.message); }
   });
+  const steering = steeringButtons(name, base);
   const notes = {};
   const note = id => (notes[id] = el("div", { class: "note", id: id + "-note" }));
   const runningBody = el("tbody"), importance = el("div", { class: "imp", id: "importance" });
@@ -156,7 +209,7 @@ function studyPage(main, route) {
   const pareto = paretoCards(name, note);
   const charts = chartLoader(base, notes, rungTable, importance, pareto);
   main.append(
-    el("div", { class: "toolbar" }, el("h1", { id: "title" }, name), stop),
+    el("div", { class: "toolbar" }, el("h1", { id: "title" }, name), ...steering.buttons, stop),
     head,
     el("div", { class: "grid" },
       ...pareto.cards,
@@ -179,6 +232,7 @@ function studyPage(main, route) {
     document.body.dataset.seq = s.seq;
     stop.disabled = !(state.session && state.session.actions) || s.state !== "running";
     stop.title = state.session && state.session.actions ? "" : "This server has no token: the dashboard is read-only.";
+    steering.update(s);
     head.replaceChildren(...[
       ["state", el("span", { class: "state " + s.state, id: "study-state" }, s.state)],
       ["scheduler / searcher", `${s.scheduler} / ${s.searcher}`],
@@ -189,6 +243,7 @@ function studyPage(main, route) {
       ...(s.constraints.length ? [["constraints", s.constraints.map(constraintLabel).join(", ")]] : []),
       ...(priorsLabel(s.space) ? [["priors", el("span", { id: "priors" }, priorsLabel(s.space))]] : []),
       ["budget used", Math.round(s.progress * 100) + "%"],
+      ...(s.trials_imported ? [["trials imported", s.trials_imported]] : []),
     ].map(([label, value]) => el("div", {}, el("b", {}, value), el("span", {}, label))));
     performance.mark("rung:summary");  // user timing marks, read by benchmarks/dashboard_load.py
     charts.load(s);  // in the background: the summary and the table never wait for charts
