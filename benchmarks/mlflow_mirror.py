@@ -79,7 +79,9 @@ def lag(url: str) -> float:
 
 
 def run(tmp: Path, name: str, args: argparse.Namespace, mlflow: MlflowServer | None,
-        outage: bool) -> dict[str, float]:
+        outage: bool, catch_up: bool) -> dict[str, float]:
+    """One cell: a fresh server, the workers for `--seconds`, latencies; with `catch_up`,
+    how long the mirror then took to write everything."""
     serve = ["--port", "0", "--db", str(tmp / f"{name}.db"), "--metrics-port", "0"]
     if mlflow is not None:
         serve += ["--mlflow-uri", mlflow.uri, "--mlflow-experiment", f"bench-{name}"]
@@ -122,7 +124,7 @@ def run(tmp: Path, name: str, args: argparse.Namespace, mlflow: MlflowServer | N
             "lag": lag(url) if mlflow is not None else 0.0,
             "catch_up": float("nan"),
         }
-        if mlflow is not None:
+        if mlflow is not None and catch_up:
             while time.monotonic() - ended < args.catch_up_limit:
                 if lag(url) == 0:
                     row["catch_up"] = time.monotonic() - ended
@@ -142,7 +144,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--workers", type=int, default=16)
-    parser.add_argument("--seconds", type=float, default=60.0, help="per configuration")
+    parser.add_argument("--seconds", type=float, default=40.0, help="per cell")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of the three configurations, interleaved (a shared "
+                             "machine's load moves between cells); the table gives medians")
     parser.add_argument("--epoch-ms", type=float, default=200.0,
                         help="simulated training per epoch")
     parser.add_argument("--outage", type=float, default=30.0, help="seconds MLflow is stopped")
@@ -158,15 +163,21 @@ def main() -> None:
         tmp = Path(tmp_name)
         mlflow = MlflowServer(tmp / "mlflow").start(nice=args.mlflow_nice)
         try:
-            rows = {
-                "no mirror": run(tmp, "none", args, None, False),
-                "mlflow up": run(tmp, "up", args, mlflow, False),
-                "mlflow stopped": run(tmp, "stopped", args, mlflow, True),
-            }
+            cells: dict[str, list[dict[str, float]]] = {
+                "no mirror": [], "mlflow up": [], "mlflow stopped": []}
+            for i in range(args.rounds):
+                last = i == args.rounds - 1
+                print(f"round {i + 1}:", flush=True)
+                cells["no mirror"].append(run(tmp, f"none{i}", args, None, False, False))
+                cells["mlflow up"].append(run(tmp, f"up{i}", args, mlflow, False, last))
+                cells["mlflow stopped"].append(run(tmp, f"stopped{i}", args, mlflow, True, last))
         finally:
             mlflow.stop()
+    rows = {name: {key: statistics.median(c[key] for c in runs) if key != "catch_up"
+                   else runs[-1][key] for key in runs[0]} for name, runs in cells.items()}
     base = rows["no mirror"]
-    print(f"\n{args.workers} workers, {args.seconds:.0f} s per configuration, "
+    print(f"\n{args.workers} workers, {args.rounds} rounds of {args.seconds:.0f} s cells "
+          "(medians), "
           f"{args.epoch_ms:.0f} ms per epoch; MLflow stopped for {args.outage:.0f} s; "
           f"server, MLflow (nice {args.mlflow_nice}) and workers on one machine")
     print("| configuration | calls | Suggest p50 | Suggest p99 | Report p50 | Report p99 "

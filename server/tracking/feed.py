@@ -13,7 +13,9 @@ is read once, when its first job appears. Status, failures and promotions
 change in ways events do not spell out (a rung's decision can stop another
 trial), so a sweep over ListTrials' pages brings them: after the writer opens
 a study, whenever the study goes quiet, and every SWEEP_SECONDS while it is
-busy (less often when sweeping costs more: at most ~5 % of the time).
+busy (less often when sweeping costs more: at most ~5 % of the time), a page
+of PAGE_TRIALS at a time with a pause between pages, so the study's lock is
+never held for long.
 
 A failed write is retried with backoff; then the writer re-opens the study,
 re-reading what it had written, so a write that landed but was not
@@ -40,8 +42,9 @@ from .model import Batch, Incumbent, Point, StudyInfo, change_from_view, report_
 log = logging.getLogger("rung.server.tracking")
 
 BATCH_EVENTS = 5000
-PAGE_TRIALS = 1000
-SWEEP_SECONDS = 5.0
+PAGE_TRIALS = 200  # trials a sweep reads per hold of the study's lock (a few ms)
+PAGE_PAUSE = 0.005  # seconds between two pages: the workers' calls go first
+SWEEP_SECONDS = 15.0
 SWEEP_SHARE = 0.05  # a sweep at most this share of the time: large studies are swept less often
 BEHIND_EVENTS = 10_000
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 30.0
@@ -214,9 +217,10 @@ class Mirror:
                 ))
             elif event.kind == "suggest" and trial_id not in st.known:
                 new.append(trial_id)
-        if new:  # trials are numbered in order: the new ones of a batch are one range
-            first = min(new)
-            page = self.service.page_trials(st.name, after=first - 1, limit=max(new) - first + 1)
+        # Trials are numbered in order: the new ones of a batch are one range, read in pages.
+        for first in range(min(new), max(new) + 1, PAGE_TRIALS) if new else ():
+            last = min(max(new), first + PAGE_TRIALS - 1)
+            page = self.service.page_trials(st.name, after=first - 1, limit=last - first + 1)
             for view in page.trials:
                 known = change_from_view(view, st.info.metric, upto_seq=0)  # points: from events
                 batch.trial(view.trial_id).merge(known)
@@ -244,6 +248,7 @@ class Mirror:
                 break
             self.writer.write(batch)
             after = page.next_after
+            time.sleep(PAGE_PAUSE)
         st.sweep_cost = time.perf_counter() - started
         st.swept_seq, st.swept_at = st.pos, time.monotonic()
 

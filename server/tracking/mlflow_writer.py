@@ -203,14 +203,15 @@ class MlflowWriter:
             child.ended = True
 
     def _mark_incumbent(self, parent: _Parent, best: Incumbent, tags: dict[str, str]) -> None:
+        new = parent.children.get(best.trial_id)
+        if new is None:  # its run comes with a later batch, and the marks with it
+            return
         before = parent.tags.get("rung.incumbent_trial")
         if before is not None and before != str(best.trial_id):
             old = parent.children.get(int(before))
             if old is not None:
                 self._set_tags(old.run_id, old.tags, {"rung.incumbent": "false"})
-        new = parent.children.get(best.trial_id)
-        if new is not None:
-            self._set_tags(new.run_id, new.tags, {"rung.incumbent": "true"})
+        self._set_tags(new.run_id, new.tags, {"rung.incumbent": "true"})
         tags.update({
             "rung.incumbent_trial": str(best.trial_id),
             "rung.incumbent_value": repr(best.value),
