@@ -12,7 +12,7 @@ Events give the reports (the bulk) as they become durable; a trial's config
 is read once, when its first job appears. Status, failures and promotions
 change in ways events do not spell out (a rung's decision can stop another
 trial), so a sweep over ListTrials' pages brings them: after the writer opens
-a study, whenever the study goes quiet, and every SWEEP_SECONDS while it is
+a study, once it has been caught up for QUIET_SECONDS, and every SWEEP_SECONDS while it is
 busy (less often when sweeping costs more: at most ~5 % of the time), a page
 of PAGE_TRIALS at a time with a pause between pages, so the study's lock is
 never held for long.
@@ -45,6 +45,7 @@ BATCH_EVENTS = 5000
 PAGE_TRIALS = 200  # trials a sweep reads per hold of the study's lock (a few ms)
 PAGE_PAUSE = 0.005  # seconds between two pages: the workers' calls go first
 SWEEP_SECONDS = 15.0
+QUIET_SECONDS = 1.0  # a study with nothing new to write for this long is swept
 SWEEP_SHARE = 0.05  # a sweep at most this share of the time: large studies are swept less often
 BEHIND_EVENTS = 10_000
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 30.0
@@ -84,6 +85,7 @@ class _Followed:
     swept_at: float = 0.0
     sweep_cost: float = 0.0
     due: float = 0.0  # monotonic time of the next write allowed
+    written_at: float = 0.0  # monotonic time of the last batch of events written
     behind: bool = False
 
 
@@ -183,22 +185,27 @@ class Mirror:
             return 0.0
         if now < st.due and not final:
             return st.due - now
+        due_sweep = st.swept_seq != st.pos and now - st.swept_at >= st.sweep_cost / SWEEP_SHARE
+        if due_sweep and now - st.swept_at >= SWEEP_SECONDS and not final:  # a busy study
+            self._sweep(st)
+            return 0.0
         head = self.service.journal_position(st.name)
         if head > st.pos:
             limit = min(BATCH_EVENTS, self.writer.batch_events)
             events = self.service.events_after(st.name, st.pos, wait=0.0, limit=limit)
             if events:
                 self._write_events(st, events)
+                st.written_at = time.monotonic()
                 self._watch_lag(st, head)
                 full = len(events) == limit
                 st.due = now if full else now + self.writer.interval
                 return 0.0 if full or final else self.writer.interval
             return 0.05  # not durable yet
-        every = max(SWEEP_SECONDS, st.sweep_cost / SWEEP_SHARE)
-        if st.swept_seq != st.pos and (head == st.pos or now - st.swept_at >= every):
+        quiet_for = now - st.written_at
+        if due_sweep and (quiet_for >= QUIET_SECONDS or final):  # caught up, nothing new
             self._sweep(st)
             return 0.0
-        return IDLE_SECONDS
+        return max(0.05, QUIET_SECONDS - quiet_for) if due_sweep else IDLE_SECONDS
 
     def _write_events(self, st: _Followed, events: list[Any]) -> None:
         assert st.info is not None
