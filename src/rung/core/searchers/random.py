@@ -12,6 +12,7 @@ gives the same configs as before priors existed, and the state is as it was.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -23,7 +24,8 @@ from ..types import Config
 from .base import Searcher
 
 UNIFORM_SHARE = 1.0 / 3.0  # of proposals after the first, with priors: uniform draws
-TOP_FRACTION = 0.2  # the results that judge prior vs incumbent: the best fifth, at least 2
+TOP_FRACTION = 0.2  # the results that judge prior vs incumbent: the best fifth, at least 2,
+TOP_MAX = 32  # at most 32 (a decision inside an RPC must not grow with the study)
 
 
 class RandomSearcher(Searcher):
@@ -91,17 +93,16 @@ class RandomSearcher(Searcher):
 
     def _prior_vs_incumbent(self) -> tuple[np.ndarray | None, float]:
         """The incumbent (unit cube) and the probability of drawing from the prior rather
-        than around it: the share of the top results' likelihood the prior holds, at the
-        highest resource level with at least two results. No such level: (None, 1)."""
+        than around it: the share of the top results' likelihood the prior holds (against
+        the prior moved onto the incumbent), at the highest resource level with at least
+        two results. No such level: (None, 1)."""
         levels = [r for r, vals in self._results.items() if len(vals) >= 2]
         if not levels:
             return None, 1.0
         vals = self._results[max(levels)]
-        order = sorted(vals, key=lambda t: (vals[t], t))
-        top = np.array([
-            self.space.to_unit(self._trial_configs[t])
-            for t in order[: max(2, math.ceil(TOP_FRACTION * len(order)))]
-        ])
+        k = min(TOP_MAX, max(2, math.ceil(TOP_FRACTION * len(vals))))
+        best = heapq.nsmallest(k, vals, key=lambda t: (vals[t], t))
+        top = np.array([self.space.to_unit(self._trial_configs[t]) for t in best])
         incumbent = top[0]
         shape = self.space.prior_shape
         log_prior = _log_sum_exp(shape.log_pdf(top))

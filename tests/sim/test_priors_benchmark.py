@@ -1,0 +1,46 @@
+"""benchmarks/priors.py at a tiny scale: the priors it defines from each optimum, one run, the table."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+from rung.sim.benchmarks import make_benchmark
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "priors.py"
+
+
+@pytest.fixture(scope="module")
+def priors() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("priors_benchmark", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name", ["branin", "hartmann3", "lenet"])
+def test_priors_are_defined_from_the_optimum(priors: ModuleType, name: str) -> None:
+    bench = make_benchmark(name, r_max=27)
+    good = priors.prior_space(bench.space, bench.optimum, "good")
+    assert good.prior_config() == bench.optimum
+    assert all(d.confidence == "high" for d in good.params.values())
+    optimum = bench.space.to_unit(bench.optimum)
+    for kind, low, high in [("medium", 0.0, 0.35), ("misleading", 0.35, 1.0)]:
+        space = priors.prior_space(bench.space, bench.optimum, kind)
+        gap = np.abs(space.to_unit(space.prior_config()) - optimum).max()
+        assert low <= gap <= high, (kind, gap)
+    assert priors.prior_space(bench.space, bench.optimum, "none") == bench.space
+
+
+def test_one_run_gives_a_regret_per_budget_fraction_and_a_table_row(priors: ModuleType) -> None:
+    benchmark, kind, at = priors.run_one(("branin", "good", 0, 2.0))
+    assert (benchmark, kind) == ("branin", "good") and len(at) == len(priors.FRACTIONS)
+    assert all(a >= 0 for a in at) and np.isfinite(at[-1])  # inf: no incumbent yet
+    results = {(b, k): [at] for b in priors.BENCHMARKS for k in priors.PRIORS}
+    text = priors.table(results, seeds=1, budget=2.0)
+    assert text.count("\n| branin |") == len(priors.PRIORS) and "not yet measured" in text
