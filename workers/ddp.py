@@ -87,12 +87,10 @@ class RankGroup:
         self.send("idle")
         return False
 
-    def start(self, trial_id: int, lease_id: str, study: str, job: dict[str, Any]) -> None:
-        """Rank 0: records the lease for the supervisor, then hands the job to the others."""
-        _write_json(
-            self.folder / JOB_FILE, {"trial_id": trial_id, "lease_id": lease_id, "study": study}
-        )
-        self.send("job", job)
+    def hold(self, trial_id: int, lease_id: str, study: str) -> None:
+        """Rank 0, as soon as it has a job: records the lease for the supervisor to settle."""
+        lease = {"trial_id": trial_id, "lease_id": lease_id, "study": study}
+        _write_json(self.folder / JOB_FILE, lease)
 
     def decide(self, go_on: bool) -> None:
         self.send("decision", go_on)

@@ -135,6 +135,13 @@ class Supervisor:
                     return 1
             generation += 1
 
+    def _tell(self, job: dict, reason: str | None) -> None:
+        """Settles the job with the server; if it cannot be reached, the lease expires instead."""
+        try:
+            self.settle(job, reason)
+        except Exception as exc:  # noqa: BLE001 - the next group must start all the same
+            log.error("could not settle trial %s with the server: %s", job.get("trial_id"), exc)
+
     def _forward(self, signum: int, frame: object) -> None:
         """Rank 0 hands its job back; it tells the other ranks when to stop."""
         self.stopping = True
@@ -182,7 +189,7 @@ class Supervisor:
             self.crashes[trial] = self.crashes.get(trial, 0) + 1
             if self.crashes[trial] < 2:
                 log.warning("trial %d: %s; handing the job back", trial, what)
-                self.settle(job, None)
+                self._tell(job, None)
                 return False
             reason = f"its ranks died twice on this worker: {what}"
             configuration = False
@@ -193,7 +200,7 @@ class Supervisor:
             reason = "its process group ended without a reason"
             configuration = False
         log.warning("trial %d failed: %s", trial, reason)
-        self.settle(job, reason)
+        self._tell(job, reason)
         return configuration
 
 

@@ -123,6 +123,8 @@ def run_trial(
             group.decide(go_on)
         return go_on
 
+    if group is not None:  # first: a failed download must not leave the lease to expire
+        group.hold(trial.trial_id, trial.lease_id, trial.study.name)
     checkpoint_in = _checkpoint_in(trial)
     if group is not None:
         job = {
@@ -132,7 +134,7 @@ def run_trial(
             "milestone": trial.milestone,
             "checkpoint_in": str(checkpoint_in) if checkpoint_in else "",
         }
-        group.start(trial.trial_id, trial.lease_id, trial.study.name, job)
+        group.send("job", job)
     train_segment(
         objective,
         trial.config,
