@@ -310,6 +310,28 @@ def test_sigterm_hands_the_job_back_and_the_next_worker_resumes_from_the_server(
     assert epochs == list(range(1, at + 1)) + list(range(at + 1, 10))  # nothing trained twice
 
 
+def test_a_killed_supervisor_leaves_no_ranks_behind_and_its_job_handed_back(server, tmp_path):
+    with Client(server.address) as client:
+        client.create_study(
+            "orphans", space={"lr": [0.05]}, scheduler="fifo", r_max=30, max_trials=1
+        )
+        flags = plugin_flags(tmp_path, epoch_seconds="0.2")
+        proc = start_worker(server.address, "orphans", tmp_path, 30, *flags)
+        log = tmp_path / "rank1.jsonl"
+        while not log.exists() or log.read_text().count("\n") < 2:  # both ranks training
+            assert proc.poll() is None, proc.communicate()[0]
+            time.sleep(0.1)
+        proc.kill()  # SIGKILL: the supervisor cannot pass anything on
+        out, _ = proc.communicate(timeout=120)  # the ranks share its stdout: they exited
+        (trial,) = client.list_trials("orphans")
+    started = out.split("started: ", 1)[1].splitlines()[0]
+    for pid in (int(part.rsplit(" ", 1)[1]) for part in started.split(", ")):
+        stat = Path(f"/proc/{pid}/stat")
+        assert not stat.exists() or stat.read_text().split()[2] == "Z", pid
+    assert trial.segments[0].lost
+    assert trial.failures[0].startswith("released by its worker; resumes from the checkpoint at ")
+
+
 def test_a_plugin_that_is_not_ddp_aware_is_refused(tmp_path, monkeypatch):
     from rung.cli import build_parser
     from rung.commands.worker import _worker_objective
