@@ -295,6 +295,14 @@ def test_sigterm_hands_the_job_back_and_the_next_worker_resumes_from_the_server(
         )
         assert client.get_study("term").state == pb.STUDY_DONE
         (trial,) = client.list_trials("term")
+        # The same trial (seed = trial id 0) trained straight through, for comparison.
+        client.create_study(
+            "straight", space={"lr": [0.05]}, scheduler="fifo", r_max=9, max_trials=1
+        )
+        (tmp_path / "straight").mkdir()
+        folder = ["--objective-option", f"folder={tmp_path / 'straight'}"]
+        finish(start_worker(server.address, "straight", tmp_path, 9, *flags, *folder))
+        (straight,) = client.list_trials("straight")
     assert "worker done: 1 jobs" in out and "trial group 1" not in out
     (reason,) = stopped.failures
     assert reason.startswith("released by its worker; resumes from the checkpoint at ")
@@ -308,6 +316,11 @@ def test_sigterm_hands_the_job_back_and_the_next_worker_resumes_from_the_server(
     assert [o.resource for o in trial.observations] == list(range(1, 10))  # one report per epoch
     epochs = [line["epoch"] for line in rank_lines(tmp_path, 1)]
     assert epochs == list(range(1, at + 1)) + list(range(at + 1, 10))  # nothing trained twice
+    # Resumed on both ranks from the checkpoint: bit for bit as if trained straight through.
+    for rank in (0, 1):
+        resumed = [line["weights"] for line in rank_lines(tmp_path, rank)]
+        assert resumed == [line["weights"] for line in rank_lines(tmp_path / "straight", rank)]
+    assert [o.value for o in trial.observations] == [o.value for o in straight.observations]
 
 
 def test_a_killed_supervisor_leaves_no_ranks_behind_and_its_job_handed_back(server, tmp_path):
