@@ -18,7 +18,7 @@ PIP_COMPILE = CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile -q --ge
 # `make lock LOCK_FLAGS=` keeps today's pins and only adds what pyproject.toml gained.
 LOCK_FLAGS ?= --upgrade
 
-.PHONY: demo test test-latest setup lock data browser postgres bench proto clean peers-venv compare
+.PHONY: demo test test-latest setup lock docs data browser postgres bench proto clean peers-venv compare
 
 demo: setup data
 	$(VENV)/bin/rung demo
@@ -44,6 +44,10 @@ lock: setup
 		pyproject.toml requirements/pins.in
 	$(PIP_COMPILE) -o requirements/peer-synetune.txt requirements/peer-synetune.in
 	rm -rf build src/*.egg-info *.egg-info
+
+# The documentation site on http://127.0.0.1:8000/, rebuilt as the pages change.
+docs: setup
+	$(VENV)/bin/mkdocs serve -a 127.0.0.1:8000
 
 # The suite against the newest releases pyproject.toml's ranges allow, in a venv of its
 # own: what an upgrade of the lock would change. Not part of CI.
