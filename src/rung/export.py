@@ -50,7 +50,11 @@ def study_export(study: pb.Study, trials: Sequence[pb.Trial]) -> dict[str, Any]:
         "study": spec.name,
         "metric": spec.metric.name,
         "mode": "max" if maximize else "min",
-        "rung_levels": sorted({s.milestone for t in trials for s in t.segments}),
+        # Imported trials (results measured elsewhere) ran no segment here: their resources.
+        "rung_levels": sorted(
+            {s.milestone for t in trials for s in t.segments}
+            | {o.resource for t in trials if t.imported for o in t.observations}
+        ),
         "trials": [trial_record(t, maximize) for t in sorted(trials, key=lambda t: t.id)],
         # Several objectives or constraints: the front, hypervolume curve and reference point.
         **(pareto_export(study) if spec.objectives or spec.constraints else {}),

@@ -11,7 +11,7 @@ import pytest
 
 from rung.cli import main
 from rung.client import Client
-from rung.core.space import Float
+from rung.core.space import Float, SearchSpace
 from rung.v1 import rung_pb2 as pb
 from support import ServerProcess
 
@@ -138,3 +138,22 @@ def test_refusals_say_their_code_and_what_they_name(
     assert rc == 1 and "trial 1: the result at resource 9 is missing metric 'error'" in err
     rc, _, err = rung(capsys, server.address, "budget", "s")
     assert rc == 2 and "give --max-trials" in err
+
+
+def test_an_export_of_imported_trials_imports_again_as_it_was() -> None:
+    import io
+
+    from rung import wire
+    from rung.export import write_export
+    from rung.warm_start import parse_results
+
+    curve = [pb.Observation(resource=r, value=v) for r, v in ((1, 0.5), (3, 0.4))]
+    trial = pb.Trial(id=0, config=wire.config_to_pb({"x": 0.25}), status=pb.PAUSED,
+                     imported=True, observations=curve)
+    study = pb.Study(spec=pb.StudySpec(name="s", metric=pb.Metric(name="error", mode=pb.MIN)))
+    out = io.StringIO()
+    write_export(study, [trial], "csv", out)
+    rows, empty = parse_results(out.getvalue(), "e.csv", SearchSpace({"x": Float(0, 1)}), "error")
+    assert empty == 0 and rows == [
+        {"config": {"x": 0.25}, "results": [(1, 0.5, {}), (3, 0.4, {})], "label": "e.csv row 2"}
+    ]
