@@ -246,15 +246,30 @@ def test_imported_results_are_known_before_any_trial_runs_and_steer_the_searcher
     best = min(rows(), key=lambda t: t.results[-1].value or 0)
     assert view.incumbent is not None and view.incumbent.resource == 3
     assert view.incumbent_config == best.config
-    # The GP has 12 results: its first proposal is a model's, near the imported best,
-    # where a study without them proposes its first random point.
+    # ASHA promotes the best imported trials first (its rungs hold them), each from
+    # scratch: an imported trial has no checkpoint. A study without them starts a new trial.
     imported = svc.suggest("g", "w", "a").job
     plain = svc.suggest("plain", "w", "a").job
-    assert imported.config != plain.config
-    # ASHA promotes the best imported trial first: from scratch, it has no checkpoint.
     assert (imported.kind, imported.resume_from, imported.milestone) == (JobKind.START, 0, 9)
-    assert imported.trial_id < 12
+    assert imported.trial_id < 12 and imported.config == best.config
+    assert (plain.kind, plain.trial_id, plain.milestone) == (JobKind.START, 0, 1)
     assert svc.list_trials("g")[0].record.observations[0].lease_id == "imported"
+
+
+def test_a_warm_start_moves_the_model_based_searchers_first_proposals(make_service: Make) -> None:
+    """FIFO, so every job is the searcher's: with twelve imported results at r_max the GP
+    proposes next to their optimum (x = 0.3) from the first trial on; without them, its
+    first proposals are random points."""
+    svc = make_service()
+    for name in ("warm", "cold"):
+        svc.create_study(replace(gp_spec(name), scheduler=SchedulerSettings("fifo", 1, 9, 3)))
+    svc.import_trials("warm", [
+        ImportedTrial(t.config, [ImportedResult(9, value(dict(t.config), 9))]) for t in rows()
+    ])
+    warm = [svc.suggest("warm", f"w{i}", "").job.config["x"] for i in range(3)]
+    cold = [svc.suggest("cold", f"w{i}", "").job.config["x"] for i in range(3)]
+    assert all(abs(x - 0.3) < 0.05 for x in warm), warm
+    assert not all(abs(x - 0.3) < 0.05 for x in cold), cold
 
 
 @pytest.mark.parametrize("trial, message", [
