@@ -8,7 +8,6 @@ tests fail when someone edits one without the other.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
 import sys
@@ -19,6 +18,7 @@ import pytest
 import tomllib
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
+from proto_generator import load_generator
 
 REPO = Path(__file__).resolve().parents[2]
 LOCK = REPO / "requirements" / "dev.txt"
@@ -26,15 +26,7 @@ RUNTIME_LOCK = REPO / "requirements" / "runtime.txt"
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 
 
-def _generator():
-    spec = importlib.util.spec_from_file_location("rung_proto_generate", REPO / "proto" / "generate.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-GENERATE = _generator()
+GENERATE = load_generator()
 LOCKED = GENERATE.locked_versions(LOCK)
 
 
