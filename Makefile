@@ -42,7 +42,12 @@ lock: setup
 	$(PIP_COMPILE) $(addprefix --extra ,$(EXTRAS)) -o $(LOCK) pyproject.toml requirements/pins.in
 	$(PIP_COMPILE) -c $(LOCK) --extra tensorboard --extra mlflow -o requirements/runtime.txt \
 		pyproject.toml requirements/pins.in
-	$(PIP_COMPILE) -o requirements/peer-synetune.txt requirements/peer-synetune.in
+	# pip's hash-checking mode wants SMAC3's dask[distributed] pinned with its extra
+	for peer in $(PEERS); do \
+		extras=; [ $$peer != smac ] || extras=--no-strip-extras; \
+		$(PIP_COMPILE) $$extras -o requirements/peer-$$peer.txt requirements/peer-$$peer.in \
+			|| exit 1; \
+	done
 	rm -rf build src/*.egg-info *.egg-info
 
 # The documentation site on http://127.0.0.1:8000/, rebuilt as the pages change.
@@ -92,14 +97,24 @@ bench: setup
 	$(PY) benchmarks/dashboard_load.py
 	$(PY) benchmarks/multiobjective.py
 
-# Syne Tune 0.13 for benchmarks/compare.py (not needed by `make test`), in its own venv
-# from its own lock: it pins numpy<1.27 (MOBSTER needs autograd, scipy<1.15). Optuna is
-# in the main lock.
-PEERS_VENV := .venv-synetune
+# The peers of benchmarks/compare.py (not needed by `make test`), each in its own venv
+# (.venv-NAME) from its own lock (requirements/peer-NAME.txt), as their pins clash with
+# rung's: Syne Tune 0.13 pins numpy<1.27 (MOBSTER needs autograd, scipy<1.15), NePS 0.17
+# pandas<3 and networkx<3, DEHB 0.1.2 numpy<2; SMAC3 2.4's random forest (pyrfr) has no
+# wheel for this Python and builds from source with Debian's swig. Optuna is in the main lock.
+PEERS := synetune neps smac dehb
+PEERS_VENV := $(addprefix .venv-,$(PEERS))
 peers-venv: setup
-	test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
-	$(PEERS_VENV)/bin/python -m pip install -q --require-hashes -r requirements/peer-synetune.txt
-	$(PEERS_VENV)/bin/python -m pip install -q --no-deps --no-build-isolation -e .
+	@if ! command -v swig >/dev/null; then \
+		if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && apt-get install -y -qq swig g++ >/dev/null; \
+		else echo "swig missing and apt-get unavailable: SMAC3's pyrfr will not build"; fi; fi
+	set -e; for peer in $(PEERS); do \
+		venv=.venv-$$peer; \
+		test -x $$venv/bin/python || $(PYTHON) -m venv $$venv; \
+		$$venv/bin/python -m pip install -q --require-hashes -r requirements/peer-$$peer.txt; \
+		$$venv/bin/python -m pip install -q --no-deps --no-build-isolation -e .; \
+	done
 
 compare: peers-venv
 	nice -n 10 $(PY) benchmarks/compare.py

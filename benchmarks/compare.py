@@ -7,10 +7,11 @@
 Every method runs in rung's discrete-event simulator (4 workers, rung levels
 r = 1, 3, 9, 27, a budget of 60 full-fidelity evaluations of worker time, the
 same benchmark seeds). rung's methods ("scheduler:searcher") run here; peers run
-through the adapters in rung.sim.peers, Syne Tune in its own virtual
-environment (`make peers-venv`), Optuna in this one. Each run is cached as one
-JSON file under --cache, so a rerun does only what is missing and new rung
-methods can be added without rerunning the peers. Writes results.json (all
+through the adapters in rung.sim.peers, Syne Tune, NePS, SMAC3 and DEHB each in its
+own virtual environment (`make peers-venv`), Optuna in this one. Each run is cached
+as one JSON file under --cache, so a rerun does only what is missing and new rung
+methods can be added without rerunning the peers: a long comparison can be run in
+the background and stopped at any time, and the next run goes on from the cache. Writes results.json (all
 runs), summary.json and anytime_<benchmark>.png to --out, and the tables to
 --doc (text below its notes marker is kept when the file is rewritten).
 """
@@ -34,28 +35,29 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")  # runs are parallel processes already; peers inherit it
 sys.path.insert(0, str(REPO / "src"))  # run from a checkout without installing
 
-import matplotlib  # noqa: E402
-from cycler import cycler  # noqa: E402
+import matplotlib
+from cycler import cycler
 
-from rung.sim.benchmarks import BENCHMARKS  # noqa: E402
-from rung.sim.cache import RunCache  # noqa: E402
-from rung.core.study import RECOMMENDED  # noqa: E402
-from rung.sim.compare import head_to_head, markdown_table, summarize  # noqa: E402
-from rung.sim.peers import PEERS  # noqa: E402
-from rung.sim.plots import plot_anytime  # noqa: E402
-from rung.sim.runner import BenchSettings, Task, method_label, parse_method, run_task  # noqa: E402
+from rung.core.study import RECOMMENDED
+from rung.sim.benchmarks import BENCHMARKS
+from rung.sim.cache import RunCache
+from rung.sim.compare import head_to_head, markdown_table, summarize
+from rung.sim.peers import PEER_VENVS, PEERS
+from rung.sim.plots import plot_anytime
+from rung.sim.runner import BenchSettings, Task, method_label, parse_method, run_task
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_report.py, also when imported
-from _report import Fragment, add_write_docs_flag  # noqa: E402
+from _report import Fragment, add_write_docs_flag
 
 RUNG_METHODS = ("fifo:random", "asha:random", "hyperband:random", "asha:gp", "hyperband:gp",
                 "asha:bohb", "hyperband:bohb", "asha_stopping:gp", "asha:mfgp", "hyperband:mfgp",
                 "model_promotion:mfgp")
-PEER_METHODS = ("synetune:bayesopt", "synetune:random", "optuna:tpe_hyperband", "optuna:gp")
+PEER_METHODS = ("synetune:bayesopt", "synetune:random", "optuna:tpe_hyperband", "optuna:gp",
+                "optuna:gp_hyperband", "neps:priorband", "neps:priorband_bo", "neps:asha",
+                "neps:default", "smac:hyperband_rf", "dehb")
 REFERENCE = "fifo:random"
 RECOMMENDED_METHOD = f"{RECOMMENDED['scheduler']}:{RECOMMENDED['searcher']}"
 BEST_PEER = "synetune:bayesopt"  # MOBSTER, the peer the recommendation is measured against
-SYNETUNE_PYTHON = REPO / ".venv-synetune" / "bin" / "python"
 
 
 # Ten colours, solid then dashed: up to twenty methods stay apart in one plot.
@@ -74,12 +76,14 @@ def check_methods(names: list[str]) -> None:
 
 
 def peer_python(method: str) -> Path:
-    """Syne Tune pins numpy<1.27: it runs in its own venv; other peers run in this one."""
-    if method.startswith("synetune:"):
-        if not SYNETUNE_PYTHON.exists():
-            sys.exit(f"{SYNETUNE_PYTHON} is missing: run `make peers-venv` first")
-        return SYNETUNE_PYTHON
-    if importlib.util.find_spec(method.partition(":")[0]) is None:
+    """The peer's own venv where its pins clash with rung's lock (PEER_VENVS), else this one."""
+    family = method.partition(":")[0]
+    if family in PEER_VENVS:
+        python = REPO / PEER_VENVS[family] / "bin" / "python"
+        if not python.exists():
+            sys.exit(f"{python} is missing: run `make peers-venv` first")
+        return python
+    if importlib.util.find_spec(family) is None:
         sys.exit(f"{method} needs the {method.partition(':')[0]} package: run `make peers-venv`")
     return Path(sys.executable)
 

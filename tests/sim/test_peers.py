@@ -1,6 +1,7 @@
-"""Peer adapters in the Simulator: Optuna (if installed here) and Syne Tune (if its venv exists).
+"""Peer adapters in the Simulator: Optuna (if installed here); Syne Tune, NePS, SMAC3 and DEHB
+in their own venvs, each test skipped when its venv is missing.
 
-Neither is needed by the default test run: `make peers-venv` installs both.
+None is needed by the default test run: `make peers-venv` installs them.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from rung.sim.simulator import Simulator
 
 REPO = Path(__file__).resolve().parents[2]
 SYNETUNE_PYTHON = REPO / ".venv-synetune" / "bin" / "python"
+NEPS_PYTHON = REPO / ".venv-neps" / "bin" / "python"
+SMAC_PYTHON = REPO / ".venv-smac" / "bin" / "python"
+DEHB_PYTHON = REPO / ".venv-dehb" / "bin" / "python"
 LEVELS = [1, 3, 9, 27]
 
 
@@ -79,8 +83,8 @@ def test_synetune_promotion_pauses_and_resumes_like_asha(tmp_path: Path) -> None
         "json.dump({'jobs': r.jobs, 'rungs': r.rungs, 'trials': len(peer.trials),\n"
         "           'best': [best.trial_id, best.resource, best.value]}, sys.stdout)\n"
     )
-    out = subprocess.run([str(SYNETUNE_PYTHON), "-c", script], capture_output=True, text=True,
-                         cwd=REPO, env={"PYTHONPATH": str(REPO / "src")}, timeout=600)
+    out = subprocess.run([str(SYNETUNE_PYTHON), "-c", script], check=False, capture_output=True,
+                         text=True, cwd=REPO, env={"PYTHONPATH": str(REPO / "src")}, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     data = json.loads(out.stdout.strip().splitlines()[-1])
     reached = levels_by_trial(data["rungs"])
@@ -94,7 +98,7 @@ def test_synetune_promotion_pauses_and_resumes_like_asha(tmp_path: Path) -> None
     # below the rung's 1/eta quantile (interpolated), a little more than rung's top n // eta
     assert counts[0] > counts[1] > counts[2] > 0
     assert counts[1] < counts[0] / 2
-    best_id, best_resource, best_value = data["best"]
+    _, best_resource, best_value = data["best"]
     top = max(len(levels) for levels in reached.values())
     assert best_resource == LEVELS[top - 1]
     at_top = {t: v for t, _, r, v in data["rungs"] if r == best_resource}
@@ -107,7 +111,7 @@ def test_peer_runs_land_in_the_shared_cache(tmp_path: Path) -> None:
     settings_json = json.dumps({**vars(settings), "methods": [], "benchmarks": []})
     command = [str(SYNETUNE_PYTHON), "-m", "rung.sim.peers.run", "--cache", str(tmp_path),
                "--settings", settings_json, "--tasks", json.dumps([["synetune:random", "cnn", 1]])]
-    out = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=600,
+    out = subprocess.run(command, check=False, capture_output=True, text=True, cwd=REPO, timeout=600,
                          env={"PYTHONPATH": str(REPO / "src")})
     assert out.returncode == 0, out.stderr[-3000:]
     run = RunCache(tmp_path, vars(settings)).load("synetune:random", "cnn", 1)
@@ -122,3 +126,85 @@ def test_optuna_runs_repeat_exactly() -> None:
     first, _ = optuna_run("optuna:tpe_hyperband", budget=4)
     again, _ = optuna_run("optuna:tpe_hyperband", budget=4)
     assert first.result.rungs == again.result.rungs
+
+
+def test_optuna_gp_with_the_hyperband_pruner_prunes_and_completes() -> None:
+    pytest.importorskip("optuna")
+    sim, reached = optuna_run("optuna:gp_hyperband", budget=6)
+    assert sim.result.jobs == len(reached) > 6
+    for levels in reached.values():
+        assert levels == LEVELS[: len(levels)]
+    assert any(len(levels) < 4 for levels in reached.values())
+    best = sim.scheduler.incumbent()
+    assert best is not None and best.resource == LEVELS[max(map(len, reached.values())) - 1]
+
+
+def peer_run(python: Path, method: str, budget: float) -> dict:
+    """One seed of `method` on branin (2 workers, r 1..27, eta 3) inside `python`'s venv."""
+    script = (
+        "import json, sys\n"
+        "from rung.sim.benchmarks import make_benchmark\n"
+        "from rung.sim.peers.run import PEERS\n"
+        "import importlib\n"
+        f"method = {method!r}\n"
+        "b = make_benchmark('branin', 27, 0, 1)\n"
+        "peer = importlib.import_module(PEERS[method][0]).make(method, b.space, 1, 27, 3, 0)\n"
+        "from rung.sim.simulator import Simulator\n"
+        f"sim = Simulator(peer, b, n_workers=2, max_time={budget} * b.full_cost / 2)\n"
+        "r = sim.run()\n"
+        "best = peer.incumbent()\n"
+        "json.dump({'jobs': r.jobs, 'rungs': r.rungs, 'trials': len(peer.trials),\n"
+        "           'regrets': r.regrets, 'best': [best.trial_id, best.resource, best.value]},\n"
+        "          sys.stdout)\n"
+    )
+    out = subprocess.run([str(python), "-c", script], check=False, capture_output=True, text=True,
+                         cwd=REPO, timeout=600,
+                         env={"PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def check_incumbent(data: dict) -> None:
+    """The incumbent is the best result at the highest resource any trial reached."""
+    reached = levels_by_trial(data["rungs"])
+    best_id, best_resource, best_value = data["best"]
+    assert best_resource == LEVELS[max(len(levels) for levels in reached.values()) - 1]
+    at_top = {t: v for t, _, r, v in data["rungs"] if r == best_resource}
+    assert best_value == min(at_top.values()) and at_top[best_id] == best_value
+    assert data["regrets"] and data["regrets"][-1] < data["regrets"][0] * 2
+
+
+@pytest.mark.skipif(not NEPS_PYTHON.exists(), reason="no .venv-neps (make peers-venv)")
+@pytest.mark.parametrize("method", ["neps:priorband", "neps:asha"])
+def test_neps_promotions_resume_the_same_trial(method: str) -> None:
+    data = peer_run(NEPS_PYTHON, method, budget=8)
+    reached = levels_by_trial(data["rungs"])
+    assert len(reached) > 8
+    for levels in reached.values():
+        assert levels == LEVELS[: len(levels)]  # a resumed job reports only its new levels
+    # promotions continue a trial: more jobs than trials, and trials past their first level
+    assert data["jobs"] > data["trials"]
+    assert any(len(levels) > 1 for levels in reached.values())
+    check_incumbent(data)
+
+
+@pytest.mark.skipif(not SMAC_PYTHON.exists(), reason="no .venv-smac (make peers-venv)")
+def test_smac_hyperband_trains_each_evaluation_from_scratch() -> None:
+    data = peer_run(SMAC_PYTHON, "smac:hyperband_rf", budget=8)
+    reached = levels_by_trial(data["rungs"])
+    assert data["jobs"] == data["trials"] and len(reached) > 8  # one job per evaluation
+    for levels in reached.values():
+        assert levels == LEVELS[: len(levels)]  # 0 -> its budget, reporting on the way
+    assert len({len(levels) for levels in reached.values()}) > 1  # several budgets
+    check_incumbent(data)
+
+
+@pytest.mark.skipif(not DEHB_PYTHON.exists(), reason="no .venv-dehb (make peers-venv)")
+def test_dehb_trains_each_evaluation_from_scratch() -> None:
+    data = peer_run(DEHB_PYTHON, "dehb", budget=8)
+    reached = levels_by_trial(data["rungs"])
+    assert data["jobs"] == data["trials"] and len(reached) > 8
+    for levels in reached.values():
+        assert levels == LEVELS[: len(levels)]
+    assert len({len(levels) for levels in reached.values()}) > 1
+    check_incumbent(data)

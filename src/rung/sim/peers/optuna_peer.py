@@ -1,4 +1,5 @@
-"""Optuna through ask/tell: TPE with the Hyperband pruner, and the GP sampler without pruning.
+"""Optuna through ask/tell: TPE and the GP sampler, each with the Hyperband pruner, and the GP
+sampler without pruning.
 
 Optuna's pruning stops trials, it never pauses them: every trial gets one job
 0 -> r_max and reports at each rung level (the Simulator reports there), and
@@ -85,9 +86,12 @@ def _suggest(trial: optuna.Trial, name: str, kind: str, args: Any) -> Any:
 
 def make(method: str, space: SearchSpace, r_min: int, r_max: int, eta: int,
          seed: int) -> OptunaPeer:
-    """"optuna:tpe_hyperband" or "optuna:gp", as named in rung.sim.peers.PEERS."""
+    """"optuna:tpe_hyperband", "optuna:gp_hyperband" or "optuna:gp", as named in
+    rung.sim.peers.PEERS."""
     if method == "optuna:tpe_hyperband":
         return OptunaPeer(space, "tpe", True, r_min, r_max, eta, seed)
+    if method == "optuna:gp_hyperband":
+        return OptunaPeer(space, "gp", True, r_min, r_max, eta, seed)
     if method == "optuna:gp":
         return OptunaPeer(space, "gp", False, r_min, r_max, eta, seed)
     raise ValueError(f"not an Optuna method: {method!r}")
