@@ -165,6 +165,7 @@ def trials(
     # exception or `break` sends nothing; they fail once rank 0 exits.)
     if _group_ready():
         dist.broadcast_object_list([None], src=0)
+        _leave_group()
 
 
 class _RankTrial(Trial):
@@ -216,6 +217,16 @@ def _follow_rank_zero(study: Study) -> Iterator[Trial]:
         received: list[str | None] = [None]
         dist.broadcast_object_list(received, src=0)
         payload = received[0]
+    _leave_group()
+
+
+def _leave_group() -> None:
+    """Every rank shuts the process group down together once the study is done: a
+    gloo group left to the interpreter's exit aborts the process ("terminate called
+    without an active exception") when a peer has already closed its sockets."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def _group_ready() -> bool:
