@@ -28,6 +28,7 @@ import numpy as np
 from ..core.space import Categorical, Float, Int, SearchSpace
 from ..core.types import Config
 from .benchmark import Benchmark
+from .mlp_curves import MLP_BENCHMARKS
 from .tabular import lenet
 
 
@@ -219,6 +220,8 @@ BENCHMARKS: dict[str, Callable[..., Benchmark]] = {
     "hartmann6": lambda **kw: MFHartmann(6, **kw),
     "cnn": CNNSurrogate,
     "lenet": lenet,  # recorded curves, epochs 1..27 (rung.sim.tabular)
+    # MLPClassifier curves recorded on scikit-learn's datasets, epochs 1..27 (rung.sim.mlp_curves)
+    **MLP_BENCHMARKS,
 }
 
 
