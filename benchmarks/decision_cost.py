@@ -8,7 +8,7 @@ thread, as `rung serve` does, and times every `suggest` (the decision a worker
 waits for: promotion or new configuration, model fit included) for
 `asha` + `mfgp` and `model_promotion` + `mfgp`, and for `asha` + `gp` as the
 reference in the same run. It reports the decisions taken while the searcher
-held between 1 - `--window` and 1 + `--window` times each `--observations`
+held between 1 - w and 1 + w times (w: `--window`) each `--observations`
 results: those that started a new trial (a proposal of the searcher; ASHA's
 promotions need no model) and all of them.
 
@@ -103,8 +103,9 @@ def measure(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--observations", type=int, nargs="+", default=[1000])
-    parser.add_argument("--window", type=float, default=0.1,
-                        help="time decisions within this fraction either side of each count")
+    parser.add_argument("--window", type=float, nargs="+", default=[0.1],
+                        help="time decisions within this fraction either side of each count "
+                             "(one for all counts, or one per count)")
     parser.add_argument("--warmup-from", type=int, default=None,
                         help="for counts of at least this, no model until the window opens")
     parser.add_argument("--methods", default=",".join(f"{k}:{s}" for k, s in METHODS))
@@ -112,23 +113,25 @@ def main() -> None:
     args = parser.parse_args()
     methods = [tuple(m.split(":")) for m in args.methods.split(",")]
     warm_from = args.warmup_from
+    windows = args.window * len(args.observations) if len(args.window) == 1 else args.window
+    if len(windows) != len(args.observations):
+        parser.error("give one --window, or one per --observations count")
     out = Fragment("decision_cost")
-    out.print(f"Decisions with {1 - args.window:g}-{1 + args.window:g} times the given number of "
-              "results in the model, multi-fidelity Hartmann 6 (r = 1..27, eta 3), 4 simulated "
-              "workers, one core (BLAS 1 thread)"
+    out.print("Decisions with the given number of results in the model, give or take the window, "
+              "multi-fidelity Hartmann 6 (r = 1..27, eta 3), 4 simulated workers, one core (BLAS 1 thread)"
               + (f", no model until the window opens from {warm_from:,} results on"
                  if warm_from is not None else "")
               + f"; load average at the start {os.getloadavg()[0]:.1f}:")
     out.print()
-    out.print("| results | scheduler + searcher | decisions | count | median ms | p95 ms | "
-              "p99 ms | max ms |")
-    out.print("| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    out.print("| results | window | scheduler + searcher | decisions | count | median ms | "
+              "p95 ms | p99 ms | max ms |")
+    out.print("| ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |")
     with threadpool_limits(1):
-        for n in args.observations:
+        for n, window in zip(args.observations, windows):
             for kind, searcher in methods:
-                for which, ms in measure(kind, searcher, n, args.window,
+                for which, ms in measure(kind, searcher, n, window,
                                          warm_from is not None and n >= warm_from).items():
-                    out.print(f"| {n:,} | {kind} + {searcher} | {which} | {len(ms)} | "
+                    out.print(f"| {n:,} | ±{window:.0%} | {kind} + {searcher} | {which} | {len(ms)} | "
                               f"{np.median(ms):.1f} | {np.percentile(ms, 95):.1f} | "
                               f"{np.percentile(ms, 99):.1f} | {ms.max():.1f} |")
     out.write_if(args.write_docs)
