@@ -11,7 +11,9 @@ import pytest
 
 from rung.sim.cache import RunCache
 from rung.sim.cli import add_bench_parser
-from rung.sim.compare import budget_to_reach, head_to_head, markdown_table, summarize
+from rung.sim.compare import (
+    budget_to_reach, head_to_head, markdown_table, safe_default_table, summarize,
+)
 from rung.sim.runner import BenchSettings, Task, merge_results, parse_method, run_task
 
 TINY = BenchSettings(workers=2, budget=6.0, r_max=9, rung_seeds=0)
@@ -107,11 +109,12 @@ def test_summary_and_table_from_a_tiny_fake_result_set() -> None:
     json.dumps(summary)  # plain JSON
 
     table = markdown_table(bench, label=str.upper).splitlines()
-    assert table[0] == ("| method | seeds | regret at 25% of budget | regret at 50% of budget | "
-                        "regret at 100% of budget | budget to reach random search's final median "
-                        "| s / run |")
+    assert table[0] == ("| method | seeds | regret at 10% of budget | regret at 25% of budget | "
+                        "regret at 50% of budget | regret at 100% of budget | budget to reach "
+                        "random search's final median | s / run |")
     assert len(table) == 2 + 3
-    assert table[3].startswith("| ASHA:GP | 2 | 2 [2, 2] | 1 [1, 1] | 1 [1, 1] | 0.20 | 1.5 |")
+    assert table[3].startswith(
+        "| ASHA:GP | 2 | 3 [3, 3] | 2 [2, 2] | 1 [1, 1] | 1 [1, 1] | 0.20 | 1.5 |")
     assert "| – [–, –] |" in table[4] and "not reached" in table[4]
 
 
@@ -122,9 +125,23 @@ def test_head_to_head_says_where_a_method_is_not_ahead_of_a_peer() -> None:
     lines = head_to_head(summarize(runs, reference="fifo:random"), "mine", "peer").splitlines()
     assert len(lines) == 2 + 2
     # b: behind at 25 and 50 % (0.1 > 0.05), a fifth of the peer's regret at 100 %
-    assert lines[2] == "| b | 1 / 1 | 0.1 / 0.05 | 0.1 / 0.05 | 0.01 / 0.05 | **no** | yes |"
+    assert lines[2] == (
+        "| b | 1 / 1 | 0.1 / 0.05 | 0.1 / 0.05 | 0.1 / 0.05 | 0.01 / 0.05 | **no** | yes |")
     # c: ahead everywhere, but not by half at 100 % (0.2 against 0.25)
-    assert lines[3] == "| c | 1 / 1 | 0.2 / 0.3 | 0.2 / 0.3 | 0.2 / 0.25 | yes | no |"
+    assert lines[3] == "| c | 1 / 1 | 0.2 / 0.3 | 0.2 / 0.3 | 0.2 / 0.3 | 0.2 / 0.25 | yes | no |"
+
+
+def test_safe_default_table_compares_with_the_best_rival_at_each_point() -> None:
+    runs = [_run("mine", s, [1.0, 6.0], [0.3, 0.01]) for s in range(2)]
+    runs += [_run("fast", s, [1.0, 9.0], [0.1, 0.05]) for s in range(2)]
+    runs += [_run("strong", s, [4.0], [0.02]) for s in range(2)]
+    runs += [_run("lucky", 0, [1.0], [0.0])]  # one seed: too few to judge by
+    table = safe_default_table(summarize(runs, reference="fifo:random"), "mine",
+                               ["fast", "strong", "lucky", "absent"], min_seeds=2).splitlines()
+    # mine improves at t = 6 only; "strong" leads from t = 4, "fast" before it
+    assert table[2] == ("| b | **0.3 / 0.1 `fast`** | **0.3 / 0.1 `fast`** "
+                        "| **0.3 / 0.02 `strong`** | 0.01 / 0.02 `strong` | 1 of 4 |")
+    assert table[3] == "| all |  |  |  |  | 1 of 4 |"
 
 
 def test_run_cache_stores_whole_files_and_lists_what_is_missing(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 
 from .analysis import curves, quantiles, time_to_reach
 
-FRACTIONS = (0.25, 0.5, 1.0)
+FRACTIONS = (0.1, 0.25, 0.5, 1.0)
 
 
 def event_grid(runs: Sequence[dict], end: float) -> np.ndarray:
@@ -131,3 +131,35 @@ def head_to_head(
         cells.append("yes" if mine[-1] <= theirs[-1] / 2 else "no")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def safe_default_table(
+    summary: dict[str, dict[str, Any]], method: str, rivals: Sequence[str], min_seeds: int,
+    fractions: Sequence[float] = FRACTIONS,
+) -> str:
+    """Whether `method` is never the wrong choice: at each fraction, its median against the
+    lowest median among `rivals` (peers and baselines with at least `min_seeds` seeds), the
+    cell in bold where it is higher, and per benchmark the points where it is at most that."""
+    head = ["benchmark"] + [f"{f:.0%}" for f in fractions] + ["points at most the best rival's"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    kept = 0
+    total = 0
+    for benchmark, table in summary.items():
+        rows = table["methods"]
+        others = [r for r in rivals if r in rows and rows[r]["seeds"] >= min_seeds]
+        if method not in rows or not others:
+            continue
+        cells, ok = [benchmark], 0
+        for f in fractions:
+            key = f"{f:g}"
+            best = min(others, key=lambda r: rows[r]["regret"][key][1])
+            mine, theirs = rows[method]["regret"][key][1], rows[best]["regret"][key][1]
+            text = f"{_number(mine)} / {_number(theirs)} `{best}`"
+            ok += mine <= theirs
+            cells.append(text if mine <= theirs else f"**{text}**")
+        cells.append(f"{ok} of {len(fractions)}")
+        kept, total = kept + ok, total + len(fractions)
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append(f"| all | {' | '.join('' for _ in fractions)} | {kept} of {total} |")
+    return "\n".join(lines) + "\n"
+
