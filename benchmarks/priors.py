@@ -13,15 +13,21 @@ searcher works in (see rung.core.priors):
   categorical's other choice), confidence "high".
 
 The table is the median simple regret of the incumbent at 10/25/50/100 % of the budget
-(full-fidelity evaluations of worker time, as in benchmarks/compare.py) over the seeds.
-It replaces the section between the markers in the output markdown file.
+(full-fidelity evaluations of worker time, as in benchmarks/compare.py) over the seeds,
+for rung and for NePS's PriorBand given the same prior (`neps:priorband`, run in
+.venv-neps from `make peers-venv`, through rung.sim.peers like every peer; left out with
+a note when that venv is missing). It replaces the section between the markers in the
+output markdown file.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
+import subprocess
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -35,6 +41,8 @@ from rung.core.types import Budget
 from rung.sim.benchmarks import make_benchmark
 from rung.sim.simulator import Simulator
 
+REPO = Path(__file__).resolve().parents[1]
+NEPS_PYTHON = REPO / ".venv-neps" / "bin" / "python"
 BENCHMARKS = {"branin": 27, "hartmann3": 27, "lenet": 27}  # name -> r_max
 PRIORS = ("none", "good", "medium", "misleading")
 FRACTIONS = (0.1, 0.25, 0.5, 1.0)
@@ -67,47 +75,70 @@ def prior_space(space: SearchSpace, optimum: dict[str, Any], kind: str) -> Searc
     return SearchSpace(params, {k: c.to_json() for k, c in space.conditions.items()})
 
 
-def run_one(task: tuple[str, str, int, float]) -> tuple[str, str, list[float]]:
-    """Median-ready regrets of one run at each fraction of the budget."""
-    benchmark, kind, seed, budget = task
+def run_one(task: tuple[str, str, int, float, str]) -> tuple[str, str, str, list[float]]:
+    """Regrets of one run at each fraction of the budget: rung's recommended method, or
+    PriorBand (`method` "neps:priorband", only where NePS is installed)."""
+    benchmark, kind, seed, budget, method = task
     r_max = BENCHMARKS[benchmark]
     bench = make_benchmark(benchmark, r_max=r_max, seed=seed)
     end = budget * bench.full_cost / WORKERS
-    spec = StudySpec(
-        name=f"{benchmark}-{kind}-{seed}",
-        space=prior_space(bench.space, bench.optimum, kind),
-        scheduler=SchedulerSettings(RECOMMENDED["scheduler"], 1, r_max, 3),
-        searcher=RECOMMENDED["searcher"],
-        budget=Budget(max_wall_seconds=end),
-        seed=seed,
-    )
-    result = Simulator(spec.build_scheduler(), bench, WORKERS, end).run()
+    space = prior_space(bench.space, bench.optimum, kind)
+    if method == "rung":
+        scheduler: Any = StudySpec(
+            name=f"{benchmark}-{kind}-{seed}",
+            space=space,
+            scheduler=SchedulerSettings(RECOMMENDED["scheduler"], 1, r_max, 3),
+            searcher=RECOMMENDED["searcher"],
+            budget=Budget(max_wall_seconds=end),
+            seed=seed,
+        ).build_scheduler()
+    else:
+        from rung.sim.peers.neps_peer import make
+
+        scheduler = make(method, space, 1, r_max, 3, seed)
+    result = Simulator(scheduler, bench, WORKERS, end, record_rungs=False).run()
     times, regrets = np.array(result.times), np.array(result.regrets)
     at = []
     for f in FRACTIONS:
         seen = np.flatnonzero(times <= f * end)
         at.append(float(regrets[seen[-1]]) if len(seen) else float("inf"))
-    return benchmark, kind, at
+    return benchmark, kind, method, at
 
 
-def table(results: dict[tuple[str, str], list[list[float]]], seeds: int, budget: float) -> str:
+def run_priorband(tasks: list[tuple[str, str, int, float, str]], processes: int) -> list[Any]:
+    """The PriorBand tasks in NePS's own venv (its pins clash with rung's lock)."""
+    out = subprocess.run(
+        [str(NEPS_PYTHON), __file__, "--run-tasks", json.dumps(tasks), "--processes",
+         str(processes)],
+        check=True, capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+    )
+    return [tuple(row) for row in json.loads(out.stdout.splitlines()[-1])]
+
+
+def table(results: dict[tuple[str, str, str], list[list[float]]], seeds: int,
+          budget: float) -> str:
     head = " | ".join(f"{int(f * 100)} %" for f in FRACTIONS)
     intro = (
-        f"Median simple regret over {seeds} seeds, {RECOMMENDED['scheduler']} + "
-        f"{RECOMMENDED['searcher']}, {WORKERS} workers, a budget of {budget:g} full-fidelity "
-        f"evaluations (`python benchmarks/priors.py --seeds {seeds} --budget {budget:g}`)."
+        f"Median simple regret over {seeds} seeds, 4 workers, a budget of {budget:g} "
+        f"full-fidelity evaluations (`python benchmarks/priors.py --seeds {seeds} --budget "
+        f"{budget:g}`): rung's {RECOMMENDED['scheduler']} + {RECOMMENDED['searcher']}, then "
+        "NePS 0.17's PriorBand with the same prior, at 10 / 25 / 50 / 100 % of the budget."
     )
     lines = [
         intro,
         "",
-        f"| benchmark | prior | {head} | PriorBand (NePS) |",
-        "|---|---|" + "---:|" * len(FRACTIONS) + "---|",
+        f"| benchmark | prior | rung {head} | PriorBand (NePS) {head} |",
+        "|---|---|" + "---:|" * 2 * len(FRACTIONS),
     ]
     for benchmark in BENCHMARKS:
         for kind in PRIORS:
-            runs = np.array(results[benchmark, kind])
-            cells = " | ".join(f"{np.median(runs[:, i]):.4g}" for i in range(len(FRACTIONS)))
-            lines.append(f"| {benchmark} | {kind} | {cells} | not yet measured |")
+            cells = []
+            for method in ("rung", "neps:priorband"):
+                runs = np.array(results.get((benchmark, kind, method), []))
+                cells += ([f"{np.median(runs[:, i]):.4g}" for i in range(len(FRACTIONS))]
+                          if len(runs) else ["not run"] * len(FRACTIONS))
+            lines.append(f"| {benchmark} | {kind} | {' | '.join(cells)} |")
     return "\n".join(lines)
 
 
@@ -117,12 +148,25 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=30.0)
     parser.add_argument("--processes", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--out", type=Path, default=Path("docs/priors.md"))
+    parser.add_argument("--run-tasks", help=argparse.SUPPRESS)  # inside .venv-neps
     args = parser.parse_args()
-    tasks = [(b, k, s, args.budget) for b in BENCHMARKS for k in PRIORS for s in range(args.seeds)]
-    results: dict[tuple[str, str], list[list[float]]] = {}
+    if args.run_tasks:
+        tasks = [tuple(t) for t in json.loads(args.run_tasks)]
+        with ProcessPoolExecutor(args.processes) as pool:
+            print(json.dumps(list(pool.map(run_one, tasks))))
+        return
+    tasks = [(b, k, s, args.budget, m) for m in ("rung", "neps:priorband") for b in BENCHMARKS
+             for k in PRIORS for s in range(args.seeds)]
+    mine = [t for t in tasks if t[4] == "rung"]
     with ProcessPoolExecutor(args.processes) as pool:
-        for benchmark, kind, at in pool.map(run_one, tasks, chunksize=4):
-            results.setdefault((benchmark, kind), []).append(at)
+        rows = list(pool.map(run_one, mine, chunksize=4))
+    if NEPS_PYTHON.exists():
+        rows += run_priorband([t for t in tasks if t[4] != "rung"], args.processes)
+    else:
+        print(f"{NEPS_PYTHON} is missing (make peers-venv): PriorBand not run", file=sys.stderr)
+    results: dict[tuple[str, str, str], list[list[float]]] = {}
+    for benchmark, kind, method, at in rows:
+        results.setdefault((benchmark, kind, method), []).append(at)
     text = table(results, args.seeds, args.budget)
     print(text)
     if args.out.exists():

@@ -38,9 +38,20 @@ def test_priors_are_defined_from_the_optimum(priors: ModuleType, name: str) -> N
 
 
 def test_one_run_gives_a_regret_per_budget_fraction_and_a_table_row(priors: ModuleType) -> None:
-    benchmark, kind, at = priors.run_one(("branin", "good", 0, 2.0))
-    assert (benchmark, kind) == ("branin", "good") and len(at) == len(priors.FRACTIONS)
+    benchmark, kind, method, at = priors.run_one(("branin", "good", 0, 2.0, "rung"))
+    assert (benchmark, kind, method) == ("branin", "good", "rung")
+    assert len(at) == len(priors.FRACTIONS)
     assert all(a >= 0 for a in at) and np.isfinite(at[-1])  # inf: no incumbent yet
-    results = {(b, k): [at] for b in priors.BENCHMARKS for k in priors.PRIORS}
+    results = {(b, k, "rung"): [at] for b in priors.BENCHMARKS for k in priors.PRIORS}
     text = priors.table(results, seeds=1, budget=2.0)
-    assert text.count("\n| branin |") == len(priors.PRIORS) and "not yet measured" in text
+    assert text.count("\n| branin |") == len(priors.PRIORS)
+    assert "| not run | not run | not run | not run |" in text  # no PriorBand results given
+
+
+@pytest.mark.skipif(not (SCRIPT.parents[1] / ".venv-neps" / "bin" / "python").exists(),
+                    reason="NePS's venv is missing (make peers-venv builds it)")
+def test_priorband_runs_in_its_own_venv_with_the_same_prior(priors: ModuleType) -> None:
+    rows = priors.run_priorband([("branin", "good", 0, 2.0, "neps:priorband")], processes=1)
+    (benchmark, kind, method, at), = rows
+    assert (benchmark, kind, method) == ("branin", "good", "neps:priorband")
+    assert len(at) == len(priors.FRACTIONS) and np.isfinite(at[-1]) and at[-1] >= 0
