@@ -27,16 +27,18 @@ scalarization per proposal, infeasible results ranked last (see
 
 Cost is bounded by design, because the server decides inside an RPC and replay
 re-runs every decision: the GP sees at most `max_points` results (the highest
-resources first, then an even spread over the rest); hyperparameters are
-refitted only when the data has grown by the factor `refit_growth` since the
-last fit, on at most `fit_points` results; in between only the Cholesky factor
-is recomputed. Fitting draws no random numbers, so the model is a pure function
-of the results and the last hyperparameters, and is cached between the
-scheduler's questions and the proposal of one decision.
+resources first, then an even spread over the rest, picked from a sorted index
+in O(max_points), not by sorting every result at every decision);
+hyperparameters are refitted only when the data has grown by the factor
+`refit_growth` since the last fit, on at most `fit_points` results; in between
+only the Cholesky factor is recomputed. Fitting draws no random numbers, so the
+model is a pure function of the results and the last hyperparameters, and is
+cached between the scheduler's questions and the proposal of one decision.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -46,8 +48,10 @@ import numpy as np
 from ..errors import InvalidArgument
 from ..space import SearchSpace
 from ..types import Config
-from .gp import GaussianProcess, candidate_points, expected_improvement
-from .model_based import ModelBasedSearcher, category_counts
+from .gp import GaussianProcess
+from .model_based import (
+    ModelBasedSearcher, candidate_points, category_counts, expected_improvement,
+)
 from .multiobjective import feasibility_ranked, parego_weights, scalarize
 
 # Start of the first hyperparameter fit: log length scales (configuration, then
@@ -92,10 +96,14 @@ class JointSurrogate:
     best: float  # lowest predicted mean at r_max among the configurations it was fitted on
     leaders: np.ndarray  # those configurations (unit cube), best predicted first (at most five)
 
+    def inputs(self, units: np.ndarray, z: float | np.ndarray) -> np.ndarray:
+        """The model's inputs: each row's encoding and resource coordinate z."""
+        zs = np.broadcast_to(np.asarray(z, dtype=float), (len(units),))
+        return np.column_stack([self.encode(units), zs])
+
     def predict(self, units: np.ndarray, z: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and standard deviation (standardized) of each row at resource z."""
-        zs = np.broadcast_to(np.asarray(z, dtype=float), (len(units),))
-        return self.gp.predict(np.column_stack([self.encode(units), zs]))
+        return self.gp.predict(self.inputs(units, z))
 
     def improvement(self, units: np.ndarray, z: float | np.ndarray = 1.0) -> np.ndarray:
         """Expected improvement over `best` of each row's value at resource z."""
@@ -144,6 +152,9 @@ class MultiFidelityGPSearcher(ModelBasedSearcher):
         self._fit_size = 0  # results there were at the last fit (before the max_points cap)
         self._version = 0  # bumped whenever results or pending configs change
         self._cached: tuple[int, JointSurrogate] | None = None  # (version, model); not state
+        # (-resource, -trial_id) of every result, sorted: `_training_data` picks from it in
+        # O(max_points), where sorting all results at every decision cost 7 ms at 10,000
+        self._order: list[tuple[int, int]] = []
 
     def on_resources(self, r_min: int, r_max: int) -> None:
         self.r_min, self.r_max = r_min, r_max
@@ -162,7 +173,10 @@ class MultiFidelityGPSearcher(ModelBasedSearcher):
         self._version += 1
 
     def on_report(self, trial_id: int, config: Config, resource: int, value: float) -> None:
+        new = trial_id not in self._levels.get(resource, {})
         super().on_report(trial_id, config, resource, value)
+        if new:
+            bisect.insort(self._order, (-resource, -trial_id))
         self._version += 1
 
     def on_trial_failed(self, trial_id: int, config: Config) -> None:
@@ -177,6 +191,7 @@ class MultiFidelityGPSearcher(ModelBasedSearcher):
         super().load_state_dict(state)
         self._theta = None if state["theta"] is None else np.array(state["theta"])
         self._fit_size = state["fit_size"]
+        self._order = sorted((-r, -t) for r, vals in self._levels.items() for t in vals)
         self._cached = None
 
     # ------------------------------------------------------------------ the model
@@ -205,7 +220,7 @@ class MultiFidelityGPSearcher(ModelBasedSearcher):
         ])
         y = np.concatenate([y, np.full(len(pending), y.min())])
         y = (y - y.mean()) / (y.std() or 1.0)
-        n_results = sum(len(vals) for vals in self._levels.values())
+        n_results = len(self._order)
         if self._theta is None or n_results >= self.refit_growth * self._fit_size:
             subset = np.unique(np.linspace(0, len(y) - 1, min(len(y), self.fit_points)).astype(int))
             gp = GaussianProcess.fit(x, y, self._starts(self._encode.width), subset)
@@ -213,7 +228,7 @@ class MultiFidelityGPSearcher(ModelBasedSearcher):
         else:
             gp = GaussianProcess.condition(x, y, self._theta)
         observed = np.unique(units, axis=0)
-        final = gp.predict(np.column_stack([self._encode(observed), np.ones(len(observed))]))[0]
+        final = gp.mean(np.column_stack([self._encode(observed), np.ones(len(observed))]))
         order = np.argsort(final, kind="stable")
         model = JointSurrogate(gp, self._encode, float(final[order[0]]), observed[order[:5]])
         self._cached = (self._version, model)
@@ -228,14 +243,14 @@ class MultiFidelityGPSearcher(ModelBasedSearcher):
         if self.space.has_priors:
             extra = self._prior_candidates(max(1, self.n_random // 4))
             candidates = np.vstack([candidates, extra])
-        ei = model.improvement(candidates)
-        weights = self._prior_weights(candidates, len(self._configs))
-        score = ei if weights is None else ei * weights
-        for i in np.argsort(-score, kind="stable")[:100]:
-            config = self.space.from_unit(candidates[i])
-            if self._is_fresh(config):
-                return config, float(ei[i])
-        return None
+        found = model.gp.best_improvement(
+            model.inputs(candidates, 1.0), model.best,
+            self._prior_weights(candidates, len(self._configs)),
+            lambda i: self._is_fresh(self.space.from_unit(candidates[i])),
+        )
+        if found is None:
+            return None
+        return self.space.from_unit(candidates[found[0]]), found[1]
 
     def _model_level(self) -> int | None:
         return self.r_max if len(self._configs) >= self.min_points else None
@@ -250,12 +265,12 @@ class MultiFidelityGPSearcher(ModelBasedSearcher):
     def _training_data(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Unit-cube configs, resource coordinates z and values of at most `max_points` results:
         the highest resources (newest first) fill half, an even spread of the others the rest."""
-        rows = [(r, t, v) for r, vals in self._levels.items() for t, v in vals.items()]
-        rows.sort(key=lambda row: (-row[0], -row[1]))
-        if len(rows) > self.max_points:
-            head, rest = rows[: self.max_points // 2], rows[self.max_points // 2 :]
-            picks = np.linspace(0, len(rest) - 1, self.max_points - len(head)).astype(int)
-            rows = head + [rest[i] for i in picks]
+        keys = self._order
+        if len(keys) > self.max_points:
+            half = self.max_points // 2
+            picks = np.linspace(0, len(keys) - half - 1, self.max_points - half).astype(int)
+            keys = keys[:half] + [keys[half + i] for i in picks.tolist()]
+        rows = [(-r, -t, self._levels[-r][-t]) for r, t in keys]
         units = np.array([self._units[t] for _, t, _ in rows])
         return units, self.z(np.array([r for r, _, _ in rows])), self._values(rows)
 

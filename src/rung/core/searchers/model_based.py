@@ -23,6 +23,7 @@ Without priors none of this draws a number: proposals are as before.
 from __future__ import annotations
 
 import json
+import math
 from abc import abstractmethod
 from typing import Any, Sequence
 
@@ -52,6 +53,24 @@ def category_counts(space: SearchSpace) -> np.ndarray:
     return np.array(
         [len(d.choices) if isinstance(d, Categorical) else 0 for d in space.params.values()]
     )
+
+
+def expected_improvement(mean: np.ndarray, std: np.ndarray, best: float) -> np.ndarray:
+    """Expected amount by which a point improves on `best` (lower is better)."""
+    from scipy.special import ndtr  # here, not above: scipy.special adds 0.14 s to every start
+
+    z = (best - mean) / std
+    return (best - mean) * ndtr(z) + std * np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+
+
+def candidate_points(
+    rng: np.random.Generator, centers: np.ndarray, n_random: int, n_local: int, step: float
+) -> np.ndarray:
+    """Acquisition candidates in the unit cube: uniform points plus Gaussian steps around `centers`."""
+    d = centers.shape[1]
+    chosen = centers[rng.integers(len(centers), size=n_local)]
+    local = reflect(chosen + rng.normal(0.0, step, (n_local, d)))
+    return np.vstack([rng.random((n_random, d)), local])
 
 
 class ModelBasedSearcher(RandomSearcher):
