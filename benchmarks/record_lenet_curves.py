@@ -34,9 +34,12 @@ from typing import Any
 
 import numpy as np
 import torch
+from rung.workers.training import ImageClassification, TrainingSettings
 
 from rung.core.space import FiniteRange, SearchSpace
-from rung.workers.training import ImageClassification, TrainingSettings
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_records.py
+from _records import read_records
 
 GRID = SearchSpace(
     {
@@ -61,23 +64,6 @@ def grid_configs(seed: int) -> list[dict[str, Any]]:
 
 def config_key(config: dict[str, Any]) -> str:
     return json.dumps({name: config[name] for name in GRID.params}, sort_keys=True)
-
-
-def read_records(path: Path) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """The first line (settings, machine) and the complete curve lines of `path` (not a torn last one)."""
-    if not path.exists():
-        return None, []
-    header, records = None, []
-    for line in path.read_text().splitlines():
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut short by a crash
-        if "settings" in item:
-            header = item
-        else:
-            records.append(item)
-    return header, records
 
 
 def drop_torn_tail(path: Path) -> None:

@@ -53,6 +53,9 @@ from sklearn.preprocessing import StandardScaler
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 from rung.sim.mlp_curves import MLP_SPACE
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_records.py
+from _records import read_records
+
 N_ITER_NO_CHANGE = 10  # scikit-learn's default
 EXTRA_SEEDS = (1_000_000, 2_000_000)  # added to a repeated configuration's index
 # dataset: (loader, train size, validation size); sizes keep each dataset to minutes on one core
@@ -136,23 +139,6 @@ def train_curve(config: dict[str, Any], seed: int, data: tuple[np.ndarray, ...],
         seconds.append(round(time.process_time() - started, 5))
         errors.append(round(error, 5))
     return errors, seconds
-
-
-def read_records(path: Path) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """The header line and the complete record lines of `path` (a torn last line is dropped)."""
-    if not path.exists():
-        return None, []
-    header, records = None, []
-    for line in path.read_text().splitlines():
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if "settings" in item:
-            header = item
-        else:
-            records.append(item)
-    return header, records
 
 
 def record(args: argparse.Namespace) -> None:

@@ -11,7 +11,8 @@ so the fractions are exact, not rounded to a plotting grid.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
