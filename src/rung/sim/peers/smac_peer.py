@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from smac import MultiFidelityFacade, Scenario
+from smac.main.exceptions import ConfigurationSpaceExhaustedException
 from smac.runhistory.dataclasses import TrialValue
 
 from ...core.space import SearchSpace
@@ -33,7 +34,12 @@ class SMACPeer(FromScratchPeer):
             intensifier=MultiFidelityFacade.get_intensifier(scenario, eta=eta))
 
     def suggest(self, now: float) -> Job:
-        info = self.smac.ask()
+        try:
+            info = self.smac.ask()
+        except ConfigurationSpaceExhaustedException:
+            # SMAC's selector found no configuration it has not tried (it samples a bounded
+            # number of candidates): it has nothing more to propose, so its run ends here.
+            return Job.done()
         return self._start(info.config, info, info.budget)
 
     def report(self, trial_id: int, resource: int, value: float) -> Decision:
