@@ -185,9 +185,9 @@ def main() -> int:
         sys.exit("no runs in the cache for these settings")
     # --cached-only changes what runs, not what the tables say: the command reproduces them
     command = "benchmarks/compare.py " + shlex.join(a for a in sys.argv[1:] if a != "--cached-only")
-    write_report(runs, replace(settings, seeds=max(seeds.values())), args.out, args.doc, command)
+    summary = write_report(runs, replace(settings, seeds=max(seeds.values())), args.out, args.doc,
+                           command)
     if args.write_docs:  # the safe-default table, for the pages that quote it and the README
-        summary = summarize(runs, REFERENCE)
         rivals = [m for m in PEER_METHODS if m != RECOMMENDED_METHOD] + list(BASELINES)
         out = Fragment("compare")
         out.print(f"The recommended method (`{RECOMMENDED_METHOD}`): its median simple regret / "
@@ -217,7 +217,7 @@ def write_readme_block(text: str, readme: Path = REPO / "README.md") -> None:
 
 
 def write_report(runs: list[dict], settings: BenchSettings, out: Path, doc: Path,
-                 command: str) -> None:
+                 command: str) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     summary = summarize(runs, REFERENCE)
     (out / "results.json").write_text(json.dumps({"settings": asdict(settings), "runs": runs}))
@@ -271,6 +271,7 @@ def write_report(runs: list[dict], settings: BenchSettings, out: Path, doc: Path
             versus += f"{head_to_head(summary, RECOMMENDED_METHOD, peer)}\n"
     doc.write_text(header + versus + "\n".join(sections) + "\n" + NOTES_MARKER + (notes or "\n"))
     print(f"wrote {out}/results.json, summary.json, {len(summary)} plots and {doc}")
+    return summary
 
 
 if __name__ == "__main__":
