@@ -17,6 +17,9 @@ Methods (all with the random searcher, so only the scheduler differs):
   Syne Tune's MOASHA (benchmarks/peers/syne_tune_moasha.py, `--extra-runs`).
 
     .venv/bin/python benchmarks/multiobjective.py     # table to stdout, JSON and plot to docs/multiobjective/
+    .venv/bin/python benchmarks/multiobjective.py --extra-runs docs/multiobjective/syne_tune_moasha.json \
+        --write-docs                                  # and the table to docs/generated/multiobjective.md
+    (with --r-min other than 9 the fragment is docs/generated/multiobjective_r<r-min>.md)
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ from rung.core.types import Budget
 from rung.sim.analysis import on_grid
 from rung.sim.multiobjective import GOALS, CNNSizeSurrogate, HypervolumeTracker, ScalarizedBenchmark
 from rung.sim.simulator import Simulator
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_report.py
+from _report import Fragment, add_write_docs_flag  # noqa: E402
 
 METHODS = {  # name -> (scheduler, searcher, several objectives?)
     "random": ("fifo", "random", True),
@@ -129,6 +135,7 @@ def main() -> int:
     p.add_argument("--out", default="docs/multiobjective", help="folder for the JSON and the plot")
     p.add_argument("--extra-runs", default=None, metavar="JSON",
                    help="runs of a peer made elsewhere (benchmarks/peers/syne_tune_moasha.py)")
+    add_write_docs_flag(p)
     args = p.parse_args()
     methods = args.methods.split(",")
     tasks = [
@@ -145,17 +152,23 @@ def main() -> int:
                 "r_min": args.r_min, "r_max": 81, "eta": 3}
     (out / "multiobjective.json").write_text(json.dumps({"settings": settings, **summary}, indent=1))
     plot(summary, out / "multiobjective_hv.png")
-    print(f"cnn_size, {args.seeds} seeds, {args.workers} workers, budget {args.budget:g} full "
-          f"trainings, r = {args.r_min}..81, eta = 3")
-    print("| method | median HV at 25% | at 50% | at 100% (IQR) | mean over budget | trials |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    out = Fragment("multiobjective" if args.r_min == 9 else f"multiobjective_r{args.r_min}")
+    out.print(f"cnn_size, {args.seeds} seeds, {args.workers} workers, budget {args.budget:g} full "
+              f"trainings, r = {args.r_min}..81, eta = 3; hypervolume as a share of the box:")
+    out.print()
+    out.print("| method | median HV at 25% | at 50% | at 100% (IQR) | mean over budget | trials |")
+    out.print("| --- | --- | --- | --- | --- | --- |")
     for method, row in summary["table"].items():
-        print(f"| {method} | {row['median@0.25']:.4f} | {row['median@0.5']:.4f} | "
-              f"{row['median@1.0']:.4f} ({row['q25@1.0']:.4f}-{row['q75@1.0']:.4f}) | "
-              f"{row['mean_area']:.4f} | {row['median_trials']:.0f} |")
+        out.print(f"| {method} | {row['median@0.25']:.4f} | {row['median@0.5']:.4f} | "
+                  f"{row['median@1.0']:.4f} ({row['q25@1.0']:.4f}-{row['q75@1.0']:.4f}) | "
+                  f"{row['mean_area']:.4f} | {row['median_trials']:.0f} |")
+    out.print()
+    out.print("Final hypervolume higher than the other method's, seeds out of all:")
+    out.print()
     for method, row in summary["table"].items():
         wins = ", ".join(f"{o}: {n}/{args.seeds}" for o, n in row["wins_vs"].items())
-        print(f"{method} ends higher than {wins}")
+        out.print(f"- {method} ends higher than {wins}")
+    out.write_if(args.write_docs)
     return 0
 
 
