@@ -3,7 +3,9 @@
     .venv/bin/python benchmarks/worker_throughput.py                 # LeNet / Fashion-MNIST on the CPU
     .venv/bin/python benchmarks/worker_throughput.py --model resnet18 --dataset cifar10 \\
         --device cuda --amp --data-on-device --batch-size 256 --n-train 20000 --data-dir DIR
-    (--synthetic: random images of CIFAR-10's shape on both sides, for a machine without the files)
+    (--synthetic: random images of CIFAR-10's shape on both sides, for a machine without the files;
+    --write-docs: the output also to docs/generated/worker_throughput.md, or worker_throughput_<model>.md
+    for a model other than LeNet)
 
 1. Throughput. A real `rung serve` on 127.0.0.1 and a real `rung worker`
    subprocess train one trial for `--epochs` epochs (a FIFO study with one
@@ -51,6 +53,9 @@ from rung.server.launch import spawn_server
 from rung.workers.data import load_cifar10, load_fashion_mnist, prepare_fashion_mnist
 from rung.workers.models import build_model
 from rung.workers.training import ImageClassification, TrainingSettings
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_report.py
+from _report import Fragment, add_write_docs_flag  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SYNTHETIC = "worker_throughput:make_synthetic_objective"  # importable by workers started in benchmarks/
@@ -219,12 +224,15 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--gap-trials", type=int, default=30)
+    add_write_docs_flag(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.device.startswith("cuda"):
         torch.backends.cudnn.benchmark = True  # as the worker does
 
     data = load_data(args)
+    out = Fragment("worker_throughput" if args.model == "lenet" else f"worker_throughput_{args.model}")
+    out.lines.append("```")  # the output as printed, in a code block on the page
     with tempfile.TemporaryDirectory(prefix="rung-worker-bench-") as tmp:
         workdir = Path(tmp)
         server, address = spawn_server(["--port", "0", "--db", str(workdir / "rung.db")], workdir / "rung.log")
@@ -238,9 +246,9 @@ def main() -> None:
                     if not n % 2:
                         bare.append(bare_round(args, data, n))
                     w, b = worker[-1], bare[-1]
-                    print(f"round {n + 1}: worker {w.wall:,.0f} images/s ({w.cpu:,.0f} per CPU second), "
+                    out.print(f"round {n + 1}: worker {w.wall:,.0f} images/s ({w.cpu:,.0f} per CPU second), "
                           f"bare loop {b.wall:,.0f} ({b.cpu:,.0f}); ratios {w.wall / b.wall:.3f} wall clock, "
-                          f"{w.cpu / b.cpu:.3f} CPU", flush=True)
+                          f"{w.cpu / b.cpu:.3f} CPU")
                 gap_ms = gaps(args, client, address, workdir)
         finally:
             server.terminate()
@@ -248,19 +256,22 @@ def main() -> None:
 
     amp = " with bf16 autocast" if args.amp else ""
     data_name = f"random {args.dataset}-shaped images" if args.synthetic else args.dataset
-    print(f"\n{args.model} on {data_name}, {args.device}{amp}, batch {args.batch_size}, "
+    out.print(f"\n{args.model} on {data_name}, {args.device}{amp}, batch {args.batch_size}, "
           f"{args.n_train} images, {args.threads} threads, epochs 2..{args.epochs - 1} of {args.rounds} rounds "
           "(medians over rounds):")
     for label, field in (("wall clock, end to end", "wall"), ("per CPU second, end to end", "cpu"),
                          ("wall clock, training only", "training")):
         w, b = (statistics.median(getattr(r, field) for r in side) for side in (worker, bare))
-        ratio = statistics.median(getattr(wr, field) / getattr(br, field) for wr, br in zip(worker, bare))
-        print(f"  {label:27} rung worker {w:8,.0f} images/s, bare loop {b:8,.0f}, ratio {ratio:.3f}")
-    print("  (ratio: median of the rounds' ratios; target >= 0.95)")
+        ratios = [getattr(wr, field) / getattr(br, field) for wr, br in zip(worker, bare)]
+        out.print(f"  {label:27} rung worker {w:8,.0f} images/s, bare loop {b:8,.0f}, "
+                  f"ratio {statistics.median(ratios):.3f} (rounds {min(ratios):.3f}-{max(ratios):.3f})")
+    out.print("  (ratio: median of the rounds' ratios; target >= 0.95)")
     gap_ms.sort()
-    print(f"gap from a job's last report to the next job: median {statistics.median(gap_ms):.1f} ms, "
+    out.print(f"gap from a job's last report to the next job: median {statistics.median(gap_ms):.1f} ms, "
           f"p90 {gap_ms[int(0.9 * (len(gap_ms) - 1))]:.1f} ms, max {gap_ms[-1]:.1f} ms over {len(gap_ms)} "
           f"job changes (target: median < 10 ms)")
+    out.lines.append("```")
+    out.write_if(args.write_docs)
 
 
 if __name__ == "__main__":
