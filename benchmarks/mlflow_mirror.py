@@ -1,7 +1,7 @@
 """Does the MLflow mirror slow the workers down? Suggest/Report latency with and without it.
 
     .venv/bin/python benchmarks/mlflow_mirror.py [--workers 16] [--seconds 60]
-        [--epoch-ms 200] [--outage 30] [--mlflow-nice 10]
+        [--epoch-ms 200] [--outage 30] [--mlflow-nice 10] [--write-docs]
 
 Three configurations, measured in the same run, each a fresh `rung serve`
 subprocess on its own SQLite journal, with `--workers` client threads (each its
@@ -16,7 +16,9 @@ Report every epoch of the job, sleeping `--epoch-ms` per epoch as training would
 
 It prints p50 and p99 of each call and their ratio to the no-mirror baseline
 (the target is within 2x), and how long after the run the mirror had caught up
-(rung_tracking_lag_events back to 0). Not a test: timings on a shared machine.
+(rung_tracking_lag_events back to 0), and the largest lag seen at the end of a
+cell. Not a test: timings on a shared machine. `--write-docs` writes the table to
+docs/generated/mlflow_mirror.md.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ from rung.client import Client
 from rung.server.launch import spawn_server
 from rung.v1 import rung_pb2 as pb
 from tracking_support import MlflowServer, sample
+
+sys.path.insert(0, str(REPO / "benchmarks"))  # benchmarks/_report.py
+from _report import Fragment, add_write_docs_flag  # noqa: E402
 
 
 def worker(address: str, study: str, stop: threading.Event, epoch: float,
@@ -156,6 +161,7 @@ def main() -> None:
                              "for a tracking server elsewhere (0: same priority as rung)")
     parser.add_argument("--catch-up-limit", type=float, default=180.0,
                         help="seconds to wait after a run for the mirror to catch up")
+    add_write_docs_flag(parser)
     args = parser.parse_args()
     if args.outage >= args.seconds:
         parser.error("--outage must be shorter than --seconds")
@@ -176,22 +182,29 @@ def main() -> None:
     rows = {name: {key: statistics.median(c[key] for c in runs) if key != "catch_up"
                    else runs[-1][key] for key in runs[0]} for name, runs in cells.items()}
     base = rows["no mirror"]
-    print(f"\n{args.workers} workers, {args.rounds} rounds of {args.seconds:.0f} s cells "
-          "(medians), "
-          f"{args.epoch_ms:.0f} ms per epoch; MLflow stopped for {args.outage:.0f} s; "
-          f"server, MLflow (nice {args.mlflow_nice}) and workers on one machine")
-    print("| configuration | calls | Suggest p50 | Suggest p99 | Report p50 | Report p99 "
-          "| ratios to no mirror (S p50, S p99, R p50, R p99) | caught up after the run |")
-    print("|---|---:|---:|---:|---:|---:|---|---:|")
+    out = Fragment("mlflow_mirror")
+    out.print(f"\n{args.workers} workers, {args.rounds} rounds of {args.seconds:.0f} s cells "
+              "(medians), "
+              f"{args.epoch_ms:.0f} ms per epoch; MLflow stopped for {args.outage:.0f} s; "
+              f"server, MLflow (nice {args.mlflow_nice}) and workers on one machine:")
+    out.print()
+    out.print("| configuration | calls | calls/s | Suggest p50 | Suggest p99 | Report p50 | Report p99 "
+              "| ratios to no mirror (S p50, S p99, R p50, R p99) | mirror lag at the end of a cell "
+              "| caught up after the last round |")
+    out.print("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|")
     for name, row in rows.items():
         ratios = ", ".join(f"{row[k] / base[k]:.2f}" for k in
                            ("suggest_p50", "suggest_p99", "report_p50", "report_p99"))
-        caught = "-" if name == "no mirror" else (
+        mirrored = name != "no mirror"
+        caught = "-" if not mirrored else (
             "not within the limit" if row["catch_up"] != row["catch_up"]
             else f"{row['catch_up']:.0f} s")
-        print(f"| {name} | {row['calls']:,} | {row['suggest_p50'] * 1e3:.2f} ms "
-              f"| {row['suggest_p99'] * 1e3:.2f} ms | {row['report_p50'] * 1e3:.2f} ms "
-              f"| {row['report_p99'] * 1e3:.2f} ms | {ratios} | {caught} |")
+        lag_cell = f"{row['lag']:,.0f} events" if mirrored else "-"
+        out.print(f"| {name} | {row['calls']:,.0f} | {row['calls'] / args.seconds:,.0f} "
+                  f"| {row['suggest_p50'] * 1e3:.2f} ms "
+                  f"| {row['suggest_p99'] * 1e3:.2f} ms | {row['report_p50'] * 1e3:.2f} ms "
+                  f"| {row['report_p99'] * 1e3:.2f} ms | {ratios} | {lag_cell} | {caught} |")
+    out.write_if(args.write_docs)
 
 
 if __name__ == "__main__":
