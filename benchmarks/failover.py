@@ -2,7 +2,10 @@
 the standby answers?
 
     .venv/bin/python benchmarks/failover.py [--runs 5] [--trials 2000]
-        [--fault sigkill|postgres-restart] [--down 1.0]
+        [--fault sigkill|postgres-restart] [--down 1.0] [--write-docs]
+
+`--write-docs` writes docs/generated/failover.md (failover_postgres_restart.md for
+`--fault postgres-restart`).
 
 A throw-away PostgreSQL (as the tests start it), two `rung serve` on it, a
 study with `--trials` trials run through Suggest/Report by the benchmark (so
@@ -101,7 +104,7 @@ def main() -> None:
     fault = "SIGKILL" if args.fault == "sigkill" else (
         f"PostgreSQL restarted ({args.down:g} s down), back"
     )
-    out = Fragment("failover")
+    out = Fragment("failover" if args.fault == "sigkill" else "failover_postgres_restart")
     out.print(f"{args.runs} failovers, studies of {args.trials} trials: {fault} -> next call answered")
     out.print(f"  median {statistics.median(times):.2f} s, max {max(times):.2f} s "
               f"({', '.join(f'{t:.2f}' for t in times)})")
