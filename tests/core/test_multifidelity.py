@@ -168,3 +168,30 @@ def test_mfgp_drives_every_scheduler_kind_to_the_end(kind: str) -> None:
                 break
     assert job.kind is JobKind.DONE and len(scheduler.trials) == 15
     assert scheduler.searcher.surrogate() is not None  # the model was in use
+
+
+def test_model_promotion_answers_wait_without_touching_its_state() -> None:
+    """The hedge's coin is scheduler state: a WAIT (not journaled) must not move it, or a
+    replayed study would toss differently from the live one."""
+    spec = StudySpec(name="s", space=SPACE, scheduler=SchedulerSettings("model_promotion", 1, R_MAX, 3),
+                     searcher="mfgp", budget=Budget(max_trials=12), seed=4)
+    scheduler = spec.build_scheduler()
+    running = []
+    waits = 0
+    for step in range(400):
+        before = scheduler.state_dict()
+        job = scheduler.suggest(float(step))
+        if job.kind is JobKind.DONE:
+            break
+        if job.kind is JobKind.WAIT:
+            assert scheduler.state_dict() == before
+            waits += 1
+        else:
+            running.append(job)
+        if job.kind is JobKind.WAIT or len(running) == 3:  # three workers busy: one finishes
+            done = running.pop(0)
+            levels = rung_levels(1, R_MAX, 3)
+            for r in report_points(levels, done.resume_from, done.milestone):
+                if scheduler.report(done.trial_id, r, curve(done.config, r)) is not Decision.CONTINUE:
+                    break
+    assert waits > 0 and scheduler.searcher.model_ready()

@@ -43,8 +43,9 @@ from __future__ import annotations
 
 import bisect
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -159,6 +160,7 @@ class MultiFidelityGPSearcher(ModelBasedSearcher):
         self._fit_size = 0  # results there were at the last fit (before the max_points cap)
         self._version = 0  # bumped whenever results or pending configs change
         self._cached: tuple[int, JointSurrogate] | None = None  # (version, model); not state
+        self._uniform = False  # inside `uniform_proposals`; not state
         # (-resource, -trial_id) of every result, sorted: `_training_data` picks from it in
         # O(max_points), where sorting all results at every decision cost 7 ms at 10,000
         self._order: list[tuple[int, int]] = []
@@ -211,11 +213,25 @@ class MultiFidelityGPSearcher(ModelBasedSearcher):
             self.r_max / self.r_min
         )
 
+    def model_ready(self) -> bool:
+        """Whether `surrogate()` has a model: `min_points` configurations have a result and
+        the user-given initial configs are used. Cheap: fits nothing."""
+        return len(self._configs) >= self.min_points and not self._initial
+
+    @contextmanager
+    def uniform_proposals(self) -> Iterator[None]:
+        """New configurations drawn uniformly at random, not by the model, while inside."""
+        self._uniform = True
+        try:
+            yield
+        finally:
+            self._uniform = False
+
     def surrogate(self) -> JointSurrogate | None:
         """The joint model on the current results and pending configs; None before `min_points`
         configurations have a result or while user-given initial configs remain to be proposed.
         May refit hyperparameters (state)."""
-        if len(self._configs) < self.min_points or self._initial:
+        if not self.model_ready():
             return None
         if self._cached is not None and self._cached[0] == self._version:
             return self._cached[1]
@@ -265,6 +281,8 @@ class MultiFidelityGPSearcher(ModelBasedSearcher):
         return self.r_max if len(self._configs) >= self.min_points else None
 
     def _propose(self, level: int) -> dict[str, Any] | None:
+        if self._uniform:
+            return None  # the caller asked for a random configuration
         if self._rng.random() < self.random_fraction:
             return None  # a random configuration, for robustness where the model misleads
         model = self.surrogate()
