@@ -1,7 +1,7 @@
 """User priors: rung's recommended method with a good, a medium and a misleading prior, vs none.
 
-Usage: nice -n 10 python benchmarks/priors.py [--seeds 20] [--budget 30] [--processes 2]
-                                              [--out docs/priors.md]
+Usage: nice -n 10 python benchmarks/priors.py [--seeds 20] [--peer-seeds N] [--budget 30]
+                                              [--processes 2] [--out docs/priors.md]
 
 Each prior is defined from the benchmark's known optimum, in the unit (log-)range every
 searcher works in (see rung.core.priors):
@@ -17,7 +17,11 @@ The table is the median simple regret of the incumbent at 10/25/50/100 % of the 
 for rung and for NePS's PriorBand given the same prior (`neps:priorband`, run in
 .venv-neps from `make peers-venv`, through rung.sim.peers like every peer; left out with
 a note when that venv is missing). It replaces the section between the markers in the
-output markdown file.
+output markdown file, under a provenance line (date, machine, commit, command).
+
+Each run's regrets are kept in benchmarks/results/priors_cache (one file per method,
+prior, benchmark and seed, as benchmarks/compare.py keeps its runs), so a rerun only
+runs what is missing: when rung's decisions change, delete its `rung@*` folders first.
 """
 
 from __future__ import annotations
@@ -39,9 +43,14 @@ from rung.core.space import Categorical, SearchSpace
 from rung.core.study import RECOMMENDED, SchedulerSettings, StudySpec
 from rung.core.types import Budget
 from rung.sim.benchmarks import make_benchmark
+from rung.sim.cache import RunCache
 from rung.sim.simulator import Simulator
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_report.py
+from _report import provenance  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
+CACHE = REPO / "benchmarks" / "results" / "priors_cache"
 NEPS_PYTHON = REPO / ".venv-neps" / "bin" / "python"
 BENCHMARKS = {"branin": 27, "hartmann3": 27, "lenet": 27}  # name -> r_max
 PRIORS = ("none", "good", "medium", "misleading")
@@ -116,14 +125,14 @@ def run_priorband(tasks: list[tuple[str, str, int, float, str]], processes: int)
     return [tuple(row) for row in json.loads(out.stdout.splitlines()[-1])]
 
 
-def table(results: dict[tuple[str, str, str], list[list[float]]], seeds: int,
+def table(results: dict[tuple[str, str, str], list[list[float]]], seeds: dict[str, int],
           budget: float) -> str:
     head = " | ".join(f"{int(f * 100)} %" for f in FRACTIONS)
     intro = (
-        f"Median simple regret over {seeds} seeds, 4 workers, a budget of {budget:g} "
-        f"full-fidelity evaluations (`python benchmarks/priors.py --seeds {seeds} --budget "
-        f"{budget:g}`): rung's {RECOMMENDED['scheduler']} + {RECOMMENDED['searcher']}, then "
-        "NePS 0.17's PriorBand with the same prior, at 10 / 25 / 50 / 100 % of the budget."
+        f"Median simple regret, 4 workers, a budget of {budget:g} full-fidelity evaluations, "
+        f"at 10 / 25 / 50 / 100 % of the budget: rung's {RECOMMENDED['scheduler']} + "
+        f"{RECOMMENDED['searcher']} over {seeds['rung']} seeds, then NePS 0.17's PriorBand "
+        f"with the same prior over {seeds['neps:priorband']} seeds."
     )
     lines = [
         intro,
@@ -145,7 +154,10 @@ def table(results: dict[tuple[str, str, str], list[list[float]]], seeds: int,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--peer-seeds", type=int,
+                        help="seeds for PriorBand, if fewer (it is slow; stated in the table)")
     parser.add_argument("--budget", type=float, default=30.0)
+    parser.add_argument("--cache", type=Path, default=CACHE)
     parser.add_argument("--processes", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--out", type=Path, default=Path("docs/priors.md"))
     parser.add_argument("--run-tasks", help=argparse.SUPPRESS)  # inside .venv-neps
@@ -155,19 +167,31 @@ def main() -> None:
         with ProcessPoolExecutor(args.processes) as pool:
             print(json.dumps(list(pool.map(run_one, tasks))))
         return
-    tasks = [(b, k, s, args.budget, m) for m in ("rung", "neps:priorband") for b in BENCHMARKS
-             for k in PRIORS for s in range(args.seeds)]
-    mine = [t for t in tasks if t[4] == "rung"]
+    peer_seeds = args.seeds if args.peer_seeds is None else min(args.seeds, args.peer_seeds)
+    seeds = {"rung": args.seeds, "neps:priorband": peer_seeds}
+    cache = RunCache(args.cache, {"workers": WORKERS, "budget": args.budget, "r_min": 1,
+                                  "r_max": max(BENCHMARKS.values()), "eta": 3})
+    tasks = [(b, k, s, args.budget, m) for m in seeds for b in BENCHMARKS
+             for k in PRIORS for s in range(seeds[m])]
+    missing = [t for t in tasks if cache.load(f"{t[4]}@{t[1]}", t[0], t[2]) is None]
+    print(f"{len(tasks) - len(missing)} runs cached, {len(missing)} to run", file=sys.stderr)
+    mine = [t for t in missing if t[4] == "rung"]
     with ProcessPoolExecutor(args.processes) as pool:
         rows = list(pool.map(run_one, mine, chunksize=4))
-    if NEPS_PYTHON.exists():
-        rows += run_priorband([t for t in tasks if t[4] != "rung"], args.processes)
-    else:
+    theirs = [t for t in missing if t[4] != "rung"]
+    if theirs and NEPS_PYTHON.exists():
+        rows += run_priorband(theirs, args.processes)
+    elif theirs:
         print(f"{NEPS_PYTHON} is missing (make peers-venv): PriorBand not run", file=sys.stderr)
+    for (benchmark, kind, method, at), task in zip(rows, mine + theirs):
+        cache.store({"method": f"{method}@{kind}", "benchmark": benchmark, "seed": task[2],
+                     "regrets_at": at})
     results: dict[tuple[str, str, str], list[list[float]]] = {}
-    for benchmark, kind, method, at in rows:
-        results.setdefault((benchmark, kind, method), []).append(at)
-    text = table(results, args.seeds, args.budget)
+    for benchmark, kind, seed, _, method in tasks:
+        run = cache.load(f"{method}@{kind}", benchmark, seed)
+        if run is not None:
+            results.setdefault((benchmark, kind, method), []).append(run["regrets_at"])
+    text = provenance() + "\n\n" + table(results, seeds, args.budget)
     print(text)
     if args.out.exists():
         doc = args.out.read_text()

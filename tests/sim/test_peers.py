@@ -208,3 +208,32 @@ def test_dehb_trains_each_evaluation_from_scratch() -> None:
         assert levels == LEVELS[: len(levels)]
     assert len({len(levels) for levels in reached.values()}) > 1
     check_incumbent(data)
+
+
+@pytest.mark.skipif(not NEPS_PYTHON.exists(), reason="no .venv-neps (make peers-venv)")
+def test_neps_receives_rung_s_priors_and_samples_around_them() -> None:
+    """The adapter's translation of rung's priors reaches PriorBand: with a confident prior
+    in a corner, its first 40 jobs lie closer to it than without one (without the translation
+    both would be uniform draws)."""
+    script = (
+        "import json, sys\n"
+        "from rung.core.space import Float, SearchSpace\n"
+        "from rung.sim.peers.neps_peer import NePSPeer\n"
+        "out = {}\n"
+        "for label, kw in (('none', {}), ('prior', {'prior': 0.9, 'confidence': 'high'})):\n"
+        "    space = SearchSpace({'x': Float(0.0, 1.0, **kw), 'y': Float(0.0, 1.0, **kw)})\n"
+        "    peer = NePSPeer(space, 'priorband', 1, 27, 3, seed=0)\n"
+        "    gaps = []\n"
+        "    for _ in range(40):\n"
+        "        job = peer.suggest(0.0)\n"
+        "        gaps.append(abs(job.config['x'] - 0.9) + abs(job.config['y'] - 0.9))\n"
+        "        peer.report(job.trial_id, job.milestone, (job.config['x'] - 0.9) ** 2)\n"
+        "    out[label] = sum(gaps) / len(gaps)\n"
+        "json.dump(out, sys.stdout)\n"
+    )
+    result = subprocess.run([str(NEPS_PYTHON), "-c", script], check=False, capture_output=True,
+                            text=True, cwd=REPO, timeout=600,
+                            env={"PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    gaps = json.loads(result.stdout.strip().splitlines()[-1])
+    assert gaps["prior"] < 0.8 * gaps["none"], gaps  # 0.54 against 0.76 at seed 0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -43,7 +45,7 @@ def test_one_run_gives_a_regret_per_budget_fraction_and_a_table_row(priors: Modu
     assert len(at) == len(priors.FRACTIONS)
     assert all(a >= 0 for a in at) and np.isfinite(at[-1])  # inf: no incumbent yet
     results = {(b, k, "rung"): [at] for b in priors.BENCHMARKS for k in priors.PRIORS}
-    text = priors.table(results, seeds=1, budget=2.0)
+    text = priors.table(results, seeds={"rung": 1, "neps:priorband": 0}, budget=2.0)
     assert text.count("\n| branin |") == len(priors.PRIORS)
     assert "| not run | not run | not run | not run |" in text  # no PriorBand results given
 
@@ -55,3 +57,19 @@ def test_priorband_runs_in_its_own_venv_with_the_same_prior(priors: ModuleType) 
     (benchmark, kind, method, at), = rows
     assert (benchmark, kind, method) == ("branin", "good", "neps:priorband")
     assert len(at) == len(priors.FRACTIONS) and np.isfinite(at[-1]) and at[-1] >= 0
+
+
+def test_runs_are_cached_and_a_rerun_runs_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "priors.md"
+    out.write_text("before\n<!-- priors table: begin -->\nold\n<!-- priors table: end -->\nafter\n")
+    command = [sys.executable, str(SCRIPT), "--seeds", "1", "--peer-seeds", "0", "--budget", "2",
+               "--processes", "1", "--cache", str(tmp_path / "cache"), "--out", str(out)]
+    first = subprocess.run(command, capture_output=True, text=True, check=True, timeout=600)
+    assert "0 runs cached, 12 to run" in first.stderr
+    assert len(list((tmp_path / "cache").rglob("*.json"))) == 12  # 3 benchmarks x 4 priors
+    table = out.read_text()
+    assert table.startswith("before\n") and table.endswith("after\n") and "old" not in table
+    assert "Generated " in table and "| branin | good |" in table
+    second = subprocess.run(command, capture_output=True, text=True, check=True, timeout=600)
+    assert "12 runs cached, 0 to run" in second.stderr
+    assert second.stdout.split("\n", 1)[1] == first.stdout.split("\n", 1)[1]  # all but the date
