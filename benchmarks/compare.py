@@ -41,7 +41,9 @@ from cycler import cycler
 from rung.core.study import RECOMMENDED
 from rung.sim.benchmarks import BENCHMARKS
 from rung.sim.cache import RunCache
-from rung.sim.compare import head_to_head, markdown_table, safe_default_table, summarize
+from rung.sim.compare import (
+    default_candidates_table, head_to_head, markdown_table, safe_default_table, summarize,
+)
 from rung.sim.peers import PEER_VENVS, PEERS
 from rung.sim.plots import plot_anytime
 from rung.sim.runner import BenchSettings, Task, method_label, parse_method, run_task
@@ -60,8 +62,8 @@ DEFAULT_BENCHMARKS = ("hartmann3", "hartmann6", "branin", "cnn", "lenet", "mlp-d
                       "mlp-breast_cancer", "mlp-wine", "mlp-fashion_mnist")
 REFERENCE = "fifo:random"
 RECOMMENDED_METHOD = f"{RECOMMENDED['scheduler']}:{RECOMMENDED['searcher']}"
-BEST_PEER = "synetune:bayesopt"  # MOBSTER, the peer of docs/generated/compare.md's table
 BASELINES = ("asha:random", "fifo:random")  # a safe default is at most these at every point
+CANDIDATES = tuple(m for m in RUNG_METHODS if m not in BASELINES)  # rung's other methods
 MIN_RIVAL_SEEDS = 5  # a rival's median over fewer seeds is too noisy to judge by
 
 
@@ -261,6 +263,12 @@ def write_report(runs: list[dict], settings: BenchSettings, out: Path, doc: Path
         f"(`{'`, `'.join(BASELINES)}`) with at least {MIN_RIVAL_SEEDS} seeds, and which method "
         "that is; bold where the recommended method's is higher.\n\n"
         f"{safe_default_table(summary, RECOMMENDED_METHOD, rivals, MIN_RIVAL_SEEDS)}\n"
+        "### Each of rung's methods as the default\n\n"
+        "The (benchmark, budget) points where the method's median regret is at most that of "
+        "every peer and baseline with at least "
+        f"{MIN_RIVAL_SEEDS} seeds, and at most the baselines' alone; seeds: its fewest on "
+        "any benchmark.\n\n"
+        f"{default_candidates_table(summary, CANDIDATES, PEER_METHODS, BASELINES, MIN_RIVAL_SEEDS)}\n"
         "### Head to head, peer by peer\n\n"
         "Median simple regret at each fraction of the budget, rung / peer (seeds: rung / "
         "peer), and the two claims the comparison checks on every benchmark.\n\n"

@@ -12,7 +12,8 @@ import pytest
 from rung.sim.cache import RunCache
 from rung.sim.cli import add_bench_parser
 from rung.sim.compare import (
-    budget_to_reach, head_to_head, markdown_table, safe_default_table, summarize,
+    budget_to_reach, default_candidates_table, head_to_head, markdown_table, safe_default_table,
+    summarize,
 )
 from rung.sim.runner import BenchSettings, Task, merge_results, parse_method, run_task
 
@@ -142,6 +143,20 @@ def test_safe_default_table_compares_with_the_best_rival_at_each_point() -> None
     assert table[2] == ("| b | **0.3 / 0.1 `fast`** | **0.3 / 0.1 `fast`** "
                         "| **0.3 / 0.02 `strong`** | 0.01 / 0.02 `strong` | 1 of 4 |")
     assert table[3] == "| all |  |  |  |  | 1 of 4 |"
+
+
+def test_each_candidate_is_counted_against_the_rivals_and_against_the_baselines_alone() -> None:
+    runs = [_run("mine", s, [1.0, 6.0], [0.3, 0.01]) for s in range(2)]
+    runs += [_run("fast", s, [1.0, 9.0], [0.1, 0.05]) for s in range(2)]
+    runs += [_run("strong", s, [4.0], [0.02]) for s in range(2)]
+    summary = summarize(runs, reference="fifo:random")
+    table = default_candidates_table(summary, ["mine", "strong", "absent"], peers=["fast"],
+                                     baselines=["strong"], min_seeds=2).splitlines()
+    # mine (points t = 1, 2.5, 5, 10): at most both rivals only at t = 10 (0.01); at most
+    # "strong" alone also while strong has no result (before t = 4), not at t = 5 (0.3 > 0.02).
+    # strong: none before t = 4, then 0.02 against fast's 0.1 and 0.05; it is not its own
+    # rival, so against the baselines alone nothing is compared.
+    assert table[2:] == ["| `mine` | 2 | 1 of 4 | 3 of 4 |", "| `strong` | 2 | 2 of 4 | 0 of 0 |"]
 
 
 def test_run_cache_stores_whole_files_and_lists_what_is_missing(tmp_path: Path) -> None:

@@ -164,3 +164,42 @@ def safe_default_table(
     lines.append(f"| all | {' | '.join('' for _ in fractions)} | {kept} of {total} |")
     return "\n".join(lines) + "\n"
 
+
+def points_at_most(
+    summary: dict[str, dict[str, Any]], method: str, rivals: Sequence[str], min_seeds: int,
+    fractions: Sequence[float] = FRACTIONS,
+) -> tuple[int, int]:
+    """(points where `method`'s median is at most every rival's, points compared): over the
+    benchmarks where it and some rival with at least `min_seeds` seeds both ran."""
+    kept = total = 0
+    for table in summary.values():
+        rows = table["methods"]
+        others = [r for r in rivals if r != method and r in rows and rows[r]["seeds"] >= min_seeds]
+        if method not in rows or not others:
+            continue
+        for f in fractions:
+            key = f"{f:g}"
+            theirs = min(rows[r]["regret"][key][1] for r in others)
+            kept += rows[method]["regret"][key][1] <= theirs
+            total += 1
+    return kept, total
+
+
+def default_candidates_table(
+    summary: dict[str, dict[str, Any]], candidates: Sequence[str], peers: Sequence[str],
+    baselines: Sequence[str], min_seeds: int,
+) -> str:
+    """Each candidate for the default: the points where its median is at most the best
+    rival's (peers and baselines), and at most the baselines', with its fewest seeds."""
+    lines = ["| method | seeds | points at most the best rival's | points at most the baselines' |",
+             "|---|---:|---:|---:|"]
+    for method in candidates:
+        seeds = [t["methods"][method]["seeds"] for t in summary.values() if method in t["methods"]]
+        if not seeds:
+            continue
+        rival = points_at_most(summary, method, [*peers, *baselines], min_seeds)
+        base = points_at_most(summary, method, baselines, min_seeds)
+        lines.append(f"| `{method}` | {min(seeds)} | {rival[0]} of {rival[1]} | "
+                     f"{base[0]} of {base[1]} |")
+    return "\n".join(lines) + "\n"
+
