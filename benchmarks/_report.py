@@ -13,6 +13,9 @@ table in the docs is always the one a run printed, and a missing fragment fails
     fragment = Fragment("simulator_speed")
     fragment.print("| a | b |")          # printed at once, and kept for the file
     fragment.write_if(args.write_docs)
+
+GitHub shows no snippets, so a table the README shows is written into it too, between
+`<!-- <name>: begin ... -->` and `<!-- <name>: end -->` (`write_readme_block`).
 """
 
 from __future__ import annotations
@@ -106,3 +109,20 @@ class Fragment:
 
     def write_if(self, enabled: bool, directory: Path = GENERATED) -> Path | None:
         return self.write(directory) if enabled else None
+
+
+def readme_markers(name: str) -> tuple[str, str]:
+    """The comments around the README's block written by the benchmark `name`."""
+    return (f"<!-- {name}: begin (benchmarks/{name}.py --write-docs writes this) -->",
+            f"<!-- {name}: end -->")
+
+
+def write_readme_block(name: str, text: str, readme: Path = REPO / "README.md") -> None:
+    """Replaces the README's block of benchmark `name` with `text`, keeping the rest."""
+    begin, end = readme_markers(name)
+    content = readme.read_text()
+    if begin not in content or end not in content:
+        raise ValueError(f"{readme} has no block {begin} ... {end}")
+    head, rest = content.split(begin, 1)
+    tail = rest.split(end, 1)[1]
+    readme.write_text(f"{head}{begin}\n{text.strip()}\n{end}{tail}")

@@ -49,7 +49,7 @@ from rung.sim.plots import plot_anytime
 from rung.sim.runner import BenchSettings, Task, method_label, parse_method, run_task
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_report.py, also when imported
-from _report import Fragment, add_write_docs_flag
+from _report import Fragment, add_write_docs_flag, write_readme_block
 
 RUNG_METHODS = ("fifo:random", "asha:random", "hyperband:random", "asha:gp", "hyperband:gp",
                 "asha:bohb", "hyperband:bohb", "asha_stopping:gp", "asha:mfgp", "hyperband:mfgp",
@@ -201,21 +201,11 @@ def main() -> int:
         out.print(safe_default_table(summary, RECOMMENDED_METHOD, rivals, MIN_RIVAL_SEEDS))
         typed = ".venv/bin/python " + command
         out.write(command=typed)
-        write_readme_block(out.text(typed))
+        write_readme_block("compare", out.text(typed))
     return 0
 
 
 NOTES_MARKER = "<!-- notes: everything below is kept when benchmarks/compare.py rewrites this file -->"
-README_BLOCK = ("<!-- compare: begin (benchmarks/compare.py --write-docs writes this) -->",
-                "<!-- compare: end -->")
-
-
-def write_readme_block(text: str, readme: Path = REPO / "README.md") -> None:
-    """The README's comparison table, as the run printed it (GitHub shows no snippets)."""
-    begin, end = README_BLOCK
-    head, rest = readme.read_text().split(begin, 1)
-    tail = rest.split(end, 1)[1]
-    readme.write_text(f"{head}{begin}\n{text.strip()}\n{end}{tail}")
 
 
 def write_report(runs: list[dict], settings: BenchSettings, out: Path, doc: Path,

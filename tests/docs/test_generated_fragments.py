@@ -78,3 +78,47 @@ def test_a_benchmark_that_writes_a_fragment_takes_write_docs(script: str) -> Non
         pytest.skip(f"{script} needs a package that is not installed: {out.stderr.strip().splitlines()[-1]}")
     assert out.returncode == 0, out.stderr
     assert "--write-docs" in out.stdout
+
+
+def load_script(name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", REPO / "benchmarks" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_each_readme_block_is_its_fragment_as_the_benchmark_wrote_it() -> None:
+    """GitHub shows no snippets: the README holds copies, which must not drift."""
+    report = load_script("_report")
+    readme = (REPO / "README.md").read_text()
+    names = re.findall(r"<!-- (\w+): begin \(benchmarks/\1\.py --write-docs writes this\) -->", readme)
+    assert "compare" in names and "demo" in names
+    for name in names:
+        begin, end = report.readme_markers(name)
+        block = readme.split(begin, 1)[1].split(end, 1)[0].strip()
+        assert block == (GENERATED / f"{name}.md").read_text().strip(), name
+
+
+def test_a_readme_block_is_replaced_and_the_rest_kept(tmp_path: Path) -> None:
+    report = load_script("_report")
+    begin, end = report.readme_markers("compare")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# rung\n\nbefore\n{begin}\nold table\n{end}\n\nafter\n")
+    report.write_readme_block("compare", "Generated ...\n\n| a |\n", readme)
+    assert readme.read_text() == f"# rung\n\nbefore\n{begin}\nGenerated ...\n\n| a |\n{end}\n\nafter\n"
+    with pytest.raises(ValueError, match="no block"):
+        report.write_readme_block("demo", "x", readme)
+
+
+def test_the_demo_summary_is_what_follows_its_last_finished_line() -> None:
+    demo = load_script("demo")
+    output = ("rung demo: server ...\n[    5s] trials 3/32\n\nrung demo finished in 140s\n"
+              "  best config: lr=0.1 (trial 7)\n  validation error: 0.1080 after 27 epochs\n")
+    assert demo.summary_lines(output) == [
+        "rung demo finished in 140s", "  best config: lr=0.1 (trial 7)",
+        "  validation error: 0.1080 after 27 epochs"]
+    with pytest.raises(ValueError, match="no summary"):
+        demo.summary_lines("rung demo: server ...\n")

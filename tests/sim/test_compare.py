@@ -212,18 +212,3 @@ def test_compare_command_caches_runs_and_keeps_the_notes(tmp_path: Path) -> None
     again = subprocess.run(argv, capture_output=True, text=True, check=True)
     assert "to run" not in again.stdout  # everything came from the cache
     assert doc.read_text() == text
-
-
-def test_the_readme_block_is_replaced_and_the_rest_kept(tmp_path: Path) -> None:
-    import importlib.util
-
-    script = Path(__file__).resolve().parents[2] / "benchmarks" / "compare.py"
-    spec = importlib.util.spec_from_file_location("compare_script", script)
-    assert spec is not None and spec.loader is not None
-    compare = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(compare)
-    begin, end = compare.README_BLOCK
-    readme = tmp_path / "README.md"
-    readme.write_text(f"# rung\n\nbefore\n{begin}\nold table\n{end}\n\nafter\n")
-    compare.write_readme_block("Generated ...\n\n| a |\n", readme)
-    assert readme.read_text() == f"# rung\n\nbefore\n{begin}\nGenerated ...\n\n| a |\n{end}\n\nafter\n"
