@@ -237,3 +237,28 @@ def test_neps_receives_rung_s_priors_and_samples_around_them() -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     gaps = json.loads(result.stdout.strip().splitlines()[-1])
     assert gaps["prior"] < 0.8 * gaps["none"], gaps  # 0.54 against 0.76 at seed 0
+
+
+@pytest.mark.skipif(not SMAC_PYTHON.exists(), reason="no .venv-smac (make peers-venv)")
+def test_smac_running_out_of_configurations_ends_its_run_for_every_worker() -> None:
+    """SMAC's ask() raises once its selector finds nothing untried, and StopIteration from
+    then on (its trial generator has ended): both end the run, for every worker asking."""
+    script = (
+        "from rung.core.space import Float, SearchSpace\n"
+        "from rung.sim.peers.smac_peer import SMACPeer\n"
+        "from smac.main.exceptions import ConfigurationSpaceExhaustedException\n"
+        "kinds = []\n"
+        "for error in (ConfigurationSpaceExhaustedException, StopIteration):\n"
+        "    peer = SMACPeer(SearchSpace({'x': Float(0.0, 1.0)}), 1, 9, 3, seed=0)\n"
+        "    kinds.append(peer.suggest(0.0).kind.value)\n"
+        "    def exhausted():\n"
+        "        raise error\n"
+        "    peer.smac.ask = exhausted\n"
+        "    kinds += [peer.suggest(0.0).kind.value, peer.suggest(0.0).kind.value]\n"
+        "print(' '.join(kinds))\n"
+    )
+    result = subprocess.run([str(SMAC_PYTHON), "-c", script], check=False, capture_output=True,
+                            text=True, cwd=REPO, timeout=600,
+                            env={"PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split() == ["start", "done", "done"] * 2

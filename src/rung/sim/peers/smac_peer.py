@@ -32,13 +32,19 @@ class SMACPeer(FromScratchPeer):
         self.smac = MultiFidelityFacade(
             scenario, target_function=_never_called, logging_level=40, overwrite=True,
             intensifier=MultiFidelityFacade.get_intensifier(scenario, eta=eta))
+        self._exhausted = False  # SMAC has said it has nothing more to propose
 
     def suggest(self, now: float) -> Job:
+        if self._exhausted:
+            return Job.done()
         try:
             info = self.smac.ask()
-        except ConfigurationSpaceExhaustedException:
+        except (ConfigurationSpaceExhaustedException, StopIteration):
             # SMAC's selector found no configuration it has not tried (it samples a bounded
             # number of candidates): it has nothing more to propose, so its run ends here.
+            # The exception also ends SMAC's trial generator, so any later ask() would
+            # raise StopIteration; every other worker is told the same.
+            self._exhausted = True
             return Job.done()
         return self._start(info.config, info, info.budget)
 
