@@ -134,6 +134,11 @@ def head_to_head(
     return "\n".join(lines) + "\n"
 
 
+def _rivals(rows: dict[str, Any], method: str, rivals: Sequence[str], min_seeds: int) -> list[str]:
+    """The rivals of `method` that ran on this benchmark with at least `min_seeds` seeds."""
+    return [r for r in rivals if r != method and r in rows and rows[r]["seeds"] >= min_seeds]
+
+
 def safe_default_table(
     summary: dict[str, dict[str, Any]], method: str, rivals: Sequence[str], min_seeds: int,
     fractions: Sequence[float] = FRACTIONS,
@@ -147,7 +152,7 @@ def safe_default_table(
     total = 0
     for benchmark, table in summary.items():
         rows = table["methods"]
-        others = [r for r in rivals if r in rows and rows[r]["seeds"] >= min_seeds]
+        others = _rivals(rows, method, rivals, min_seeds)
         if method not in rows or not others:
             continue
         cells, ok = [benchmark], 0
@@ -174,7 +179,7 @@ def points_at_most(
     kept = total = 0
     for table in summary.values():
         rows = table["methods"]
-        others = [r for r in rivals if r != method and r in rows and rows[r]["seeds"] >= min_seeds]
+        others = _rivals(rows, method, rivals, min_seeds)
         if method not in rows or not others:
             continue
         for f in fractions:
